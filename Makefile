@@ -62,3 +62,6 @@ clean:
 	rm -rf $(BUILD)
 
 .PHONY: all check install clean lint-man
+
+# Fragments of parts with build products of their own (libtcpr, fuzz targets).
+-include mk/*.mk
