@@ -16,6 +16,7 @@ slapd ldap-utils
 snmpd snmp smitools
 lighttpd
 clang libclang-rt-14-dev
+tcpdump
 "
 
 missing=
