@@ -241,3 +241,33 @@ nl_link_up(struct nl *nl, unsigned ifindex)
 		return -1;
 	return c.up;
 }
+
+int
+nl_link_watch_open(void)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK };
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    NETLINK_ROUTE);
+
+	if (fd == -1)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == -1) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+void
+nl_link_watch_drain(int fd)
+{
+	char buf[8192];
+	int i;
+
+	/* Bounded: a storm of link messages must not starve the caller. */
+	for (i = 0; i < 64; i++)
+		if (recv(fd, buf, sizeof buf, MSG_DONTWAIT) <= 0)
+			break;
+}

@@ -34,4 +34,11 @@ int nl_link_mac(unsigned ifindex, unsigned char mac[6]);
 /* 1 if ifindex is up with carrier, 0 if not, -1 on error. */
 int nl_link_up(struct nl *nl, unsigned ifindex);
 
+/*
+ * A socket subscribed to link changes (RTMGRP_LINK), non-blocking. When it
+ * is readable, call nl_link_watch_drain() and re-read nl_link_up().
+ */
+int nl_link_watch_open(void);
+void nl_link_watch_drain(int fd);
+
 #endif

@@ -55,3 +55,27 @@ out:
 	errno = e;
 	return rc;
 }
+
+int
+priv_ambient(const cap_value_t *keep, int nkeep)
+{
+	cap_t caps;
+	int k, rc = -1, e;
+
+	if ((caps = cap_get_proc()) == NULL)
+		return -1;
+	if (nkeep > 0 &&
+	    cap_set_flag(caps, CAP_INHERITABLE, nkeep, keep, CAP_SET) == -1)
+		goto out;
+	if (cap_set_proc(caps) == -1)
+		goto out;
+	for (k = 0; k < nkeep; k++)
+		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, keep[k], 0, 0) == -1)
+			goto out;
+	rc = 0;
+out:
+	e = errno;
+	cap_free(caps);
+	errno = e;
+	return rc;
+}

@@ -15,4 +15,10 @@
  */
 int priv_drop(const char *user, const cap_value_t *keep, int nkeep);
 
+/*
+ * Make the kept capabilities ambient, so that programs this process
+ * executes (hooks) hold exactly them too. 0 or -1 with errno.
+ */
+int priv_ambient(const cap_value_t *keep, int nkeep);
+
 #endif
