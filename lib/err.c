@@ -58,6 +58,8 @@ err_info(const char *fmt, ...)
 {
 	va_list ap;
 
+	if (err_verbose < 0)
+		return;
 	va_start(ap, fmt);
 	err_vlog("info: ", fmt, ap);
 	va_end(ap);

@@ -14,7 +14,7 @@
 #define EXIT_TEMP 111	/* temporary system failure: retry */
 
 extern const char *err_prog;	/* set by err_init() */
-extern int err_verbose;		/* -v count; err_debug prints when >= 1 */
+extern int err_verbose;		/* -v count, -1 for -q: err_debug needs >= 1, err_info >= 0 */
 
 void err_init(const char *argv0);
 void err_die(int code, const char *fmt, ...)

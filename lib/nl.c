@@ -233,7 +233,8 @@ nl_link_up(struct nl *nl, unsigned ifindex)
 	struct link_ctx c = { -1 };
 
 	nlh->nlmsg_type = RTM_GETLINK;
-	nlh->nlmsg_flags = NLM_F_REQUEST;
+	/* The ack ends the exchange; without it talk() would wait for more. */
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
 	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof *ifi);
 	ifi->ifi_family = AF_UNSPEC;
 	ifi->ifi_index = ifindex;

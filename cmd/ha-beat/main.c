@@ -1,0 +1,846 @@
+/*
+ * ha-beat: authenticated heartbeat and master election for a group of 2 to
+ * 8 nodes. The master holds the group's virtual addresses on a lease.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/ip.h>
+#include <netinet/ip_icmp.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "arp.h"
+#include "atomic.h"
+#include "auth.h"
+#include "conf.h"
+#include "err.h"
+#include "nl.h"
+#include "priv.h"
+#include "proto.h"
+
+#define NS 1000000000LL
+#define MS 1000000LL
+
+/* What this node knows of each node of the group (its own slot unused). */
+struct peer {
+	int64_t last;		/* monotonic ns of the last good heartbeat; 0: never */
+	int state;		/* HB_* as it last announced */
+	uint64_t resigned_epoch;	/* epoch that resigned; its adverts are ignored */
+	struct auth_replay rp;
+	int live;
+};
+
+enum rej {
+	R_LENGTH, R_MAGIC, R_VERSION, R_MALFORMED, R_MAC, R_GROUP, R_NODE,
+	R_SOURCE, R_REPLAY, R_SELF, R_NREASONS
+};
+static const char *rej_name[R_NREASONS] = {
+	"bad-length", "not-heartbeat", "bad-version", "malformed", "bad-mac",
+	"wrong-group", "unknown-node", "wrong-source", "replay", "self"
+};
+
+static struct conf cf;
+static struct auth_key key;
+static int me;
+static struct peer peers[HB_MAXNODES];
+static int state = -1;		/* -1 before the first decision */
+static const char *statedir;
+static char statepath[512];
+static int64_t dead_ns, t_next_send, t_hold, t_elected, t_lease, t_master;
+static int garp_next;
+static uint64_t epoch, seq;
+static int udp[HB_MAXPATHS];
+static int arpfd = -1, linkfd = -1, sigfd = -1, icmpfd = -1;
+static unsigned ifindex;
+static unsigned char mac[6];
+static struct nl *nl;
+static int link_ok = 1;
+static int64_t w_last, w_next;
+static uint16_t w_id, w_seq;
+static uint64_t n_rx, n_tx, n_txerr, n_trans, n_rej[R_NREASONS];
+static int64_t rej_logged_at[R_NREASONS];
+static int stdout_broken;
+
+static const char *state_name[] = { "backup", "master", "fault" };
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: ha-beat [-nqvV] [-N node] [-s statedir] -f ha-beat.conf\n");
+	exit(EXIT_BAD);
+}
+
+static int64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * NS + ts.tv_nsec;
+}
+
+static double
+wall(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* 1 if node a outranks node b: higher priority, then the smaller name. */
+static int
+outranks(int a, int b)
+{
+	if (cf.nodes[a].priority != cf.nodes[b].priority)
+		return cf.nodes[a].priority > cf.nodes[b].priority;
+	return strcmp(cf.nodes[a].name, cf.nodes[b].name) < 0;
+}
+
+static void
+out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* One event line on stdout. A reader that went away must not stop us. */
+static void
+out(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (stdout_broken)
+		return;
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	if (fflush(stdout) == EOF) {
+		stdout_broken = 1;
+		err_warn("unable to write events to stdout:");
+	}
+}
+
+static void
+send_msg(int type)
+{
+	struct hb_msg m = { 0 };
+	unsigned char buf[HB_LEN];
+	int i, p, live = 1;
+
+	for (i = 0; i < cf.nnodes; i++)
+		if (i != me && peers[i].live)
+			live++;
+	m.type = type;
+	m.state = state < 0 ? HB_BACKUP : state;
+	m.priority = cf.nodes[me].priority;
+	strcpy(m.group, cf.group);
+	strcpy(m.node, cf.self);
+	m.epoch = epoch;
+	m.seq = ++seq;
+	m.interval_ms = cf.interval_ms;
+	m.live = live;
+	m.size = cf.nnodes;
+	hb_encode(&m, &key, buf);
+	for (i = 0; i < cf.nnodes; i++) {
+		if (i == me)
+			continue;
+		for (p = 0; p < cf.nodes[me].npath; p++) {
+			const struct addr *a = &cf.nodes[i].path[p];
+			struct sockaddr_storage ss = { 0 };
+			socklen_t sl;
+			if (a->family == AF_INET) {
+				struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+				s4->sin_family = AF_INET;
+				s4->sin_port = htons(cf.port);
+				s4->sin_addr = a->u.v4;
+				sl = sizeof *s4;
+			} else {
+				struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+				s6->sin6_family = AF_INET6;
+				s6->sin6_port = htons(cf.port);
+				s6->sin6_addr = a->u.v6;
+				sl = sizeof *s6;
+			}
+			if (sendto(udp[p], buf, sizeof buf, 0,
+			    (struct sockaddr *)&ss, sl) == -1)
+				n_txerr++;
+			else
+				n_tx++;
+		}
+	}
+}
+
+static void
+vips_add(void)
+{
+	char ab[ADDR_STRLEN];
+	int i;
+
+	for (i = 0; i < cf.nvips; i++)
+		if (nl_addr_add(nl, ifindex, &cf.vips[i], cf.lease_s,
+		    cf.lease_s) == -1)
+			err_warn("unable to add %s to %s:",
+			    addr_fmt(&cf.vips[i], ab, sizeof ab), cf.ifname);
+}
+
+static void
+vips_del(void)
+{
+	char ab[ADDR_STRLEN];
+	int i;
+
+	for (i = 0; i < cf.nvips; i++)
+		if (nl_addr_del(nl, ifindex, &cf.vips[i]) == -1)
+			err_warn("unable to remove %s from %s:",
+			    addr_fmt(&cf.vips[i], ab, sizeof ab), cf.ifname);
+}
+
+static void
+announce(void)
+{
+	int i;
+
+	for (i = 0; i < cf.nvips; i++)
+		if (arp_announce(arpfd, ifindex, mac, &cf.vips[i],
+		    cf.garp_reply) == -1)
+			err_debug("announcement failed:");
+}
+
+/* The name of the node we take as master now, or "". */
+static const char *
+master_name(void)
+{
+	int i, best = -1;
+
+	if (state == HB_MASTER)
+		return cf.self;
+	for (i = 0; i < cf.nnodes; i++)
+		if (i != me && peers[i].live && peers[i].state == HB_MASTER &&
+		    (best < 0 || outranks(i, best)))
+			best = i;
+	return best < 0 ? "" : cf.nodes[best].name;
+}
+
+static void
+run_hooks(enum hook_state hs, const char *prev, const char *reason, int wait_ms)
+{
+	char vips[HB_MAXVIPS * ADDR_STRLEN], ab[ADDR_STRLEN], prio[8];
+	pid_t pids[HB_MAXHOOKS];
+	int i, n = 0;
+
+	vips[0] = '\0';
+	for (i = 0; i < cf.nvips; i++) {
+		if (i)
+			strcat(vips, " ");
+		strcat(vips, addr_fmt(&cf.vips[i], ab, sizeof ab));
+	}
+	snprintf(prio, sizeof prio, "%d", cf.nodes[me].priority);
+	for (i = 0; i < cf.nhooks; i++) {
+		pid_t pid;
+		if (cf.hooks[i].state != hs)
+			continue;
+		if ((pid = fork()) == -1) {
+			err_warn("unable to run hook %s:", cf.hooks[i].argv[0]);
+			continue;
+		}
+		if (pid == 0) {
+			sigset_t all;
+			sigfillset(&all);
+			sigprocmask(SIG_UNBLOCK, &all, NULL);
+			/* Hooks write to our stderr; stdout carries events only. */
+			dup2(2, 1);
+			setenv("HA_STATE", hook_state_name[hs], 1);
+			setenv("HA_PREV_STATE", prev, 1);
+			setenv("HA_REASON", reason, 1);
+			setenv("HA_GROUP", cf.group, 1);
+			setenv("HA_NODE", cf.self, 1);
+			setenv("HA_PRIORITY", prio, 1);
+			setenv("HA_INTERFACE", cf.ifname, 1);
+			setenv("HA_VIPS", vips, 1);
+			setenv("HA_MASTER", master_name(), 1);
+			execv(cf.hooks[i].argv[0], cf.hooks[i].argv);
+			err_warn("unable to exec hook %s:", cf.hooks[i].argv[0]);
+			_exit(127);
+		}
+		pids[n++] = pid;
+	}
+	/* Stop hooks are waited for (bounded): we are about to exit. */
+	if (wait_ms > 0) {
+		int64_t until = now_ns() + wait_ms * MS;
+		while (n > 0 && now_ns() < until) {
+			int st;
+			for (i = 0; i < n; i++)
+				if (waitpid(pids[i], &st, WNOHANG) == pids[i])
+					pids[i--] = pids[--n];
+			if (n > 0)
+				usleep(2000);
+		}
+		if (n > 0)
+			err_warn("%d stop hook(s) still running after %d ms", n, wait_ms);
+	}
+}
+
+static void
+write_state(const char *s)
+{
+	char buf[16];
+
+	if (statedir == NULL)
+		return;
+	snprintf(buf, sizeof buf, "%s\n", s);
+	if (atomic_write_str(statepath, buf, 0644) == -1)
+		err_warn("unable to write %s:", statepath);
+}
+
+static void
+transition(int to, const char *reason, const char *about)
+{
+	const char *from = state < 0 ? "init" : state_name[state];
+	int64_t t = now_ns();
+	int prev = state;
+
+	if (to == HB_MASTER) {
+		vips_add();
+		t_master = t;
+		t_lease = t + (int64_t)cf.lease_s * NS / 3;
+		garp_next = 0;
+		if (cf.nannounce > 0 && cf.announce_ms[0] == 0) {
+			announce();
+			garp_next = 1;
+		}
+	} else if (prev == HB_MASTER)
+		vips_del();
+	state = to;
+	n_trans++;
+	send_msg(HB_ADVERT);	/* tell the group at once, not at the next tick */
+	write_state(state_name[to]);
+	out("event=transition group=%s node=%s from=%s to=%s reason=%s%s%s master=%s time=%.6f\n",
+	    cf.group, cf.self, from, state_name[to], reason,
+	    about ? " peer=" : "", about ? about : "", master_name(), wall());
+	err_info("%s -> %s (%s%s%s)", from, state_name[to], reason,
+	    about ? " " : "", about ? about : "");
+	run_hooks(to == HB_MASTER ? HK_MASTER : to == HB_BACKUP ? HK_BACKUP :
+	    HK_FAULT, from, reason, 0);
+}
+
+static int
+witness_ok(int64_t t)
+{
+	return w_last != 0 && t - w_last <= 3 * (int64_t)cf.witness_ms * MS;
+}
+
+/* Decide what this node should be now, and move there. */
+static void
+evaluate(int64_t t)
+{
+	int i, live = 1, best = me, claimant = -1, want;
+	const char *reason = NULL, *about = NULL;
+	int all_heard = 1;
+
+	for (i = 0; i < cf.nnodes; i++) {
+		if (i == me)
+			continue;
+		peers[i].live = peers[i].last != 0 && t - peers[i].last <= dead_ns;
+		if (peers[i].last == 0)
+			all_heard = 0;
+		if (!peers[i].live)
+			continue;
+		live++;
+		if (peers[i].state == HB_FAULT)
+			continue;
+		if (outranks(i, best))
+			best = i;
+		if (peers[i].state == HB_MASTER &&
+		    (claimant < 0 || outranks(i, claimant)))
+			claimant = i;
+	}
+	if (t_hold && (all_heard || t >= t_hold))
+		t_hold = 0;
+	/* How long we have been the best while a lower node still claims master. */
+	if (cf.preempt && best == me && claimant >= 0 && state != HB_MASTER) {
+		if (!t_elected)
+			t_elected = t;
+	} else
+		t_elected = 0;
+
+	if (!link_ok) {
+		want = HB_FAULT;
+		reason = "link-down";
+	} else if (t_hold) {
+		want = HB_BACKUP;
+		reason = "startup";
+	} else if (cf.nnodes >= 3 && 2 * live <= cf.nnodes) {
+		want = HB_FAULT;
+		reason = "no-quorum";
+	} else if (cf.nnodes == 2 && cf.has_witness && live == 1 &&
+	    !witness_ok(t)) {
+		want = HB_FAULT;
+		reason = "witness-lost";
+	} else if (claimant >= 0 && (!cf.preempt || outranks(claimant, me)) &&
+	    (state != HB_MASTER || outranks(claimant, me))) {
+		want = HB_BACKUP;
+		reason = "master-elsewhere";
+		about = cf.nodes[claimant].name;
+	} else if (!cf.preempt && state == HB_MASTER) {
+		want = HB_MASTER;
+		reason = "holding";
+	} else if (best != me) {
+		want = HB_BACKUP;
+		reason = "outranked";
+		about = cf.nodes[best].name;
+	} else if (t_elected && t - t_elected < dead_ns) {
+		/* Preempting: give the lower master a moment to step down. */
+		want = HB_BACKUP;
+		reason = "preempting";
+		about = cf.nodes[claimant].name;
+	} else {
+		want = HB_MASTER;
+		reason = "elected";
+	}
+	if (want != state)
+		transition(want, reason, about);
+}
+
+static void
+reject(enum rej r, const char *from)
+{
+	int64_t t = now_ns();
+
+	n_rej[r]++;
+	/* Log at most once a second per reason: a flood must not flood the log. */
+	if (rej_logged_at[r] == 0 || t - rej_logged_at[r] >= NS) {
+		rej_logged_at[r] = t;
+		err_warn("rejected heartbeat from %s: %s (%llu so far)", from,
+		    rej_name[r], (unsigned long long)n_rej[r]);
+	}
+}
+
+static void
+receive(int p)
+{
+	unsigned char buf[512];
+	struct sockaddr_storage ss;
+	int i;
+
+	for (i = 0; i < 64; i++) {
+		socklen_t sl = sizeof ss;
+		ssize_t n = recvfrom(udp[p], buf, sizeof buf, 0,
+		    (struct sockaddr *)&ss, &sl);
+		struct hb_msg m;
+		struct addr src = { 0 };
+		char from[ADDR_STRLEN];
+		enum hb_err e;
+		int who;
+
+		if (n == -1)
+			return;
+		if (ss.ss_family == AF_INET) {
+			src.family = AF_INET;
+			src.plen = 32;
+			src.u.v4 = ((struct sockaddr_in *)&ss)->sin_addr;
+		} else {
+			src.family = AF_INET6;
+			src.plen = 128;
+			src.u.v6 = ((struct sockaddr_in6 *)&ss)->sin6_addr;
+		}
+		addr_fmt(&src, from, sizeof from);
+		e = hb_decode(buf, n, &key, &m);
+		if (e != HB_OK) {
+			reject(e == HB_ESHORT ? R_LENGTH : e == HB_EMAGIC ?
+			    R_MAGIC : e == HB_EVERSION ? R_VERSION :
+			    e == HB_EFIELD ? R_MALFORMED : R_MAC, from);
+			continue;
+		}
+		if (strcmp(m.group, cf.group) != 0) {
+			reject(R_GROUP, from);
+			continue;
+		}
+		if ((who = conf_node(&cf, m.node)) < 0) {
+			reject(R_NODE, from);
+			continue;
+		}
+		if (who == me) {
+			reject(R_SELF, from);
+			continue;
+		}
+		if (!addr_eq(&src, &cf.nodes[who].path[p])) {
+			reject(R_SOURCE, from);
+			continue;
+		}
+		if (!auth_replay_check(&peers[who].rp, m.epoch, m.seq)) {
+			reject(R_REPLAY, from);
+			continue;
+		}
+		n_rx++;
+		if (m.type == HB_RESIGN) {
+			if (peers[who].resigned_epoch != m.epoch)
+				err_info("%s resigned", m.node);
+			peers[who].resigned_epoch = m.epoch;
+			peers[who].last = 0;
+			peers[who].state = HB_BACKUP;
+			continue;
+		}
+		if (m.epoch == peers[who].resigned_epoch)
+			continue;
+		peers[who].last = now_ns();
+		peers[who].state = m.state;
+		if (m.interval_ms != cf.interval_ms)
+			err_debug("%s beats every %u ms, we every %u ms", m.node,
+			    m.interval_ms, cf.interval_ms);
+	}
+}
+
+static uint16_t
+icmp_sum(const void *data, size_t len)
+{
+	const uint8_t *p = data;
+	uint32_t s = 0;
+
+	for (; len > 1; p += 2, len -= 2)
+		s += (uint32_t)(p[0] << 8 | p[1]);
+	if (len)
+		s += (uint32_t)p[0] << 8;
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return htons((uint16_t)~s);
+}
+
+static void
+witness_probe(void)
+{
+	struct icmphdr h = { 0 };
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+
+	h.type = ICMP_ECHO;
+	h.un.echo.id = htons(w_id);
+	h.un.echo.sequence = htons(++w_seq);
+	h.checksum = icmp_sum(&h, sizeof h);
+	sa.sin_addr = cf.witness.u.v4;
+	(void)sendto(icmpfd, &h, sizeof h, 0, (struct sockaddr *)&sa, sizeof sa);
+}
+
+static void
+witness_read(void)
+{
+	unsigned char buf[256];
+	struct sockaddr_in sa;
+	int i;
+
+	for (i = 0; i < 16; i++) {
+		socklen_t sl = sizeof sa;
+		ssize_t n = recvfrom(icmpfd, buf, sizeof buf, 0,
+		    (struct sockaddr *)&sa, &sl);
+		struct icmphdr h;
+		size_t hl;
+		if (n == -1)
+			return;
+		hl = (size_t)(buf[0] & 0x0f) * 4;
+		if ((size_t)n < hl + sizeof h)
+			continue;
+		memcpy(&h, buf + hl, sizeof h);
+		if (h.type == ICMP_ECHOREPLY && ntohs(h.un.echo.id) == w_id &&
+		    sa.sin_addr.s_addr == cf.witness.u.v4.s_addr)
+			w_last = now_ns();
+	}
+}
+
+static void
+stats(void)
+{
+	int r;
+
+	out("event=stats group=%s node=%s state=%s rx=%llu tx=%llu tx_errors=%llu transitions=%llu",
+	    cf.group, cf.self, state < 0 ? "init" : state_name[state],
+	    (unsigned long long)n_rx, (unsigned long long)n_tx,
+	    (unsigned long long)n_txerr, (unsigned long long)n_trans);
+	for (r = 0; r < R_NREASONS; r++)
+		out(" rejected_%s=%llu", rej_name[r], (unsigned long long)n_rej[r]);
+	out("\n");
+}
+
+static void
+stop(int signo)
+{
+	const char *from = state < 0 ? "init" : state_name[state];
+	int p;
+
+	if (state == HB_MASTER) {
+		/* Resign first so a backup starts taking over while we let go. */
+		for (p = 0; p < 2; p++)
+			send_msg(HB_RESIGN);
+		vips_del();
+	}
+	write_state("stop");
+	out("event=transition group=%s node=%s from=%s to=stop reason=signal signal=%s master= time=%.6f\n",
+	    cf.group, cf.self, from, sigabbrev_np(signo) ? sigabbrev_np(signo) : "?",
+	    wall());
+	stats();
+	run_hooks(HK_STOP, from, "signal", 5000);
+	auth_key_wipe(&key);
+	nl_close(nl);
+	exit(EXIT_OK);
+}
+
+static int
+open_udp(int p)
+{
+	const struct addr *a = &cf.nodes[me].path[p];
+	struct sockaddr_storage ss = { 0 };
+	socklen_t sl;
+	int fd, one = 1, prio = 6, tos = IPTOS_PREC_INTERNETCONTROL;
+
+	fd = socket(a->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return -1;
+	(void)setsockopt(fd, SOL_SOCKET, SO_PRIORITY, &prio, sizeof prio);
+	if (a->family == AF_INET) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		(void)setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof tos);
+		(void)setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof one);
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(cf.port);
+		s4->sin_addr = a->u.v4;
+		sl = sizeof *s4;
+	} else {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof tos);
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_FREEBIND, &one, sizeof one);
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(cf.port);
+		s6->sin6_addr = a->u.v6;
+		sl = sizeof *s6;
+	}
+	if (bind(fd, (struct sockaddr *)&ss, sl) == -1) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+static void
+setup(void)
+{
+	static const cap_value_t keep[] = { CAP_NET_ADMIN, CAP_NET_RAW };
+	sigset_t sigs;
+	int p;
+
+	if ((ifindex = nl_ifindex(cf.ifname)) == 0)
+		err_die(EXIT_BAD, "no interface %s", cf.ifname);
+	if (nl_link_mac(ifindex, mac) == -1)
+		err_die(EXIT_TEMP, "unable to read the address of %s:", cf.ifname);
+	if ((nl = nl_open()) == NULL)
+		err_die(EXIT_TEMP, "unable to open rtnetlink:");
+	if ((linkfd = nl_link_watch_open()) == -1)
+		err_die(EXIT_TEMP, "unable to watch links:");
+	if ((arpfd = arp_open(ifindex)) == -1)
+		err_die(EXIT_TEMP, "unable to open a packet socket on %s:", cf.ifname);
+	for (p = 0; p < cf.nodes[me].npath; p++) {
+		char ab[ADDR_STRLEN];
+		if ((udp[p] = open_udp(p)) == -1)
+			err_die(EXIT_TEMP, "unable to bind %s port %u:",
+			    addr_fmt(&cf.nodes[me].path[p], ab, sizeof ab), cf.port);
+	}
+	if (cf.has_witness) {
+		icmpfd = socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    IPPROTO_ICMP);
+		if (icmpfd == -1)
+			err_die(EXIT_TEMP, "unable to open an ICMP socket for the witness:");
+		w_id = (uint16_t)getpid();
+	}
+	if (statedir != NULL) {
+		if (mkdir(statedir, 0755) == -1 && errno != EEXIST)
+			err_die(EXIT_TEMP, "unable to create %s:", statedir);
+		if ((size_t)snprintf(statepath, sizeof statepath, "%s/state",
+		    statedir) >= sizeof statepath)
+			err_die(EXIT_BAD, "state folder name too long");
+	}
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGUSR1);
+	sigaddset(&sigs, SIGCHLD);
+	sigaddset(&sigs, SIGHUP);
+	sigprocmask(SIG_BLOCK, &sigs, NULL);
+	if ((sigfd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
+		err_die(EXIT_TEMP, "unable to open a signalfd:");
+	signal(SIGPIPE, SIG_IGN);
+
+	if (cf.realtime) {
+		/* A loaded machine must not starve the heartbeat into a false failover. */
+		struct sched_param sp = { .sched_priority = 10 };
+		if (sched_setscheduler(0, SCHED_RR | SCHED_RESET_ON_FORK, &sp) == -1)
+			err_warn("unable to run with real-time priority:");
+		else if (mlockall(MCL_CURRENT | MCL_FUTURE) == -1)
+			err_debug("unable to lock memory:");
+	}
+	if (!cf.keep_privileges) {
+		if (priv_drop(NULL, keep, 2) == -1)
+			err_die(EXIT_TEMP, "unable to drop privileges:");
+		if (priv_ambient(keep, 2) == -1)
+			err_warn("unable to pass capabilities to hooks:");
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *cfpath = NULL, *self = NULL, *why;
+	int c, check = 0, i;
+
+	err_init(argv[0]);
+	while ((c = getopt(argc, argv, "f:nN:qs:vV")) != -1) {
+		switch (c) {
+		case 'f': cfpath = optarg; break;
+		case 'n': check = 1; break;
+		case 'N': self = optarg; break;
+		case 'q': err_verbose = -1; break;
+		case 's': statedir = optarg; break;
+		case 'v': err_verbose++; break;
+		case 'V': puts("ha-beat " VERSION); return EXIT_OK;
+		default: usage();
+		}
+	}
+	if (optind != argc || cfpath == NULL)
+		usage();
+	if (conf_load(&cf, cfpath, self, &why) == -1)
+		err_die(EXIT_BAD, "%s", why);
+	if (auth_key_load(cf.keyfile, &key, &why) == -1) {
+		if (why)
+			err_die(EXIT_BAD, "%s: %s", cf.keyfile, why);
+		err_die(errno == ENOENT || errno == EACCES ? EXIT_BAD : EXIT_TEMP,
+		    "unable to read key %s:", cf.keyfile);
+	}
+	me = conf_node(&cf, cf.self);
+	if (check) {
+		fprintf(stderr, "ha-beat: configuration OK\n");
+		return EXIT_OK;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	setup();
+
+	/* Leftovers from an earlier life (a crash inside the lease) go first. */
+	vips_del();
+	epoch = auth_epoch_now();
+	dead_ns = (int64_t)cf.dead * cf.interval_ms * MS;
+	link_ok = nl_link_up(nl, ifindex) == 1;
+	t_next_send = now_ns();
+	t_hold = t_next_send + dead_ns;
+	w_next = t_next_send;
+	err_info("group %s node %s priority %d, %d nodes, every %u ms, dead after %u",
+	    cf.group, cf.self, cf.nodes[me].priority, cf.nnodes,
+	    cf.interval_ms, cf.dead);
+
+	for (;;) {
+		struct pollfd pf[HB_MAXPATHS + 3];
+		int np = 0, k;
+		int64_t t = now_ns(), next = t_next_send;
+		struct timespec to;
+
+		for (i = 0; i < cf.nnodes; i++)
+			if (i != me && peers[i].live && peers[i].last + dead_ns + 1 < next)
+				next = peers[i].last + dead_ns + 1;
+		if (t_hold && t_hold < next)
+			next = t_hold;
+		if (t_elected && t_elected + dead_ns < next)
+			next = t_elected + dead_ns;
+		if (state == HB_MASTER) {
+			if (t_lease < next)
+				next = t_lease;
+			if (garp_next < cf.nannounce &&
+			    t_master + cf.announce_ms[garp_next] * MS < next)
+				next = t_master + cf.announce_ms[garp_next] * MS;
+		}
+		if (cf.has_witness && w_next < next)
+			next = w_next;
+		if (next < t)
+			next = t;
+		to.tv_sec = (next - t) / NS;
+		to.tv_nsec = (next - t) % NS;
+
+		for (k = 0; k < cf.nodes[me].npath; k++)
+			pf[np++] = (struct pollfd){ .fd = udp[k], .events = POLLIN };
+		pf[np++] = (struct pollfd){ .fd = sigfd, .events = POLLIN };
+		pf[np++] = (struct pollfd){ .fd = linkfd, .events = POLLIN };
+		if (icmpfd != -1)
+			pf[np++] = (struct pollfd){ .fd = icmpfd, .events = POLLIN };
+		if (ppoll(pf, np, &to, NULL) == -1 && errno != EINTR)
+			err_die(EXIT_TEMP, "poll:");
+
+		for (k = 0; k < cf.nodes[me].npath; k++)
+			if (pf[k].revents & POLLIN)
+				receive(k);
+		if (pf[k].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			while (read(sigfd, &si, sizeof si) == sizeof si) {
+				int st;
+				pid_t pid;
+				switch (si.ssi_signo) {
+				case SIGTERM:
+				case SIGINT:
+					stop(si.ssi_signo);
+					break;
+				case SIGUSR1:
+					stats();
+					break;
+				case SIGHUP:
+					err_warn("SIGHUP ignored: restart to reload (a clean stop hands over at once)");
+					break;
+				case SIGCHLD:
+					while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+						if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+							err_warn("hook %ld failed (status %d)",
+							    (long)pid, st);
+					break;
+				}
+			}
+		}
+		if (pf[k + 1].revents & POLLIN) {
+			int up;
+			nl_link_watch_drain(linkfd);
+			up = nl_link_up(nl, ifindex) == 1;
+			if (up != link_ok)
+				err_info("%s is %s", cf.ifname, up ? "up" : "down");
+			link_ok = up;
+		}
+		if (icmpfd != -1 && (pf[k + 2].revents & POLLIN))
+			witness_read();
+
+		t = now_ns();
+		if (t >= t_next_send) {
+			send_msg(HB_ADVERT);
+			t_next_send += cf.interval_ms * MS;
+			if (t_next_send <= t)	/* we fell behind: do not burst */
+				t_next_send = t + cf.interval_ms * MS;
+		}
+		if (cf.has_witness && t >= w_next) {
+			witness_probe();
+			w_next = t + cf.witness_ms * MS;
+		}
+		evaluate(t);
+		if (state == HB_MASTER) {
+			if (t >= t_lease) {
+				vips_add();	/* renews the lease, repairs a removal */
+				t_lease = t + (int64_t)cf.lease_s * NS / 3;
+			}
+			while (garp_next < cf.nannounce &&
+			    t >= t_master + cf.announce_ms[garp_next] * MS) {
+				announce();
+				garp_next++;
+			}
+		}
+	}
+}

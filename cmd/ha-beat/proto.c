@@ -1,0 +1,123 @@
+/* Heartbeat encoding and strict decoding; see proto.h. */
+#include <string.h>
+
+#include "proto.h"
+
+static void
+put16(unsigned char *p, uint16_t v)
+{
+	p[0] = v >> 8;
+	p[1] = v;
+}
+
+static void
+put64(unsigned char *p, uint64_t v)
+{
+	int i;
+
+	for (i = 7; i >= 0; i--, v >>= 8)
+		p[i] = v & 0xff;
+}
+
+static uint16_t
+get16(const unsigned char *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint64_t
+get64(const unsigned char *p)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+void
+hb_encode(const struct hb_msg *m, const struct auth_key *key,
+    unsigned char buf[HB_LEN])
+{
+	memset(buf, 0, HB_LEN);
+	memcpy(buf, "NSHB", 4);
+	buf[4] = HB_VERSION;
+	buf[5] = m->type;
+	buf[6] = m->state;
+	buf[7] = m->priority;
+	memcpy(buf + 8, m->group, strnlen(m->group, HB_NAMELEN - 1));
+	memcpy(buf + 40, m->node, strnlen(m->node, HB_NAMELEN - 1));
+	put64(buf + 72, m->epoch);
+	put64(buf + 80, m->seq);
+	put16(buf + 88, m->interval_ms);
+	buf[90] = m->live;
+	buf[91] = m->size;
+	auth_mac(key, buf, HB_LEN - AUTH_MACLEN, buf + HB_LEN - AUTH_MACLEN);
+}
+
+/* A name field: NUL-terminated within its 32 bytes, printable, non-empty. */
+static int
+name_ok(const unsigned char *p)
+{
+	int i;
+
+	for (i = 0; i < HB_NAMELEN; i++) {
+		if (p[i] == '\0')
+			break;
+		if (p[i] <= ' ' || p[i] > '~')
+			return 0;
+	}
+	if (i == 0 || i == HB_NAMELEN)
+		return 0;
+	for (; i < HB_NAMELEN; i++)	/* padding must be zero */
+		if (p[i] != '\0')
+			return 0;
+	return 1;
+}
+
+enum hb_err
+hb_decode(const unsigned char *buf, size_t len, const struct auth_key *key,
+    struct hb_msg *m)
+{
+	if (len != HB_LEN)
+		return HB_ESHORT;
+	if (memcmp(buf, "NSHB", 4) != 0)
+		return HB_EMAGIC;
+	if (buf[4] != HB_VERSION)
+		return HB_EVERSION;
+	if ((buf[5] != HB_ADVERT && buf[5] != HB_RESIGN) || buf[6] > HB_FAULT ||
+	    buf[7] == 0 || !name_ok(buf + 8) || !name_ok(buf + 40) ||
+	    get16(buf + 88) == 0 || buf[91] < 2 || buf[91] > 8 ||
+	    buf[90] > buf[91])
+		return HB_EFIELD;
+	if (!auth_verify(key, buf, HB_LEN - AUTH_MACLEN,
+	    buf + HB_LEN - AUTH_MACLEN))
+		return HB_EMAC;
+	memset(m, 0, sizeof *m);
+	m->type = buf[5];
+	m->state = buf[6];
+	m->priority = buf[7];
+	memcpy(m->group, buf + 8, HB_NAMELEN);
+	memcpy(m->node, buf + 40, HB_NAMELEN);
+	m->epoch = get64(buf + 72);
+	m->seq = get64(buf + 80);
+	m->interval_ms = get16(buf + 88);
+	m->live = buf[90];
+	m->size = buf[91];
+	return HB_OK;
+}
+
+const char *
+hb_strerr(enum hb_err e)
+{
+	switch (e) {
+	case HB_OK: return "ok";
+	case HB_ESHORT: return "bad-length";
+	case HB_EMAGIC: return "not-heartbeat";
+	case HB_EVERSION: return "bad-version";
+	case HB_EFIELD: return "malformed";
+	case HB_EMAC: return "bad-mac";
+	}
+	return "unknown";
+}
