@@ -1,0 +1,193 @@
+/* Sessions by id in an open-addressing table, backed by the store. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "table.h"
+#include "tcpr_store.h"
+
+static size_t
+slot(const struct table *t, uint32_t sid)
+{
+	size_t i = (sid * 2654435761u) & (t->cap - 1);
+
+	while (t->s[i].sid != 0 && t->s[i].sid != sid)
+		i = (i + 1) & (t->cap - 1);
+	return i;
+}
+
+static int
+grow(struct table *t)
+{
+	struct table o = *t;
+	size_t i;
+
+	t->cap = o.cap ? o.cap * 2 : 1024;
+	t->s = calloc(t->cap, sizeof *t->s);
+	t->dirty = calloc(t->cap, 1);
+	if (t->s == NULL || t->dirty == NULL) {
+		free(t->s);
+		free(t->dirty);
+		*t = o;
+		errno = ENOMEM;
+		return -1;
+	}
+	for (i = 0; i < o.cap; i++)
+		if (o.s[i].sid != 0) {
+			size_t j = slot(t, o.s[i].sid);
+			t->s[j] = o.s[i];
+			t->dirty[j] = o.dirty[i];
+		}
+	free(o.s);
+	free(o.dirty);
+	return 0;
+}
+
+struct tcpr_sess *
+table_find(struct table *t, uint32_t sid)
+{
+	size_t i;
+
+	if (t->cap == 0 || sid == 0)
+		return NULL;
+	i = slot(t, sid);
+	return t->s[i].sid ? &t->s[i] : NULL;
+}
+
+/* Remove slot i, re-placing the rest of its probe run. */
+static void
+remove_at(struct table *t, size_t i)
+{
+	size_t j = i;
+
+	if (t->dirty[i])
+		t->ndirty--;
+	memset(&t->s[i], 0, sizeof t->s[i]);
+	t->dirty[i] = 0;
+	t->n--;
+	for (;;) {
+		struct tcpr_sess s;
+		unsigned char d;
+		size_t k;
+
+		j = (j + 1) & (t->cap - 1);
+		if (t->s[j].sid == 0)
+			break;
+		s = t->s[j];
+		d = t->dirty[j];
+		t->s[j].sid = 0;
+		t->dirty[j] = 0;
+		k = slot(t, s.sid);
+		t->s[k] = s;
+		t->dirty[k] = d;
+	}
+}
+
+int
+table_open(struct table *t, const char *dir, size_t *nbad)
+{
+	struct tcpr_sess *v = NULL;
+	size_t n = 0, i;
+
+	memset(t, 0, sizeof *t);
+	t->dir = dir;
+	*nbad = 0;
+	if (grow(t) < 0)
+		return -1;
+	if (dir && tcpr_store_load(dir, &v, &n, nbad, NULL) < 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		size_t j;
+
+		if ((t->n + 1) * 2 > t->cap && grow(t) < 0) {
+			free(v);
+			return -1;
+		}
+		j = slot(t, v[i].sid);
+		if (t->s[j].sid == 0)
+			t->n++;
+		t->s[j] = v[i];
+	}
+	free(v);
+	return 0;
+}
+
+static void
+mark(struct table *t, struct tcpr_sess *s)
+{
+	size_t i = (size_t)(s - t->s);
+
+	if (!t->dirty[i]) {
+		t->dirty[i] = 1;
+		t->ndirty++;
+	}
+}
+
+int
+table_apply(struct table *t, int type, const struct tcpr_sess *r,
+    const char **why)
+{
+	struct tcpr_sess *s = table_find(t, r->sid);
+
+	if (type == TCPR_REC_SYNC) {
+		if (s == NULL) {
+			*why = "sync record for an unknown session";
+			errno = ENOENT;
+			return -1;
+		}
+		if (tcpr_sess_update(s, r, why) < 0)
+			return -1;
+	} else {
+		if (s == NULL) {
+			if ((t->n + 1) * 2 > t->cap && grow(t) < 0) {
+				*why = "out of memory";
+				return -1;
+			}
+			s = &t->s[slot(t, r->sid)];
+			t->n++;
+		}
+		else if (t->dir && (s->family != r->family ||
+		    memcmp(s->laddr, r->laddr, 16) || memcmp(s->paddr,
+		    r->paddr, 16) || s->lport != r->lport ||
+		    s->pport != r->pport) && tcpr_store_del(t->dir, s) < 0) {
+			/* A restarted capture reused the id for another session. */
+			*why = strerror(errno);
+			return -1;
+		}
+		*s = *r;
+	}
+	if (s->flags & TCPR_F_END) {
+		if (t->dir && tcpr_store_del(t->dir, s) < 0) {
+			*why = strerror(errno);
+			return -1;
+		}
+		remove_at(t, (size_t)(s - t->s));
+		return 0;
+	}
+	mark(t, s);
+	return 0;
+}
+
+int
+table_flush(struct table *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->cap && t->ndirty > 0; i++) {
+		if (!t->dirty[i])
+			continue;
+		if (t->dir && tcpr_store_put(t->dir, &t->s[i]) < 0)
+			return -1;
+		t->dirty[i] = 0;
+		t->ndirty--;
+	}
+	return 0;
+}
+
+void
+table_close(struct table *t)
+{
+	free(t->s);
+	free(t->dirty);
+	memset(t, 0, sizeof *t);
+}

@@ -1,0 +1,27 @@
+/* tcpr-sync's view of the session store: sessions by id, dirty marks. */
+#ifndef TCPR_SYNC_TABLE_H
+#define TCPR_SYNC_TABLE_H
+
+#include <stddef.h>
+
+#include "tcpr_rec.h"
+
+struct table {
+	const char *dir;	/* store folder, or NULL: memory only */
+	struct tcpr_sess *s;	/* slots; sid 0 = free */
+	unsigned char *dirty;
+	size_t cap, n;
+	size_t ndirty;
+};
+
+int table_open(struct table *t, const char *dir, size_t *nbad);
+/* Apply one decoded record. 0, or -1 with *why (EINVAL: record refused,
+ * ENOENT: sync for an unknown session). */
+int table_apply(struct table *t, int type, const struct tcpr_sess *r,
+    const char **why);
+/* Write every dirty session to the store. 0, or -1 with errno. */
+int table_flush(struct table *t);
+struct tcpr_sess *table_find(struct table *t, uint32_t sid);
+void table_close(struct table *t);
+
+#endif

@@ -1,0 +1,122 @@
+#!/usr/bin/env bats
+# tcpr-sync: record dump, session store apply/list, bad input refused.
+load lib/common
+
+TCPR_SYNC=${TCPR_SYNC:-$BIN/tcpr-sync}
+
+# rec full SID [key=value ...] | rec sync SID [key=value ...]: one record
+# on stdout, built independently of the C encoder (tcpr-records(5)).
+rec() {
+	python3 - "$@" <<'PY'
+import socket, struct, sys
+kind, sid = sys.argv[1], int(sys.argv[2])
+kv = dict(a.split('=', 1) for a in sys.argv[3:])
+g = lambda k, d: int(kv.get(k, str(d)), 0)
+ver = g('version', 1)
+if kind == 'full':
+    fam = g('family', 4)
+    af = socket.AF_INET if fam == 4 else socket.AF_INET6
+    la = socket.inet_pton(af, kv.get('local', '192.0.2.100' if fam == 4 else '2001:db8::100')).ljust(16, b'\0')
+    pa = socket.inet_pton(af, kv.get('peer', '192.0.2.1' if fam == 4 else '2001:db8::1')).ljust(16, b'\0')
+    b = struct.pack('>BBHIBBBBHHHH16s16sIIQQQIIII', ver, 1, g('len', 100), sid,
+        fam, g('flags', 7), g('snd_wscale', 7), g('rcv_wscale', 7), g('mss', 1448),
+        g('lport', 7), g('pport', 40000), g('reserved', 0), la, pa,
+        g('snd_isn', 1000), g('rcv_isn', 2000), g('rcv', 10), g('snd_una', 5),
+        g('snd_nxt', 8), g('tsval', 123), g('ts_recent', 456), g('snd_wnd', 65536),
+        g('rcv_wnd', 65536))
+else:
+    b = struct.pack('>BBHIQQQIHBB', ver, 2, g('len', 40), sid, g('rcv', 20),
+        g('snd_una', 8), g('snd_nxt', 9), g('tsval', 200), g('window', 512),
+        g('flags', 0), g('reserved', 0))
+sys.stdout.buffer.write(b)
+PY
+}
+
+setup() {
+	S=$BATS_TEST_TMPDIR/store
+	mkdir -p "$S"
+}
+
+@test "tcpr-sync: -V prints the version, bad usage exits 100" {
+	run -0 $TCPR_SYNC -V
+	[[ $output == "tcpr-sync "* ]]
+	run -100 $TCPR_SYNC
+	run -100 $TCPR_SYNC frobnicate
+	run -100 $TCPR_SYNC -t 0 dump
+	run -0 $TCPR_SYNC -n dump
+}
+
+@test "tcpr-sync dump: full and sync records as text" {
+	{ rec full 7; rec sync 7; } >"$BATS_TEST_TMPDIR/r"
+	run -0 $TCPR_SYNC dump "$BATS_TEST_TMPDIR/r"
+	[ "${lines[0]}" = "full sid=7 family=inet local=192.0.2.100:7 peer=192.0.2.1:40000 flags=sack,ts,wscale mss=1448 snd_wscale=7 rcv_wscale=7 snd_isn=1000 rcv_isn=2000 rcv=10 snd_una=5 snd_nxt=8 tsval=123 ts_recent=456 snd_wnd=65536 rcv_wnd=65536" ]
+	[ "${lines[1]}" = "sync sid=7 flags=none rcv=20 snd_una=8 snd_nxt=9 tsval=200 window=512" ]
+	rec full 9 family=6 flags=0x1b snd_wscale=0 rcv_wscale=0 | {
+		run -0 $TCPR_SYNC dump
+		[ "$output" = "full sid=9 family=inet6 local=[2001:db8::100]:7 peer=[2001:db8::1]:40000 flags=sack,ts,fin_in,fin_out mss=1448 snd_wscale=0 rcv_wscale=0 snd_isn=1000 rcv_isn=2000 rcv=10 snd_una=5 snd_nxt=8 tsval=123 ts_recent=456 snd_wnd=65536 rcv_wnd=65536" ]
+	}
+}
+
+@test "tcpr-sync dump: malformed records are refused with exit 100" {
+	local f=$BATS_TEST_TMPDIR/bad
+	rec full 7 | head -c 60 >"$f"
+	run -100 $TCPR_SYNC dump "$f"
+	[[ $output == *"truncated record at byte 0"* ]]
+	for args in "version=2" "version=0" "len=99" "family=5" "flags=0x40" \
+	    "mss=10" "lport=0" "local=0.0.0.0" "peer=224.0.0.1" "reserved=1" \
+	    "snd_una=9 snd_nxt=8" "flags=4 snd_wscale=15" "flags=1 tsval=5"; do
+		{ rec full 1; rec full 7 $args; } >"$f"
+		run -100 --separate-stderr $TCPR_SYNC dump "$f"
+		echo "$args: $stderr"
+		[ "${#lines[@]}" -eq 1 ]
+		[[ $stderr == "tcpr-sync: fatal: $f: bad record at byte 100: "* ]]
+	done
+	rec sync 0 >"$f"
+	run -100 $TCPR_SYNC dump "$f"
+	rec sync 3 flags=1 >"$f"
+	run -100 $TCPR_SYNC dump "$f"
+	run -100 $TCPR_SYNC dump "$BATS_TEST_TMPDIR/nonexistent"
+}
+
+@test "tcpr-sync apply: store follows full, sync and end records" {
+	{ rec full 7; rec sync 7 rcv=30 snd_una=8 snd_nxt=8; rec full 8 pport=40001; } >"$BATS_TEST_TMPDIR/r"
+	run -0 $TCPR_SYNC -s "$S" apply "$BATS_TEST_TMPDIR/r"
+	[ "$(ls "$S" | wc -l)" -eq 2 ]
+	[ -f "$S/4-c0000264-0007-c0000201-9c40.rec" ]
+	run -0 $TCPR_SYNC -s "$S" list
+	[ "${#lines[@]}" -eq 2 ]
+	[[ $output == *"sid=7 "*" rcv=30 snd_una=8 snd_nxt=8 tsval=200 "*"snd_wnd=65536 "* ]]
+	# A restarted tcpr-sync finds sid 7 in the store; end forgets it.
+	rec sync 7 rcv=30 snd_una=8 snd_nxt=8 flags=0x20 | run -0 $TCPR_SYNC -s "$S" apply
+	[ "$(ls "$S")" = "4-c0000264-0007-c0000201-9c41.rec" ]
+}
+
+@test "tcpr-sync apply: bad input changes nothing stored" {
+	rec full 7 >"$BATS_TEST_TMPDIR/r"
+	run -0 $TCPR_SYNC -s "$S" apply "$BATS_TEST_TMPDIR/r"
+	local before; before=$(cat "$S"/*.rec | md5sum)
+	# offsets going back, an unknown session, a malformed record
+	for bad in "rcv=5" "snd_una=1 snd_nxt=8"; do
+		{ rec sync 7 rcv=40; rec sync 7 $bad; } | run -100 $TCPR_SYNC -s "$S" apply
+		[ "$(cat "$S"/*.rec | md5sum)" = "$before" ]
+	done
+	{ rec sync 7 rcv=40; rec sync 99; } >"$BATS_TEST_TMPDIR/u"
+	run -100 $TCPR_SYNC -s "$S" apply "$BATS_TEST_TMPDIR/u"
+	[[ $output == *"unknown session"* ]]
+	{ rec full 8 pport=1234; rec sync 7 version=3; } | run -100 $TCPR_SYNC -s "$S" apply
+	[ "$(ls "$S" | wc -l)" -eq 1 ]
+	[ "$(cat "$S"/*.rec | md5sum)" = "$before" ]
+	run -100 $TCPR_SYNC apply "$BATS_TEST_TMPDIR/r"
+}
+
+@test "tcpr-sync list: a damaged store file is skipped with a warning" {
+	rec full 7 >"$BATS_TEST_TMPDIR/r"
+	run -0 $TCPR_SYNC -s "$S" apply "$BATS_TEST_TMPDIR/r"
+	head -c 50 "$BATS_TEST_TMPDIR/r" >"$S/4-c0000264-0007-c0000201-0001.rec"
+	cp "$S/4-c0000264-0007-c0000201-9c40.rec" "$S/4-c0000264-0007-c0000201-0002.rec"
+	run -1 --separate-stderr $TCPR_SYNC -s "$S" list
+	[ "${#lines[@]}" -eq 1 ]
+	[[ $stderr == *"skipping 4-c0000264-0007-c0000201-0001.rec"* ]]
+	[[ $stderr == *"does not match"* ]]
+	run -100 $TCPR_SYNC -s "$BATS_TEST_TMPDIR/none" list
+}
