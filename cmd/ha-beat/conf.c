@@ -249,8 +249,11 @@ conf_load(struct conf *c, const char *path, const char *self, const char **why)
 		char *w[HB_MAXARGS + 4];
 		const char *kwhy;
 		int n;
+		size_t len = strlen(line);
 		ln++;
-		if (strlen(line) > 4096) {
+		if (len > 0 && line[len - 1] == '\n')
+			line[--len] = '\0';
+		if (len > 4096) {
 			fail(path, ln, "line too long");
 			goto bad;
 		}

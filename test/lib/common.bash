@@ -4,7 +4,7 @@
 
 bats_require_minimum_version 1.5.0
 
-NONSTOP_TOP=${NONSTOP_TOP:-$(cd "$BATS_TEST_DIRNAME" && git rev-parse --show-toplevel 2>/dev/null || cd .. && pwd)}
+NONSTOP_TOP=${NONSTOP_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 BIN=${NONSTOP_BIN:-$NONSTOP_TOP/build/bin}
 # Binaries under test; override to wrap them (valgrind) or test installed ones.
 GARP_SEND=${GARP_SEND:-$BIN/garp-send}
@@ -66,9 +66,9 @@ link_mend() { ip -n "${NS_P}sw" link set "p$1" up; }
 # Drop host I's traffic at the switch while both ends keep carrier.
 link_blackhole() {
 	ip netns exec "${NS_P}sw" nft add table bridge nsblk 2>/dev/null
-	ip netns exec "${NS_P}sw" nft add chain bridge nsblk fwd '{ type filter hook forward priority 0; }' 2>/dev/null
-	ip netns exec "${NS_P}sw" nft add rule bridge nsblk fwd iifname "p$1" drop
-	ip netns exec "${NS_P}sw" nft add rule bridge nsblk fwd oifname "p$1" drop
+	ip netns exec "${NS_P}sw" nft add chain bridge nsblk blk '{ type filter hook forward priority 0; }' 2>/dev/null
+	ip netns exec "${NS_P}sw" nft add rule bridge nsblk blk iifname "p$1" drop
+	ip netns exec "${NS_P}sw" nft add rule bridge nsblk blk oifname "p$1" drop
 }
 link_unblackhole() { ip netns exec "${NS_P}sw" nft delete table bridge nsblk 2>/dev/null; true; }
 
@@ -84,6 +84,7 @@ bg() {
 		ip netns exec "${NS_P}h$h" "$@" >"$d/$name.out" 2>"$d/$name.err" 3>&- &
 	fi
 	echo $! >"$d/$name.pid"
+	disown $!	# no "Killed" job notices when teardown kills it
 }
 bg_pid() { cat "$BATS_TEST_TMPDIR/$1.pid"; }
 # bg_stop NAME [SIGNAL]: signal it and wait (at most 5 s) for it to end.
