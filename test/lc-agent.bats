@@ -1,0 +1,196 @@
+#!/usr/bin/env bats
+# lc-agent: a real snmpd with lc-agent as its AgentX subagent, on
+# loopback with a per-test port, SNMPv3 authPriv with per-test passwords.
+
+load lib/common
+load lib/snmpd
+
+setup() {
+	snmp_env
+	ROLE=$BATS_TEST_TMPDIR/role
+	cat >"$ROLE" <<-EOF
+	role=lb host=lb1 cluster=web generation=3 version=1
+	service=web vip=192.0.2.100 port=80 proto=tcp sched=wrr fwd=dr
+	lb=lb1 addr=192.0.2.2
+	rs=rs1 addr=192.0.2.11 port=80 weight=1
+	rs=rs2 addr=192.0.2.12 weight=2
+	EOF
+	# A converger stand-in: records its arguments, exits $STUB_RC's content.
+	STUB=$BATS_TEST_TMPDIR/lc-role
+	printf '#!/bin/sh\necho "$@" >>%s/lc-role.calls\nexit $(cat %s/stub.rc 2>/dev/null || echo 0)\n' \
+		"$BATS_TEST_TMPDIR" "$BATS_TEST_TMPDIR" >"$STUB"
+	chmod 755 "$STUB"
+}
+
+teardown() {
+	for n in lb1 rs1; do snmpd_stop "$n"; done
+	topo_teardown
+}
+
+get() { v3 snmpget "$(agent_target lb1)" -Oqv "$@"; }
+
+@test "-V, usage, -n" {
+	run -0 $LC_AGENT -V
+	[[ $output == "lc-agent "* ]]
+	run -100 $LC_AGENT -Z
+	[[ $output == usage:* ]]
+	run -100 $LC_AGENT extra
+	run -0 $LC_AGENT -n -f "$ROLE" -s "$BATS_TEST_TMPDIR"
+	[ "$output" = "configuration OK" ]
+	echo "role=lb host=lb1 version=1" >"$BATS_TEST_TMPDIR/bad"
+	run -100 $LC_AGENT -n -f "$BATS_TEST_TMPDIR/bad" -s "$BATS_TEST_TMPDIR"
+	[[ $output == *"lc-agent: fatal: "* ]]
+	run -100 $LC_AGENT -n -f "$ROLE" -N other -s "$BATS_TEST_TMPDIR"
+	run -100 $LC_AGENT -n -f "$ROLE" -s /nonexistent
+	run -0 $LC_AGENT -n -f "$BATS_TEST_TMPDIR/none" -N h -s "$BATS_TEST_TMPDIR"
+}
+
+@test "snmpwalk and snmptable read the host objects and the real server table by name" {
+	snmpd_start lb1 0 "$ROLE"
+	run -0 v3 snmpwalk "$(agent_target lb1)" NONSTOP-MIB::nsHost
+	[[ $output == *'nsHostRole.0 = INTEGER: loadBalancer(2)'* ]]
+	[[ $output == *'nsHostCluster.0 = STRING: web'* ]]
+	[[ $output == *'nsHostGeneration.0 = Gauge32: 3'* ]]
+	run -0 v3 snmptable "$(agent_target lb1)" -OU -Cf , NONSTOP-MIB::nsRsTable
+	[[ $output == *'rs1,ipv4,"C0 00 02 0B ",80,1,unknown,'* ]]
+	[[ $output == *'rs2,ipv4,"C0 00 02 0C ",0,2,unknown,'* ]]
+	[ "$(get NONSTOP-MIB::nsLbSource.0)" = roleFile ]
+}
+
+@test "the real server table serves rs-probe's state" {
+	d=$BATS_TEST_TMPDIR/lb1/state
+	mkdir -p "$d"
+	cat >"$d/rs-probe.state" <<-EOF
+	probe=rs-probe version=1 time=1795000000 sweeps=42 down_events=1 up_events=3
+	rs=rs1 addr=192.0.2.11 port=80 status=up weight=7 load=15 conns=4 checks=42 failures=0 since=1795000000
+	rs=rs2 addr=192.0.2.12 port=80 status=down reason=connect-refused load=0 conns=0 checks=42 failures=9 since=1795000000
+	EOF
+	snmpd_start lb1 0 "$ROLE"
+	run -0 v3 snmptable "$(agent_target lb1)" -OU -Cf , -Cb NONSTOP-MIB::nsRsTable
+	[[ ${lines[*]} == *'rs1,ipv4,"C0 00 02 0B ",80,7,up,,4,0,15,2026-11-18,11:6:40.0,42,0'* ]]
+	[[ ${lines[*]} == *'rs2,ipv4,"C0 00 02 0C ",0,2,down,connect-refused,0,0,0,'*',42,9'* ]]
+	[ "$(get NONSTOP-MIB::nsLbSource.0)" = prober ]
+	[ "$(get NONSTOP-MIB::nsStatProbeSweeps.0)" = 42 ]
+}
+
+@test "a real server's service table: listening state and connections from sock_diag" {
+	port=$((20000 + RANDOM % 20000))
+	cat >"$BATS_TEST_TMPDIR/rsrole" <<-EOF
+	role=rs host=rs1 cluster=web generation=1 version=1
+	service=web vip=192.0.2.100 port=80 proto=tcp sched=wrr fwd=dr
+	service=alt vip=192.0.2.100 port=81 proto=tcp sched=rr fwd=dr
+	lb=lb1 addr=192.0.2.2
+	rs=rs1 addr=127.0.0.1 port=$port weight=1
+	EOF
+	snmpd_start rs1 0 "$BATS_TEST_TMPDIR/rsrole"
+	t=$(agent_target rs1)
+	run -0 v3 snmptable "$t" -OU -Cf , -Cb NONSTOP-MIB::nsSvcTable
+	[[ ${lines[*]} == *"web,$port,down,0"* ]]
+	mkdir -p "$BATS_TEST_TMPDIR/www"
+	bg web 0 busybox httpd -f -p "127.0.0.1:$port" -h "$BATS_TEST_TMPDIR/www"
+	wait_until 5000 bash -c "v3() { $(declare -f v3 | tail -n +2); }; \
+		SNMP_USER=$SNMP_USER SNMP_AUTH=$SNMP_AUTH SNMP_PRIV=$SNMP_PRIV \
+		v3 snmpget $t -Oqv NONSTOP-MIB::nsHostServicesUp.0 | grep -qx 2"
+	exec 5<>"/dev/tcp/127.0.0.1/$port"
+	sleep 0.2
+	run -0 v3 snmptable "$t" -OU -Cf , -Cb NONSTOP-MIB::nsSvcTable
+	exec 5>&-
+	echo "${lines[*]}"
+	[[ ${lines[*]} == *"web,$port,up,1"* ]]
+	[[ ${lines[*]} == *"alt,$port,up,1"* ]]
+	[ "$(v3 snmpget "$t" -Oqv NONSTOP-MIB::nsHostRole.0)" = realServer ]
+	bg_stop web
+}
+
+@test "community public, noAuthNoPriv and authNoPriv are refused" {
+	snmpd_start lb1 0 "$ROLE"
+	t=$(agent_target lb1)
+	run -1 snmpget -v2c -c public -t 0.5 -r 0 "$t" NONSTOP-MIB::nsHostName.0
+	run -1 snmpget -v1 -c public -t 0.5 -r 0 "$t" NONSTOP-MIB::nsHostName.0
+	run -2 snmpget -v3 -l noAuthNoPriv -u "$SNMP_USER" -t 1 -r 0 "$t" NONSTOP-MIB::nsHostName.0
+	[[ $output == *authorizationError* ]]
+	run -2 snmpget -v3 -l authNoPriv -u "$SNMP_USER" -a SHA-256 -A "$SNMP_AUTH" -t 1 -r 0 "$t" NONSTOP-MIB::nsHostName.0
+	[[ $output == *authorizationError* ]]
+	run -1 snmpget -v3 -l authPriv -u "$SNMP_USER" -a SHA-256 -A wrongpassword1 -x AES -X "$SNMP_PRIV" -t 1 -r 0 "$t" NONSTOP-MIB::nsHostName.0
+}
+
+@test "bad SETs get the right error and change nothing" {
+	snmpd_start lb1 0 "$ROLE" "" -a "$STUB"
+	t=$(agent_target lb1)
+	cp "$ROLE" "$BATS_TEST_TMPDIR/before"
+	run -2 v3 snmpset "$t" NONSTOP-MIB::nsHostRoleConfig.0 s 'role=xx host=lb1'
+	[[ $output == *wrongValue* ]]
+	run -2 v3 snmpset "$t" NONSTOP-MIB::nsHostRoleConfig.0 s "$(printf 'role=none host=lb2 generation=9 version=1\n')"
+	[[ $output == *inconsistentValue* ]]
+	run -2 v3 snmpset "$t" NONSTOP-MIB::nsHostRoleConfig.0 s "$(printf 'role=none host=lb1 generation=2 version=1\n')"
+	[[ $output == *inconsistentValue* ]]
+	run -2 v3 snmpset "$t" NONSTOP-MIB::nsHostRoleConfig.0 s "$(printf 'role=none host=lb1 generation=3 version=1\n')"
+	[[ $output == *inconsistentValue* ]]
+	# Both in one request, disagreeing: neither is applied.
+	run -2 v3 snmpset "$t" NONSTOP-MIB::nsHostRoleConfig.0 s "$(printf 'role=none host=lb1 generation=4 version=1\n')" \
+		NONSTOP-MIB::nsHostRole.0 i 2
+	[[ $output == *inconsistentValue* ]]
+	run -2 v3 snmpset "$t" NONSTOP-MIB::nsHostRole.0 i 4
+	[[ $output == *inconsistentValue* ]]
+	run -2 v3 snmpset "$t" NONSTOP-MIB::nsHostRole.0 i 9
+	[[ $output == *wrongValue* ]]
+	run -2 v3 snmpset -Ir "$t" NONSTOP-MIB::nsHostRole.0 s lb
+	[[ $output == *wrongType* ]]
+	run -2 v3 snmpset "$t" NONSTOP-MIB::nsHostLoad.0 u 3
+	[[ $output == *notWritable* ]]
+	run -2 v3 snmpset "$t" NONSTOP-MIB::nsRsWeight.3 i 3
+	[[ $output == *noCreation* ]]
+	# A good weight beside a bad object: nothing is applied.
+	run -2 v3 snmpset "$t" NONSTOP-MIB::nsRsWeight.1 i 9 NONSTOP-MIB::nsHostLoad.0 u 3
+	cmp "$ROLE" "$BATS_TEST_TMPDIR/before"
+	[ ! -e "$BATS_TEST_TMPDIR/lc-role.calls" ]
+	[ "$(get NONSTOP-MIB::nsStatRoleSets.0)" = 0 ]
+	[ "$(get NONSTOP-MIB::nsStatRoleSetsRefused.0)" -ge 10 ]
+}
+
+@test "a good SET replaces the role file, runs lc-role apply, and is idempotent" {
+	snmpd_start lb1 0 "$ROLE" "" -a "$STUB"
+	t=$(agent_target lb1)
+	new=$(printf 'role=lb host=lb1 cluster=web generation=4 version=1\nservice=web vip=192.0.2.100 port=80 proto=tcp sched=rr fwd=dr\nlb=lb1 addr=192.0.2.2\nrs=rs1 addr=192.0.2.11 weight=1\n')
+	run -0 v3 snmpset "$t" NONSTOP-MIB::nsHostRoleConfig.0 s "$new" NONSTOP-MIB::nsHostRole.0 i 2
+	[ "$(cat "$ROLE")" = "$new" ]
+	wait_until 5000 grep -q "apply -f $ROLE" "$BATS_TEST_TMPDIR/lc-role.calls"
+	wait_until 5000 bash -c "[ \"\$(SNMP_USER=$SNMP_USER; $(declare -f v3); v3 snmpget $t -Oqv NONSTOP-MIB::nsHostRoleStatus.0)\" = active ]" ||
+		[ "$(get NONSTOP-MIB::nsHostRoleStatus.0)" = active ]
+	# The same again: accepted, nothing rewritten, no second apply.
+	run -0 v3 snmpset "$t" NONSTOP-MIB::nsHostRoleConfig.0 s "$new"
+	sleep 0.5
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/lc-role.calls")" -eq 1 ]
+	# A weight: the rs line is rewritten, the rest kept.
+	run -0 v3 snmpset "$t" NONSTOP-MIB::nsRsWeight.1 i 7
+	grep -qx 'rs=rs1 addr=192.0.2.11 weight=7' "$ROLE"
+	wait_until 5000 test "$(wc -l <"$BATS_TEST_TMPDIR/lc-role.calls")" -eq 2
+	# A failing converger shows as failed, with the reason.
+	echo 3 >"$BATS_TEST_TMPDIR/stub.rc"
+	run -0 v3 snmpset "$t" NONSTOP-MIB::nsHostRole.0 i 1
+	grep -qx 'role=none host=lb1 generation=4 version=1' "$ROLE"
+	sleep 1
+	[ "$(get NONSTOP-MIB::nsHostRoleStatus.0)" = failed ]
+	[[ $(get NONSTOP-MIB::nsHostRoleError.0) == *"exited 3"* ]]
+	[ "$(get NONSTOP-MIB::nsHostRole.0)" = none ]
+	# The changes are in the event table.
+	run -0 v3 snmpwalk "$t" NONSTOP-MIB::nsEventType
+	[[ $output == *roleChange* ]]
+}
+
+@test "without lc-role installed the file is written and the status says so" {
+	snmpd_start lb1 0 "$ROLE" "" -a "$BATS_TEST_TMPDIR/no-such-lc-role"
+	t=$(agent_target lb1)
+	run -0 v3 snmpset "$t" NONSTOP-MIB::nsHostRole.0 i 1
+	grep -q '^role=none host=lb1' "$ROLE"
+	sleep 1
+	[ "$(get NONSTOP-MIB::nsHostRoleStatus.0)" = configured ]
+	[[ $(get NONSTOP-MIB::nsHostRoleError.0) == *"not found"* ]]
+}
+
+@test "after snmpd restarts, lc-agent is back within a few seconds" {
+	snmpd_start lb1 0 "$ROLE"
+	bg_stop lb1-snmpd
+	snmpd_run lb1 0
+	wait_until 5000 agent_up lb1
+}
