@@ -1,0 +1,459 @@
+/*
+ * nftables dataplane: LVS-DR without IPVS. One table of our own,
+ * `table netdev nonstop`, with an ingress chain on the balancer's
+ * interface. Per virtual service two maps: s_<key> maps hash slots to
+ * real-server MACs (a server gets one slot for rr, weight slots for wrr),
+ * f_<key> remembers the MAC each connection was sent to, so a connection
+ * stays on its server while slots change (quiesce, weight change) and
+ * drains when its server leaves. The hash (jhash over client address and
+ * port, fixed seed) is the same on every balancer, so a backup that takes
+ * over sends a connection it has never seen to the same server.
+ * Every change is one nft transaction: the kernel switches atomically.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <nftables/libnftables.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dp.h"
+#include "dp_nft.h"
+#include "nl.h"
+
+#define TABLE "netdev nonstop"
+#define SEED "0x6e737470"
+#define FLOW_TIMEOUT "15m"
+
+struct nft_priv {
+	struct nft_ctx *ctx;
+	unsigned char mac[6];
+};
+
+static int
+nft_open(struct dp *dp)
+{
+	struct nft_priv *p;
+
+	if ((p = calloc(1, sizeof *p)) == NULL)
+		return -1;
+	if ((p->ctx = nft_ctx_new(NFT_CTX_DEFAULT)) == NULL) {
+		free(p);
+		snprintf(dp->why, sizeof dp->why, "unable to start libnftables");
+		errno = ENOMEM;
+		return -1;
+	}
+	nft_ctx_buffer_output(p->ctx);
+	nft_ctx_buffer_error(p->ctx);
+	dp->priv = p;
+	return 0;
+}
+
+static void
+nft_close(struct dp *dp)
+{
+	struct nft_priv *p = dp->priv;
+
+	if (p != NULL) {
+		nft_ctx_free(p->ctx);
+		free(p);
+	}
+	dp->priv = NULL;
+}
+
+/* Run cmd as one transaction; on failure dp->why holds nft's first line. */
+static int
+run(struct dp *dp, const char *cmd)
+{
+	struct nft_priv *p = dp->priv;
+	const char *e;
+	size_t n;
+
+	if (nft_run_cmd_from_buffer(p->ctx, cmd) == 0)
+		return 0;
+	e = nft_ctx_get_error_buffer(p->ctx);
+	if (e == NULL || *e == '\0')
+		e = "nft transaction failed";
+	n = strcspn(e, "\n");
+	snprintf(dp->why, sizeof dp->why, "nftables: %.*s", (int)n, e);
+	errno = EIO;
+	return -1;
+}
+
+static int
+nft_check(struct dp *dp, const struct dp_table *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->nsvc; i++)
+		if (t->svc[i].sched == SCHED_LC || t->svc[i].sched == SCHED_WLC) {
+			snprintf(dp->why, sizeof dp->why, "service %s: scheduler %s "
+			    "needs IPVS (nftables does rr and wrr only)",
+			    t->svc[i].name, role_sched_name(t->svc[i].sched));
+			errno = EINVAL;
+			return -1;
+		}
+	if (t->nsvc > 0 && dp->ifindex == 0) {
+		snprintf(dp->why, sizeof dp->why, "nftables needs the interface");
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
+/* The per-service name suffix: vip in hex, port, t/u. */
+static void
+svc_key(const struct dp_svc *s, char *buf, size_t size)
+{
+	size_t i, n = addr_len(&s->vip);
+	int o = 0;
+
+	for (i = 0; i < n && o + 3 < (int)size; i++)
+		o += snprintf(buf + o, size - o, "%02x", s->vip.u.b[i]);
+	snprintf(buf + o, size - o, "_%u_%c", s->port,
+	    s->proto == IPPROTO_UDP ? 'u' : 't');
+}
+
+static int
+key_parse(const char *k, struct dp_svc *s)
+{
+	size_t hex = strcspn(k, "_"), i;
+	unsigned port;
+	char pc;
+
+	if (hex != 8 && hex != 32)
+		return -1;
+	s->vip.family = hex == 8 ? AF_INET : AF_INET6;
+	s->vip.plen = hex == 8 ? 32 : 128;
+	for (i = 0; i < hex / 2; i++) {
+		unsigned b;
+		if (sscanf(k + 2 * i, "%2x", &b) != 1)
+			return -1;
+		s->vip.u.b[i] = (unsigned char)b;
+	}
+	if (sscanf(k + hex, "_%u_%c", &port, &pc) != 2 || port == 0 || port > 65535)
+		return -1;
+	s->port = (uint16_t)port;
+	s->proto = pc == 'u' ? IPPROTO_UDP : IPPROTO_TCP;
+	return 0;
+}
+
+/* Resolve the MAC of every serving real server (at most ~1.5 s in all). */
+static int
+resolve(struct dp *dp, struct dp_table *t)
+{
+	size_t i, j;
+	int tries, missing = 0;
+	char a[ADDR_STRLEN];
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
+
+	for (tries = 0; tries < 75; tries++) {
+		if ((missing = dp_neigh(dp->ifindex, t)) <= 0)
+			break;
+		for (i = 0; i < t->nsvc; i++)
+			for (j = 0; j < t->svc[i].nrs && tries % 25 == 0; j++)
+				if (!t->svc[i].rs[j].has_mac && t->svc[i].rs[j].weight > 0)
+					dp_neigh_kick(&t->svc[i].rs[j].addr);
+		nanosleep(&ts, NULL);
+	}
+	if (missing == 0)
+		return 0;
+	if (missing == -1) {
+		snprintf(dp->why, sizeof dp->why, "unable to read the neighbour "
+		    "table: %s", strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < t->nsvc; i++)
+		for (j = 0; j < t->svc[i].nrs; j++)
+			if (!t->svc[i].rs[j].has_mac && t->svc[i].rs[j].weight > 0) {
+				snprintf(dp->why, sizeof dp->why, "no MAC address for "
+				    "real server %s (%s): not reachable on %s",
+				    t->svc[i].rs[j].name,
+				    addr_fmt(&t->svc[i].rs[j].addr, a, sizeof a),
+				    dp->ifname);
+				errno = EHOSTUNREACH;
+				return -1;
+			}
+	return 0;
+}
+
+/* Names of the maps and chains in our table now ("" when none). */
+static char *
+existing(struct dp *dp)
+{
+	struct nft_priv *p = dp->priv;
+	const char *out;
+	char *names, *w;
+	const char *l;
+	size_t cap;
+
+	if (nft_run_cmd_from_buffer(p->ctx, "list table " TABLE) != 0)
+		return strdup("");
+	out = nft_ctx_get_output_buffer(p->ctx);
+	cap = strlen(out) + 1;
+	if ((names = malloc(cap)) == NULL)
+		return NULL;
+	w = names;
+	for (l = out; l != NULL && *l != '\0'; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+		char kind[8], name[256], one[300];
+		/* sscanf's blanks would match newlines: scan one line only. */
+		snprintf(one, sizeof one, "%.*s", (int)strcspn(l, "\n"), l);
+		if (sscanf(one, " %7s %255s {", kind, name) == 2 &&
+		    (strcmp(kind, "map") == 0 || strcmp(kind, "chain") == 0))
+			w += sprintf(w, "%s %s\n", kind, name);
+	}
+	*w = '\0';
+	return names;
+}
+
+static void
+mac_fmt(const unsigned char *m, char *buf)
+{
+	sprintf(buf, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3],
+	    m[4], m[5]);
+}
+
+static void
+svc_rules(FILE *f, const struct dp *dp, const struct dp_svc *s, const char *k,
+    unsigned slots, const char *lbmac)
+{
+	int v6 = s->vip.family == AF_INET6;
+	const char *ip = v6 ? "ip6" : "ip";
+	const char *l4 = s->proto == IPPROTO_UDP ? "udp" : "tcp";
+	char vip[ADDR_STRLEN], flowkey[64];
+
+	addr_fmt(&s->vip, vip, sizeof vip);
+	snprintf(flowkey, sizeof flowkey, "%s saddr . %s sport", ip, l4);
+	/* A packet of a known connection goes where the connection went. */
+	fprintf(f, "add rule " TABLE " in_%u %s daddr %s %s dport %u%s "
+	    "ether daddr set %s map @f_%s update @f_%s { %s : ether daddr } "
+	    "ether saddr set %s counter fwd to \"%s\"\n", dp->ifindex, ip, vip,
+	    l4, s->port,
+	    s->proto == IPPROTO_TCP ? " tcp flags & (syn | ack) != syn" : "",
+	    flowkey, k, k, flowkey, lbmac, dp->ifname);
+	if (slots == 0)
+		return;
+	/* A new one (or one we never saw: a takeover) goes by hash. */
+	fprintf(f, "add rule " TABLE " in_%u %s daddr %s %s dport %u "
+	    "ether daddr set jhash %s mod %u seed " SEED " map @s_%s "
+	    "update @f_%s { %s : ether daddr } "
+	    "ether saddr set %s counter fwd to \"%s\"\n", dp->ifindex, ip, vip,
+	    l4, s->port, flowkey, slots, k, k, flowkey, lbmac, dp->ifname);
+}
+
+static unsigned
+rs_slots(const struct dp_svc *s, const struct dp_rs *r)
+{
+	if (r->weight <= 0)
+		return 0;
+	return s->sched == SCHED_RR ? 1u : (unsigned)r->weight;
+}
+
+static int
+nft_apply(struct dp *dp, struct dp_table *want0, const struct dp_table *prev)
+{
+	struct nft_priv *p = dp->priv;
+	struct dp_table want;
+	char *have = NULL, *buf = NULL, *l;
+	char k[64], lbmac[18], mac[18], want_names[64 + 8];
+	size_t len = 0, i, j;
+	FILE *f;
+	int rc = -1;
+
+	if (nft_check(dp, want0) == -1)
+		return -1;
+	if (resolve(dp, want0) == -1 || dp_table_copy(&want, want0) == -1)
+		return -1;
+	if (nl_link_mac(dp->ifindex, p->mac) == -1) {
+		snprintf(dp->why, sizeof dp->why, "no MAC address on %s", dp->ifname);
+		goto out;
+	}
+	mac_fmt(p->mac, lbmac);
+	if ((have = existing(dp)) == NULL || (f = open_memstream(&buf, &len)) == NULL)
+		goto out;
+	fprintf(f, "add table " TABLE "\n");
+	/* Rules go first so maps and chains they use can be dropped. */
+	for (l = have; *l != '\0'; l = strchr(l, '\n') + 1)
+		if (strncmp(l, "chain ", 6) == 0)
+			fprintf(f, "flush chain " TABLE " %.*s\n",
+			    (int)strcspn(l + 6, "\n"), l + 6);
+	for (l = have; *l != '\0'; l = strchr(l, '\n') + 1) {
+		int keep = 0;
+		size_t n = strcspn(l, "\n");
+		for (i = 0; i < want.nsvc && !keep; i++) {
+			svc_key(&want.svc[i], k, sizeof k);
+			snprintf(want_names, sizeof want_names, "map s_%s", k);
+			keep |= strlen(want_names) == n && strncmp(l, want_names, n) == 0;
+			snprintf(want_names, sizeof want_names, "map f_%s", k);
+			keep |= strlen(want_names) == n && strncmp(l, want_names, n) == 0;
+		}
+		snprintf(want_names, sizeof want_names, "chain in_%u", dp->ifindex);
+		keep |= want.nsvc > 0 && strlen(want_names) == n &&
+		    strncmp(l, want_names, n) == 0;
+		if (!keep) {
+			size_t kl = strcspn(l, " ");
+			fprintf(f, "delete %.*s " TABLE " %.*s\n", (int)kl, l,
+			    (int)(n - kl - 1), l + kl + 1);
+		}
+	}
+	if (want.nsvc > 0)
+		fprintf(f, "add chain " TABLE " in_%u { type filter hook ingress "
+		    "device \"%s\" priority 0; policy accept; }\n",
+		    dp->ifindex, dp->ifname);
+	for (i = 0; i < want.nsvc; i++) {
+		const struct dp_svc *s = &want.svc[i];
+		int v6 = s->vip.family == AF_INET6;
+		unsigned slot = 0, n;
+		int first = 1;
+
+		svc_key(s, k, sizeof k);
+		fprintf(f, "add map " TABLE " f_%s { type %s . inet_service : "
+		    "ether_addr; size 65536; flags dynamic,timeout; timeout "
+		    FLOW_TIMEOUT "; }\n", k, v6 ? "ipv6_addr" : "ipv4_addr");
+		fprintf(f, "add map " TABLE " s_%s { typeof numgen inc mod 2 : "
+		    "ether daddr; flags interval; }\n", k);
+		fprintf(f, "flush map " TABLE " s_%s\n", k);
+		for (j = 0; j < s->nrs; j++) {
+			n = rs_slots(s, &s->rs[j]);
+			if (n == 0)
+				continue;
+			mac_fmt(s->rs[j].mac, mac);
+			if (first)
+				fprintf(f, "add element " TABLE " s_%s { ", k);
+			if (n == 1)
+				fprintf(f, "%s%u : %s", first ? "" : ", ", slot, mac);
+			else
+				fprintf(f, "%s%u-%u : %s", first ? "" : ", ", slot,
+				    slot + n - 1, mac);
+			first = 0;
+			slot += n;
+		}
+		if (!first)
+			fprintf(f, " }\n");
+		svc_rules(f, dp, s, k, slot, lbmac);
+	}
+	if (fclose(f) != 0)
+		goto out;
+	if (run(dp, buf) == -1)
+		goto out;
+	rc = 0;
+out:
+	free(have);
+	free(buf);
+	dp_table_free(&want);
+	(void)prev;
+	return rc;
+}
+
+static int
+nft_remove(struct dp *dp, const struct dp_table *prev)
+{
+	(void)prev;
+	return run(dp, "add table " TABLE "\ndelete table " TABLE "\n");
+}
+
+/* Parse "elements = { 0 : mac, 1-2 : mac }" of one slots map into s. */
+static int
+parse_slots(const char *text, struct dp_svc *s)
+{
+	const char *p = strstr(text, "elements = {");
+	unsigned a, b;
+	unsigned m[6];
+	int n;
+
+	if (p == NULL)
+		return 0;
+	p += strlen("elements = {");
+	for (;;) {
+		struct dp_rs *r;
+		size_t i;
+		while (*p == ' ' || *p == '\t' || *p == '\n' || *p == ',')
+			p++;
+		if (*p == '}' || *p == '\0')
+			break;
+		n = 0;
+		if (sscanf(p, "%u-%u : %x:%x:%x:%x:%x:%x%n", &a, &b, &m[0], &m[1],
+		    &m[2], &m[3], &m[4], &m[5], &n) == 8) {
+		} else if (sscanf(p, "%u : %x:%x:%x:%x:%x:%x%n", &a, &m[0], &m[1],
+		    &m[2], &m[3], &m[4], &m[5], &n) == 7) {
+			b = a;
+		} else {
+			return -1;
+		}
+		p += n;
+		r = NULL;
+		for (i = 0; i < s->nrs; i++)
+			if (s->rs[i].mac[0] == m[0] && s->rs[i].mac[5] == m[5] &&
+			    s->rs[i].mac[4] == m[4] && s->rs[i].mac[3] == m[3])
+				r = &s->rs[i];
+		if (r == NULL) {
+			if ((r = dp_svc_add_rs(s)) == NULL)
+				return -1;
+			for (i = 0; i < 6; i++)
+				r->mac[i] = (unsigned char)m[i];
+			r->has_mac = 1;
+		}
+		r->weight += (int)(b - a + 1);
+	}
+	return 0;
+}
+
+static int
+nft_read(struct dp *dp, struct dp_table *cur, const struct dp_table *prev)
+{
+	struct nft_priv *p = dp->priv;
+	char *have, *l, cmd[128], k[64];
+	size_t i, j;
+
+	if ((have = existing(dp)) == NULL)
+		return -1;
+	for (l = have; *l != '\0'; l = strchr(l, '\n') + 1) {
+		struct dp_svc *s, *ps;
+		size_t n = strcspn(l, "\n");
+		if (strncmp(l, "map s_", 6) != 0 || n - 6 >= sizeof k)
+			continue;
+		memcpy(k, l + 6, n - 6);
+		k[n - 6] = '\0';
+		if ((s = dp_table_add_svc(cur)) == NULL)
+			goto fail;
+		if (key_parse(k, s) == -1) {
+			cur->nsvc--;
+			continue;
+		}
+		s->sched = SCHED_WRR;
+		snprintf(cmd, sizeof cmd, "list map " TABLE " s_%s", k);
+		if (nft_run_cmd_from_buffer(p->ctx, cmd) != 0 ||
+		    parse_slots(nft_ctx_get_output_buffer(p->ctx), s) == -1)
+			goto fail;
+		/* Names, addresses and rr come from what we set up. */
+		ps = dp_table_find(prev, &s->vip, s->port, s->proto);
+		if (ps == NULL)
+			continue;
+		memcpy(s->name, ps->name, sizeof s->name);
+		s->sched = ps->sched;
+		for (i = 0; i < s->nrs; i++)
+			for (j = 0; j < ps->nrs; j++)
+				if (ps->rs[j].has_mac &&
+				    memcmp(ps->rs[j].mac, s->rs[i].mac, 6) == 0) {
+					memcpy(s->rs[i].name, ps->rs[j].name,
+					    sizeof s->rs[i].name);
+					s->rs[i].addr = ps->rs[j].addr;
+					s->rs[i].port = ps->rs[j].port;
+					if (s->sched == SCHED_RR)
+						s->rs[i].weight = ps->rs[j].weight;
+				}
+	}
+	free(have);
+	return 0;
+fail:
+	free(have);
+	dp_table_free(cur);
+	errno = EIO;
+	return -1;
+}
+
+const struct dp_ops dp_nft_ops = {
+	"nft", nft_open, nft_close, nft_check, nft_apply, nft_read, nft_remove,
+};

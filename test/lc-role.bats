@@ -1,0 +1,159 @@
+#!/usr/bin/env bats
+# lc-role: role files, dry run, idempotence, undo, role changes (nftables).
+load lib/common
+
+LC_ROLE=${LC_ROLE:-$BIN/lc-role}
+
+setup() {
+	need_root
+	nft list tables >/dev/null 2>&1 || skip "nftables unavailable"
+	topo_lan 5
+	R=$BATS_TEST_TMPDIR
+	# h1 client, h2 balancer, h3-h5 real servers.
+	cat >"$R/web.role" <<-EOR
+	role=lb host=lb1 cluster=web generation=1 version=1
+	service=web vip=192.0.2.100 port=80 proto=tcp sched=wrr fwd=dr
+	lb=lb1 addr=192.0.2.2
+	bs=bs1 addr=192.0.2.6 order=1
+	rs=rs1 addr=192.0.2.3 weight=1
+	rs=rs2 addr=192.0.2.4 weight=2
+	rs=rs3 addr=192.0.2.5 port=80 weight=3
+	agent=lb1 addr=192.0.2.2 port=161
+	EOR
+	sed 's/^role=lb host=lb1/role=rs host=rs1/' "$R/web.role" >"$R/rs.role"
+	sed 's/^role=lb host=lb1/role=bs host=bs1/' "$R/web.role" >"$R/bs.role"
+	echo "role=none host=lb1 version=1" >"$R/none.role"
+}
+
+teardown() { topo_teardown; }
+
+snap() { hx "$1" nft list ruleset; hx "$1" ip addr; hx "$1" sysctl net.ipv4.conf.all.arp_ignore net.ipv4.conf.all.arp_announce; }
+
+@test "usage, version and unknown options exit 100" {
+	run -100 $LC_ROLE
+	run -100 $LC_ROLE frobnicate -f "$R/web.role"
+	run -100 $LC_ROLE -x apply -f "$R/web.role"
+	run -100 $LC_ROLE apply
+	run -0 $LC_ROLE -V
+	[[ $output == "lc-role "* ]]
+	run -100 hx 2 $LC_ROLE -s "$R/st" -d frob apply -f "$R/web.role"
+	run -100 hx 2 $LC_ROLE -s "$R/st" -r king apply -f "$R/web.role"
+}
+
+@test "bad role files exit 100 and change nothing" {
+	local before nc=0 bad
+	local -a cases=(
+		'service=web vip=192.0.2.100 port=80\nrole=lb host=lb1 cluster=web version=1\n'
+		'role=lb host=lb1 cluster=web version=2\nservice=web vip=192.0.2.100 port=80\nlb=lb1 addr=192.0.2.2\n'
+		'role=boss host=lb1 cluster=web version=1\n'
+		'role=lb host=lb1 cluster=web version=1\nservice=web vip=192.0.2.100 port=80 colour=red\nlb=lb1 addr=192.0.2.2\n'
+		'role=lb host=lb1 cluster=web version=1\nservice=web vip=192.0.2.100 port=80\nlb=lb1 addr=192.0.2.2\nfrob=1\n'
+		'role=lb host=lb1 cluster=web version=1\nservice=web vip=192.0.2.100 port=0\nlb=lb1 addr=192.0.2.2\n'
+		'role=lb host=lb1 cluster=web version=1\nservice=web vip=192.0.2.100 port=80 sched=fifo\nlb=lb1 addr=192.0.2.2\n'
+		'role=lb host=lb1 cluster=web version=1\nservice=web vip=192.0.2.300 port=80\nlb=lb1 addr=192.0.2.2\n'
+		'role=lb host=lb1 cluster=web version=1\nservice=web vip=192.0.2.100 port=80\nlb=lb1 addr=192.0.2.2\nrs=rs1 addr=192.0.2.3 weight=-1\n'
+		'role=lb host=lb1 cluster=web version=1\nservice=web vip=192.0.2.100 port=80\nlb=lb1 addr=192.0.2.2\nrs=rs1 addr=192.0.2.3\nrs=rs1 addr=192.0.2.4\n'
+		'role=lb host=lb1 cluster=web version=1\nservice=web vip=192.0.2.100 port=80\n'
+		'role=lb host=lb1 cluster=web version=1\nrole=lb host=lb1 cluster=web version=1\n'
+		'role=lb host=lb1 cluster=web version=1\nservice=web vip=192.0.2.100 port=80 fwd=nat\nlb=lb1 addr=192.0.2.2\n'
+		'role=lb host=lb1 cluster=web version=1\nservice=web vip="192.0.2.100 port=80\n'
+		'role=none host=lb1 version=1\nlb=lb1 addr=192.0.2.2\n'
+		'role=lb host=lb1 cluster=web version=1\nservice=web vip=2001:db8::100 port=80\nlb=lb1 addr=192.0.2.2\nrs=rs1 addr=192.0.2.3\n'
+	)
+	before=$(snap 2)
+	for bad in "${cases[@]}"; do
+		nc=$((nc + 1))
+		printf '%b' "$bad" >"$R/bad$nc.role"
+		run -100 hx 2 $LC_ROLE -s "$R/st" apply -f "$R/bad$nc.role"
+		[[ $output == "lc-role: fatal: "* ]] || { echo "case $nc: $output"; false; }
+		[ "${#lines[@]}" -eq 1 ] || { echo "case $nc: $output"; false; }
+	done
+	[ "$nc" -eq 16 ]
+	run -100 hx 2 $LC_ROLE -s "$R/st" apply -f "$R/nonexistent.role"
+	[ "$before" = "$(snap 2)" ]
+	[ ! -e "$R/st/state" ]
+}
+
+@test "lc and wlc are refused on nftables with a clear message" {
+	local before; before=$(snap 2)
+	sed 's/sched=wrr/sched=wlc/' "$R/web.role" >"$R/wlc.role"
+	run -100 hx 2 $LC_ROLE -d nft -s "$R/st" apply -f "$R/wlc.role"
+	[[ $output == *"scheduler wlc needs IPVS"* ]]
+	[ "$before" = "$(snap 2)" ]
+}
+
+@test "dry run prints the changes and changes nothing; apply is idempotent" {
+	local before; before=$(snap 2)
+	run -0 hx 2 $LC_ROLE -d nft -n -s "$R/st" apply -f "$R/web.role"
+	[[ $output == *"+ addr=192.0.2.100 dev=eth0"* ]]
+	[[ $output == *"+ rs=rs3 service=web vip=192.0.2.100 addr=192.0.2.5 port=80 weight=3"* ]]
+	[ "$before" = "$(snap 2)" ]
+	run -0 hx 2 $LC_ROLE -d nft -s "$R/st" apply -f "$R/web.role"
+	hx 2 nft list table netdev nonstop >/dev/null
+	run -0 hx 2 $LC_ROLE -d nft -s "$R/st" apply -f "$R/web.role"
+	run -0 hx 2 $LC_ROLE -n -s "$R/st" apply -f "$R/web.role"
+	[ "$output" = "# no changes" ]
+	# A weight change shows as one line.
+	sed 's/rs=rs2 addr=192.0.2.4 weight=2/rs=rs2 addr=192.0.2.4 weight=5/' "$R/web.role" >"$R/w5.role"
+	run -0 hx 2 $LC_ROLE -n -s "$R/st" apply -f "$R/w5.role"
+	[[ $output == "~ rs=rs2 "*"weight=5"*"was=2" ]]
+	run -0 hx 2 $LC_ROLE -s "$R/st" show
+	[[ $output == *"rs=rs2 service=web vip=192.0.2.100 addr=192.0.2.4 port=80 weight=2"* ]]
+}
+
+@test "undo leaves no trace on a balancer" {
+	local before; before=$(snap 2)
+	run -0 hx 2 $LC_ROLE -d nft -s "$R/st" apply -f "$R/web.role"
+	[ "$before" != "$(snap 2)" ]
+	run -0 hx 2 $LC_ROLE -s "$R/st" undo
+	[ "$before" = "$(snap 2)" ]
+	[ ! -e "$R/st/state" ]
+	run -0 hx 2 $LC_ROLE -s "$R/st" undo
+}
+
+@test "a real server gets the VIP on lo and the ARP settings; undo restores them" {
+	local before; before=$(snap 3)
+	run -0 hx 3 $LC_ROLE -s "$R/st" apply -f "$R/rs.role"
+	hx 3 ip addr show dev lo | grep -q "inet 192.0.2.100/32"
+	[ "$(hx 3 sysctl -n net.ipv4.conf.all.arp_ignore)" = 1 ]
+	[ "$(hx 3 sysctl -n net.ipv4.conf.all.arp_announce)" = 2 ]
+	run -0 hx 3 $LC_ROLE -s "$R/st" undo
+	[ "$before" = "$(snap 3)" ]
+}
+
+@test "addresses and rules that were there before are left alone" {
+	hx 2 ip addr add 192.0.2.100/32 dev eth0
+	hx 2 nft add table ip other
+	hx 2 nft add chain ip other c '{ type filter hook input priority 0; }'
+	local before; before=$(snap 2)
+	run -0 hx 2 $LC_ROLE -d nft -s "$R/st" apply -f "$R/web.role"
+	run -0 hx 2 $LC_ROLE -s "$R/st" undo
+	[ "$before" = "$(snap 2)" ]
+}
+
+@test "role changes: lb to bs to rs to none, each leaving only the new role" {
+	local before; before=$(snap 2)
+	run -0 hx 2 $LC_ROLE -d nft -s "$R/st" apply -f "$R/web.role"
+	run -0 hx 2 $LC_ROLE -s "$R/st" apply -f "$R/bs.role"
+	run -1 hx 2 nft list table netdev nonstop
+	! hx 2 ip addr show dev eth0 | grep -q 192.0.2.100
+	run -0 hx 2 $LC_ROLE -s "$R/st" show
+	[[ ${lines[0]} == "role=bs dp=nft if=eth0 "* ]]
+	run -0 hx 2 $LC_ROLE -s "$R/st" apply -f "$R/rs.role"
+	hx 2 ip addr show dev lo | grep -q 192.0.2.100
+	run -0 hx 2 $LC_ROLE -s "$R/st" apply -f "$R/none.role"
+	[ "$before" = "$(snap 2)" ]
+}
+
+@test "-r lb makes a backup balance (what lb-watch does on takeover)" {
+	run -0 hx 2 $LC_ROLE -d nft -r lb -s "$R/st" apply -f "$R/bs.role"
+	hx 2 nft list table netdev nonstop | grep -q "fwd to \"eth0\""
+	run -0 hx 2 $LC_ROLE -s "$R/st" apply -f "$R/bs.role"
+	run -1 hx 2 nft list table netdev nonstop
+}
+
+@test "an unreachable real server is a temporary failure (111)" {
+	sed 's/rs=rs3 addr=192.0.2.5/rs=rs3 addr=192.0.2.77/' "$R/web.role" >"$R/gone.role"
+	run -111 hx 2 $LC_ROLE -d nft -s "$R/st" apply -f "$R/gone.role"
+	[[ $output == *"no MAC address for real server rs3"* ]]
+}
