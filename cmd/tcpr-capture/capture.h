@@ -1,0 +1,14 @@
+/* tcpr-capture: options and the modes. */
+#ifndef TCPR_CAPTURE_H
+#define TCPR_CAPTURE_H
+
+#include <stdint.h>
+
+struct capture_opts {
+	uint16_t port;		/* -p service port, 0: every port (snap) */
+	int check;		/* -n */
+};
+
+int capture_snap(const struct capture_opts *o, int argc, char **argv);
+
+#endif

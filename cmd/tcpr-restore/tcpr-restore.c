@@ -1,0 +1,235 @@
+/*
+ * tcpr-restore: re-create every stored TCP session with TCP_REPAIR so the
+ * peers carry on, then exec the application with the sessions as fds.
+ */
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "tcpr_rec.h"
+#include "tcpr_repair.h"
+#include "tcpr_store.h"
+
+#define FD_BASE 3
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: tcpr-restore [-nPqRvV] [-a ms] [-p port] "
+	    "-s dir [prog [arg ...]]\n");
+	exit(EXIT_BAD);
+}
+
+static long
+num(const char *s, long lo, long hi, const char *what)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || end == s || v < lo || v > hi)
+		err_die(EXIT_BAD, "bad %s %s (%ld-%ld)", what, s, lo, hi);
+	return v;
+}
+
+static void
+bad_file(const char *name, const char *why)
+{
+	err_warn("store: skipping %s: %s", name, why);
+}
+
+static uint64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Enough descriptors for every session, or die 111. */
+static void
+raise_nofile(size_t n)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur >= n + FD_BASE + 16)
+		return;
+	rl.rlim_cur = n + FD_BASE + 16;
+	if (rl.rlim_max < rl.rlim_cur)
+		rl.rlim_max = rl.rlim_cur;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		err_die(EXIT_TEMP, "unable to allow %zu descriptors:", n + FD_BASE);
+}
+
+/*
+ * Put the n sockets at FD_BASE.. in order, without FD_CLOEXEC, for the
+ * program; everything else of ours is close-on-exec.
+ */
+static void
+place_fds(int *fd, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		int t = fcntl(fd[i], F_DUPFD_CLOEXEC, (int)(FD_BASE + n));
+
+		if (t < 0)
+			err_die(EXIT_TEMP, "unable to move descriptor:");
+		close(fd[i]);
+		fd[i] = t;
+	}
+	for (i = 0; i < n; i++) {
+		if (dup2(fd[i], (int)(FD_BASE + i)) < 0)
+			err_die(EXIT_TEMP, "unable to move descriptor:");
+		close(fd[i]);
+		fd[i] = (int)(FD_BASE + i);
+	}
+}
+
+/*
+ * TCPR_SESSIONS: "sid:rcv:snd:flags" per descriptor from 3 on, blank-
+ * separated: the input offset the socket delivers next, the output offset
+ * it sends next, the record's flags.
+ */
+static char *
+sessions_env(const struct tcpr_sess *v, size_t n, int una)
+{
+	size_t cap = n * 96 + 1, o = 0, i;
+	char *s = malloc(cap);
+
+	if (s == NULL)
+		err_die(EXIT_TEMP, "out of memory");
+	s[0] = '\0';
+	for (i = 0; i < n; i++)
+		o += (size_t)snprintf(s + o, cap - o, "%s%u:%llu:%llu:%u",
+		    i ? " " : "", v[i].sid, (unsigned long long)v[i].rcv,
+		    (unsigned long long)(una ? v[i].snd_una : v[i].snd_nxt),
+		    v[i].flags);
+	return s;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *dir = NULL, *why;
+	struct tcpr_sess *v;
+	size_t n, nbad, i, ok = 0;
+	long port = 0, ts_add = 2000;
+	int c, check = 0, flags = 0, *fd;
+	uint64_t t0, t1;
+	char nbuf[32], *env;
+
+	err_init(argv[0]);
+	while ((c = getopt(argc, argv, "+a:np:PRs:qvV")) != -1) {
+		switch (c) {
+		case 'a':
+			ts_add = num(optarg, 0, 86400000, "timestamp advance");
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'p':
+			port = num(optarg, 1, 65535, "port");
+			break;
+		case 'P':
+			flags |= TCPR_RESTORE_NOPROBE;
+			break;
+		case 'R':
+			flags |= TCPR_RESTORE_UNA;
+			break;
+		case 's':
+			dir = optarg;
+			break;
+		case 'q':
+			err_verbose = -1;
+			break;
+		case 'v':
+			err_verbose++;
+			break;
+		case 'V':
+			printf("tcpr-restore %s\n", VERSION);
+			return EXIT_OK;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (dir == NULL)
+		usage();
+	if (tcpr_store_load(dir, &v, &n, &nbad, err_verbose >= 0 ? bad_file :
+	    NULL) < 0)
+		err_die(errno == ENOENT || errno == ENOTDIR ? EXIT_BAD : EXIT_TEMP,
+		    "unable to read store %s:", dir);
+	if (port) {
+		size_t k = 0;
+
+		for (i = 0; i < n; i++)
+			if (v[i].lport == port)
+				v[k++] = v[i];
+		n = k;
+	}
+	if (check) {
+		fprintf(stderr, "tcpr-restore: store OK: %zu sessions, %zu bad\n",
+		    n, nbad);
+		return nbad ? EXIT_NO : EXIT_OK;
+	}
+	if (argc == 0)
+		flags |= TCPR_RESTORE_KEEP;	/* dry run: silent close at exit */
+	raise_nofile(n);
+	if ((fd = calloc(n + 1, sizeof *fd)) == NULL)
+		err_die(EXIT_TEMP, "out of memory");
+
+	t0 = now_us();
+	for (i = 0; i < n; i++) {
+		int f = tcpr_repair_restore(&v[i], (uint32_t)ts_add, flags, &why);
+		char key[TCPR_KEYLEN];
+
+		if (f < 0) {
+			tcpr_sess_key(&v[i], key, sizeof key);
+			err_warn("session %s: %s:", key, why);
+			nbad++;
+			continue;
+		}
+		fd[ok] = f;
+		v[ok++] = v[i];
+	}
+	t1 = now_us();
+	err_info("restored %zu sessions in %llu us (%.1f us each), %zu failed",
+	    ok, (unsigned long long)(t1 - t0),
+	    ok ? (double)(t1 - t0) / (double)ok : 0.0, nbad);
+
+	if (argc == 0) {
+		/* No program: list what was restored and keep nothing. */
+		for (i = 0; i < ok; i++) {
+			char line[512];
+
+			tcpr_rec_fmt(TCPR_REC_FULL, &v[i], line, sizeof line);
+			printf("restored %s\n", line + 5);
+		}
+		err_check_stdout();
+		return nbad ? EXIT_NO : EXIT_OK;
+	}
+	place_fds(fd, ok);
+	snprintf(nbuf, sizeof nbuf, "%zu", ok);
+	env = sessions_env(v, ok, flags & TCPR_RESTORE_UNA);
+	if (setenv("TCPR_FDS", nbuf, 1) < 0 ||
+	    setenv("TCPR_SESSIONS", env, 1) < 0)
+		err_die(EXIT_TEMP, "unable to set environment:");
+	if (nbad)
+		err_warn("%zu sessions not restored", nbad);
+	execvp(argv[0], argv);
+	err_die(errno == ENOENT ? EXIT_BAD : EXIT_TEMP, "unable to run %s:",
+	    argv[0]);
+}

@@ -1,0 +1,302 @@
+/* TCP_REPAIR dump and restore, in CRIU's (libsoccr's) order. */
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <linux/sockios.h>
+#include <linux/tcp.h>
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tcpr_repair.h"
+
+#define OPT_MAXSEG 2
+#define OPT_WINDOW 3
+#define OPT_SACK_PERM 4
+#define OPT_TIMESTAMP 8
+/* tcpi_state values (include/net/tcp_states.h) */
+enum { ST_ESTABLISHED = 1, ST_FIN_WAIT2 = 5, ST_CLOSE_WAIT = 8 };
+#ifndef IPV6_TRANSPARENT
+#define IPV6_TRANSPARENT 75
+#endif
+
+static int
+fail(const char **why, const char *step)
+{
+	if (why)
+		*why = step;
+	return -1;
+}
+
+static int
+seti(int fd, int level, int opt, int v)
+{
+	return setsockopt(fd, level, opt, &v, sizeof v);
+}
+
+static int
+queue_seq(int fd, int q, uint32_t *seq, int set)
+{
+	socklen_t l = sizeof *seq;
+
+	if (seti(fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, q) < 0)
+		return -1;
+	if (set)
+		return setsockopt(fd, IPPROTO_TCP, TCP_QUEUE_SEQ, seq, sizeof *seq);
+	return getsockopt(fd, IPPROTO_TCP, TCP_QUEUE_SEQ, seq, &l);
+}
+
+static void
+sa_get(const struct sockaddr_storage *ss, unsigned char *a, uint16_t *port)
+{
+	memset(a, 0, 16);
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+		memcpy(a, &in->sin_addr, 4);
+		*port = ntohs(in->sin_port);
+	} else {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+		memcpy(a, &in6->sin6_addr, 16);
+		*port = ntohs(in6->sin6_port);
+	}
+}
+
+static socklen_t
+sa_put(int family, const unsigned char *a, uint16_t port,
+    struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof *ss);
+	if (family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)ss;
+		in->sin_family = AF_INET;
+		memcpy(&in->sin_addr, a, 4);
+		in->sin_port = htons(port);
+		return sizeof *in;
+	} else {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+		in6->sin6_family = AF_INET6;
+		memcpy(&in6->sin6_addr, a, 16);
+		in6->sin6_port = htons(port);
+		return sizeof *in6;
+	}
+}
+
+uint32_t
+tcpr_sess_hash(const struct tcpr_sess *s)
+{
+	/* FNV-1a over the four-tuple */
+	uint32_t h = 2166136261u;
+	unsigned char b[36];
+	size_t i;
+
+	memcpy(b, s->laddr, 16);
+	memcpy(b + 16, s->paddr, 16);
+	b[32] = s->lport >> 8;
+	b[33] = (unsigned char)s->lport;
+	b[34] = s->pport >> 8;
+	b[35] = (unsigned char)s->pport;
+	for (i = 0; i < sizeof b; i++)
+		h = (h ^ b[i]) * 16777619u;
+	return h ? h : 1;
+}
+
+int
+tcpr_repair_dump(int fd, uint32_t sid, struct tcpr_sess *s, size_t *unread,
+    const char **why)
+{
+	struct sockaddr_storage la, pa;
+	socklen_t ll = sizeof la, pl = sizeof pa, l;
+	struct tcp_info ti;
+	struct tcp_repair_window w;
+	uint32_t rcv_nxt, write_seq, snd_isn, rcv_isn, ts = 0;
+	int outq, inq, e;
+
+	memset(s, 0, sizeof *s);
+	l = sizeof ti;
+	memset(&ti, 0, sizeof ti);
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &l) < 0)
+		return fail(why, "TCP_INFO");
+	switch (ti.tcpi_state) {
+	case ST_ESTABLISHED:
+		break;
+	case ST_CLOSE_WAIT:
+		s->flags |= TCPR_F_FIN_IN;
+		break;
+	case ST_FIN_WAIT2:
+		s->flags |= TCPR_F_FIN_OUT;
+		break;
+	default:
+		errno = ENOTCONN;
+		return fail(why, "state not established, close-wait or fin-wait-2");
+	}
+	if (getsockname(fd, (struct sockaddr *)&la, &ll) < 0 ||
+	    getpeername(fd, (struct sockaddr *)&pa, &pl) < 0)
+		return fail(why, "getsockname/getpeername");
+	if (seti(fd, IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_ON) < 0)
+		return fail(why, "TCP_REPAIR on");
+	if (queue_seq(fd, TCP_RECV_QUEUE, &rcv_nxt, 0) < 0 ||
+	    queue_seq(fd, TCP_SEND_QUEUE, &write_seq, 0) < 0) {
+		*why = "TCP_QUEUE_SEQ";
+		goto off;
+	}
+	l = sizeof w;
+	if (getsockopt(fd, IPPROTO_TCP, TCP_REPAIR_WINDOW, &w, &l) < 0) {
+		*why = "TCP_REPAIR_WINDOW";
+		goto off;
+	}
+	if (ioctl(fd, SIOCOUTQ, &outq) < 0 || ioctl(fd, SIOCINQ, &inq) < 0) {
+		*why = "SIOCOUTQ/SIOCINQ";
+		goto off;
+	}
+	l = sizeof ts;
+	if ((ti.tcpi_options & TCPI_OPT_TIMESTAMPS) &&
+	    getsockopt(fd, IPPROTO_TCP, TCP_TIMESTAMP, &ts, &l) < 0) {
+		*why = "TCP_TIMESTAMP";
+		goto off;
+	}
+	seti(fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_NO_QUEUE);
+	if (seti(fd, IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_OFF_NO_WP) < 0)
+		return fail(why, "TCP_REPAIR off");
+
+	s->sid = sid;
+	s->family = la.ss_family == AF_INET ? AF_INET : AF_INET6;
+	sa_get(&la, s->laddr, &s->lport);
+	sa_get(&pa, s->paddr, &s->pport);
+	if (ti.tcpi_options & TCPI_OPT_SACK)
+		s->flags |= TCPR_F_SACK;
+	if (ti.tcpi_options & TCPI_OPT_TIMESTAMPS)
+		s->flags |= TCPR_F_TS;
+	if (ti.tcpi_options & TCPI_OPT_WSCALE) {
+		s->flags |= TCPR_F_WSCALE;
+		s->snd_wscale = ti.tcpi_snd_wscale;
+		s->rcv_wscale = ti.tcpi_rcv_wscale;
+	}
+	/* The peer's MSS clamp: the sending MSS plus the timestamp option. */
+	s->mss = (uint16_t)(ti.tcpi_snd_mss +
+	    ((s->flags & TCPR_F_TS) ? 12 : 0));
+	/*
+	 * bytes_received and bytes_acked count the FIN too, and neither
+	 * counts the SYN: the initial sequence numbers follow.
+	 */
+	rcv_isn = rcv_nxt - 1 - (uint32_t)ti.tcpi_bytes_received;
+	snd_isn = (write_seq - (uint32_t)outq) - 1 - (uint32_t)ti.tcpi_bytes_acked;
+	s->rcv_isn = rcv_isn;
+	s->snd_isn = snd_isn;
+	s->rcv = ti.tcpi_bytes_received - ((s->flags & TCPR_F_FIN_IN) ? 1 : 0);
+	s->snd_una = ti.tcpi_bytes_acked - ((s->flags & TCPR_F_FIN_OUT) ? 1 : 0);
+	s->snd_nxt = s->snd_una + (uint32_t)outq;
+	if (s->flags & TCPR_F_TS)
+		s->tsval = ts ? ts : 1;
+	s->snd_wnd = w.snd_wnd;
+	s->rcv_wnd = w.rcv_wnd;
+	*unread = (size_t)inq;
+	return tcpr_sess_check(s, why);
+off:
+	e = errno;
+	seti(fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_NO_QUEUE);
+	seti(fd, IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_OFF_NO_WP);
+	errno = e;
+	return -1;
+}
+
+int
+tcpr_repair_restore(const struct tcpr_sess *s, uint32_t ts_add, int flags,
+    const char **why)
+{
+	struct sockaddr_storage ss;
+	struct tcp_repair_opt opt[4];
+	struct tcp_repair_window w;
+	socklen_t sl;
+	uint32_t rcv_nxt = tcpr_sess_rcv_nxt(s), snd = tcpr_sess_snd_una(s);
+	const char *step;
+	int fd, n = 0, e;
+
+	if (!(flags & TCPR_RESTORE_UNA))
+		snd += (uint32_t)(s->snd_nxt - s->snd_una);
+	if ((fd = socket(s->family, SOCK_STREAM, IPPROTO_TCP)) < 0)
+		return fail(why, "socket");
+	/*
+	 * SO_REUSEADDR first: repair mode then forces reuse of the local
+	 * port for every session of the service (SK_FORCE_REUSE), which
+	 * setting SO_REUSEADDR afterwards would undo.
+	 */
+	step = "SO_REUSEADDR";
+	if (seti(fd, SOL_SOCKET, SO_REUSEADDR, 1) < 0)
+		goto err;
+	step = "TCP_REPAIR on";
+	if (seti(fd, IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_ON) < 0)
+		goto err;
+	/*
+	 * The address may not be up yet (it must not be, or the peer's
+	 * packets would meet a reset): bind it anyway and route from it.
+	 */
+	step = "IP_TRANSPARENT";
+	if (s->family == AF_INET ? seti(fd, IPPROTO_IP, IP_TRANSPARENT, 1) < 0 :
+	    seti(fd, IPPROTO_IPV6, IPV6_TRANSPARENT, 1) < 0)
+		goto err;
+	step = "bind";
+	sl = sa_put(s->family, s->laddr, s->lport, &ss);
+	if (bind(fd, (struct sockaddr *)&ss, sl) < 0)
+		goto err;
+	step = "TCP_QUEUE_SEQ";
+	if (queue_seq(fd, TCP_RECV_QUEUE, &rcv_nxt, 1) < 0 ||
+	    queue_seq(fd, TCP_SEND_QUEUE, &snd, 1) < 0)
+		goto err;
+	step = "connect";
+	sl = sa_put(s->family, s->paddr, s->pport, &ss);
+	if (connect(fd, (struct sockaddr *)&ss, sl) < 0)
+		goto err;
+	opt[n].opt_code = OPT_MAXSEG;
+	opt[n++].opt_val = s->mss;
+	if (s->flags & TCPR_F_WSCALE) {
+		opt[n].opt_code = OPT_WINDOW;
+		opt[n++].opt_val = s->snd_wscale | (uint32_t)s->rcv_wscale << 16;
+	}
+	if (s->flags & TCPR_F_SACK) {
+		opt[n].opt_code = OPT_SACK_PERM;
+		opt[n++].opt_val = 0;
+	}
+	if (s->flags & TCPR_F_TS) {
+		opt[n].opt_code = OPT_TIMESTAMP;
+		opt[n++].opt_val = 0;
+	}
+	step = "TCP_REPAIR_OPTIONS";
+	if (setsockopt(fd, IPPROTO_TCP, TCP_REPAIR_OPTIONS, opt,
+	    (socklen_t)(n * sizeof opt[0])) < 0)
+		goto err;
+	if (s->flags & TCPR_F_TS) {
+		/* Never below what the peer has seen: PAWS would drop us. */
+		uint32_t ts = s->tsval + ts_add;
+
+		step = "TCP_TIMESTAMP";
+		if (setsockopt(fd, IPPROTO_TCP, TCP_TIMESTAMP, &ts, sizeof ts) < 0)
+			goto err;
+	}
+	if (s->snd_wnd && s->rcv_wnd) {
+		w.snd_wl1 = rcv_nxt;
+		w.snd_wnd = s->snd_wnd;
+		w.max_window = s->snd_wnd;
+		w.rcv_wnd = s->rcv_wnd;
+		w.rcv_wup = rcv_nxt;
+		step = "TCP_REPAIR_WINDOW";
+		if (setsockopt(fd, IPPROTO_TCP, TCP_REPAIR_WINDOW, &w, sizeof w) < 0)
+			goto err;
+	}
+	seti(fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_NO_QUEUE);
+	if (flags & TCPR_RESTORE_KEEP)
+		return fd;
+	step = "TCP_REPAIR off";
+	if (seti(fd, IPPROTO_TCP, TCP_REPAIR, (flags & TCPR_RESTORE_NOPROBE) ?
+	    TCP_REPAIR_OFF_NO_WP : TCP_REPAIR_OFF) < 0)
+		goto err;
+	step = "shutdown";
+	if ((s->flags & TCPR_F_FIN_OUT) && shutdown(fd, SHUT_WR) < 0)
+		goto err;
+	return fd;
+err:
+	e = errno;
+	/* Still in repair mode: the close is silent, the peer sees nothing. */
+	close(fd);
+	errno = e;
+	return fail(why, step);
+}

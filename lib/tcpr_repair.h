@@ -1,0 +1,47 @@
+/*
+ * TCP_REPAIR both ways: read a live socket's state into a recovery record
+ * (tcpr_repair_dump) and make a socket from a record that carries on the
+ * same connection without the peer noticing (tcpr_repair_restore).
+ * Both need CAP_NET_ADMIN.
+ */
+#ifndef NONSTOP_TCPR_REPAIR_H
+#define NONSTOP_TCPR_REPAIR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tcpr_rec.h"
+
+/*
+ * Read the state of connected TCP socket fd into *s (sid given), leaving
+ * the socket as it was: repair on, read, repair off without a window probe.
+ * *unread gets the bytes the application has not read yet (they are
+ * acknowledged to the peer, so a restore cannot bring them back).
+ * Returns 0, or -1 with errno and *why (ENOTCONN: not in a state that can
+ * be recorded, e.g. listening, SYN or TIME-WAIT).
+ */
+int tcpr_repair_dump(int fd, uint32_t sid, struct tcpr_sess *s,
+    size_t *unread, const char **why);
+
+#define TCPR_RESTORE_NOPROBE 0x1	/* leave repair without window probe */
+#define TCPR_RESTORE_KEEP    0x2	/* stay in repair mode (dry run) */
+#define TCPR_RESTORE_UNA     0x4	/* send from snd_una: the app re-sends */
+
+/*
+ * A socket carrying on session s: repair on, bind (free bind: the address
+ * need not be up yet), queue sequence numbers, connect (silent), options,
+ * timestamp (tsval + ts_add), window, repair off, and shutdown(SHUT_WR)
+ * when our FIN was sent. The socket sends its next byte at offset snd_nxt:
+ * output in flight at the crash is taken as delivered. With
+ * TCPR_RESTORE_UNA it sends from snd_una instead, and the application
+ * re-sends what was not acknowledged as new data (libtcpr keeps it).
+ * Returns the descriptor (without FD_CLOEXEC), or -1 with errno and *why
+ * naming the step that failed.
+ */
+int tcpr_repair_restore(const struct tcpr_sess *s, uint32_t ts_add,
+    int flags, const char **why);
+
+/* A stable session id from the four-tuple, never 0. */
+uint32_t tcpr_sess_hash(const struct tcpr_sess *s);
+
+#endif
