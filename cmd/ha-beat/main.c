@@ -42,6 +42,7 @@ struct peer {
 	uint64_t resigned_epoch;	/* epoch that resigned; its adverts are ignored */
 	struct auth_replay rp;
 	int live;
+	int reported;		/* whom it takes as master: node index, or -1 */
 };
 
 enum rej {
@@ -60,7 +61,7 @@ static struct peer peers[HB_MAXNODES];
 static int state = -1;		/* -1 before the first decision */
 static const char *statedir;
 static char statepath[512];
-static int64_t dead_ns, t_next_send, t_hold, t_elected, t_lease, t_master;
+static int64_t dead_ns, t_next_send, t_hold, t_lease, t_master;
 static int garp_next;
 static uint64_t epoch, seq;
 static int udp[HB_MAXPATHS];
@@ -131,6 +132,8 @@ out(const char *fmt, ...)
 	}
 }
 
+static const char *master_name(void);
+
 static void
 send_msg(int type)
 {
@@ -151,6 +154,7 @@ send_msg(int type)
 	m.interval_ms = cf.interval_ms;
 	m.live = live;
 	m.size = cf.nnodes;
+	strcpy(m.master, master_name());
 	hb_encode(&m, &key, buf);
 	for (i = 0; i < cf.nnodes; i++) {
 		if (i == me)
@@ -344,14 +348,17 @@ witness_ok(int64_t t)
 static void
 evaluate(int64_t t)
 {
-	int i, live = 1, best = me, claimant = -1, want;
+	int i, live = 1, best = me, claimant = -1, unheard = -1, want;
 	const char *reason = NULL, *about = NULL;
-	int all_heard = 1;
+	int all_heard = 1, newly = 0;
 
 	for (i = 0; i < cf.nnodes; i++) {
+		int was = peers[i].live;
 		if (i == me)
 			continue;
 		peers[i].live = peers[i].last != 0 && t - peers[i].last <= dead_ns;
+		if (peers[i].live && !was)
+			newly = 1;
 		if (peers[i].last == 0)
 			all_heard = 0;
 		if (!peers[i].live)
@@ -365,14 +372,20 @@ evaluate(int64_t t)
 		    (claimant < 0 || outranks(i, claimant)))
 			claimant = i;
 	}
+	/*
+	 * A master that others report but we cannot hear (a half-healed
+	 * link): taking over now would make two masters.
+	 */
+	for (i = 0; i < cf.nnodes; i++) {
+		int r = peers[i].reported;
+		if (i == me || !peers[i].live || peers[i].state == HB_FAULT ||
+		    r < 0 || r == me || r == i || peers[r].live)
+			continue;
+		if (unheard < 0 || outranks(r, unheard))
+			unheard = r;
+	}
 	if (t_hold && (all_heard || t >= t_hold))
 		t_hold = 0;
-	/* How long we have been the best while a lower node still claims master. */
-	if (cf.preempt && best == me && claimant >= 0 && state != HB_MASTER) {
-		if (!t_elected)
-			t_elected = t;
-	} else
-		t_elected = 0;
 
 	if (!link_ok) {
 		want = HB_FAULT;
@@ -387,10 +400,18 @@ evaluate(int64_t t)
 	    !witness_ok(t)) {
 		want = HB_FAULT;
 		reason = "witness-lost";
-	} else if (claimant >= 0 && (!cf.preempt || outranks(claimant, me)) &&
-	    (state != HB_MASTER || outranks(claimant, me))) {
+	} else if (unheard >= 0 && (state != HB_MASTER || outranks(unheard, me))) {
 		want = HB_BACKUP;
-		reason = "master-elsewhere";
+		reason = "master-unheard";
+		about = cf.nodes[unheard].name;
+	} else if (claimant >= 0 && (state != HB_MASTER || outranks(claimant, me))) {
+		/*
+		 * Even when we outrank it, the master must hear us and step
+		 * down first: taking over on a timer would make two masters
+		 * whenever it cannot hear us (a link coming back sends late).
+		 */
+		want = HB_BACKUP;
+		reason = cf.preempt && best == me ? "preempting" : "master-elsewhere";
 		about = cf.nodes[claimant].name;
 	} else if (!cf.preempt && state == HB_MASTER) {
 		want = HB_MASTER;
@@ -399,17 +420,14 @@ evaluate(int64_t t)
 		want = HB_BACKUP;
 		reason = "outranked";
 		about = cf.nodes[best].name;
-	} else if (t_elected && t - t_elected < dead_ns) {
-		/* Preempting: give the lower master a moment to step down. */
-		want = HB_BACKUP;
-		reason = "preempting";
-		about = cf.nodes[claimant].name;
 	} else {
 		want = HB_MASTER;
 		reason = "elected";
 	}
 	if (want != state)
 		transition(want, reason, about);
+	else if (state == HB_MASTER && newly)
+		announce();	/* the network may have healed: neighbours may hold a stale MAC */
 }
 
 static void
@@ -495,6 +513,7 @@ receive(int p)
 			continue;
 		peers[who].last = now_ns();
 		peers[who].state = m.state;
+		peers[who].reported = m.master[0] ? conf_node(&cf, m.master) : -1;
 		if (m.interval_ms != cf.interval_ms)
 			err_debug("%s beats every %u ms, we every %u ms", m.node,
 			    m.interval_ms, cf.interval_ms);
@@ -725,6 +744,8 @@ main(int argc, char **argv)
 		    "unable to read key %s:", cf.keyfile);
 	}
 	me = conf_node(&cf, cf.self);
+	for (i = 0; i < HB_MAXNODES; i++)
+		peers[i].reported = -1;
 	if (check) {
 		fprintf(stderr, "ha-beat: configuration OK\n");
 		return EXIT_OK;
@@ -755,8 +776,6 @@ main(int argc, char **argv)
 				next = peers[i].last + dead_ns + 1;
 		if (t_hold && t_hold < next)
 			next = t_hold;
-		if (t_elected && t_elected + dead_ns < next)
-			next = t_elected + dead_ns;
 		if (state == HB_MASTER) {
 			if (t_lease < next)
 				next = t_lease;

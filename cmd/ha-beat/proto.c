@@ -53,12 +53,13 @@ hb_encode(const struct hb_msg *m, const struct auth_key *key,
 	put16(buf + 88, m->interval_ms);
 	buf[90] = m->live;
 	buf[91] = m->size;
+	memcpy(buf + 92, m->master, strnlen(m->master, HB_NAMELEN - 1));
 	auth_mac(key, buf, HB_LEN - AUTH_MACLEN, buf + HB_LEN - AUTH_MACLEN);
 }
 
-/* A name field: NUL-terminated within its 32 bytes, printable, non-empty. */
+/* A name field that may be empty: NUL-terminated, printable, zero-padded. */
 static int
-name_ok(const unsigned char *p)
+opt_name_ok(const unsigned char *p)
 {
 	int i;
 
@@ -68,12 +69,19 @@ name_ok(const unsigned char *p)
 		if (p[i] <= ' ' || p[i] > '~')
 			return 0;
 	}
-	if (i == 0 || i == HB_NAMELEN)
+	if (i == HB_NAMELEN)
 		return 0;
 	for (; i < HB_NAMELEN; i++)	/* padding must be zero */
 		if (p[i] != '\0')
 			return 0;
 	return 1;
+}
+
+/* The same, non-empty. */
+static int
+name_ok(const unsigned char *p)
+{
+	return p[0] != '\0' && opt_name_ok(p);
 }
 
 enum hb_err
@@ -89,7 +97,7 @@ hb_decode(const unsigned char *buf, size_t len, const struct auth_key *key,
 	if ((buf[5] != HB_ADVERT && buf[5] != HB_RESIGN) || buf[6] > HB_FAULT ||
 	    buf[7] == 0 || !name_ok(buf + 8) || !name_ok(buf + 40) ||
 	    get16(buf + 88) == 0 || buf[91] < 2 || buf[91] > 8 ||
-	    buf[90] > buf[91])
+	    buf[90] > buf[91] || !opt_name_ok(buf + 92))
 		return HB_EFIELD;
 	if (!auth_verify(key, buf, HB_LEN - AUTH_MACLEN,
 	    buf + HB_LEN - AUTH_MACLEN))
@@ -105,6 +113,7 @@ hb_decode(const unsigned char *buf, size_t len, const struct auth_key *key,
 	m->interval_ms = get16(buf + 88);
 	m->live = buf[90];
 	m->size = buf[91];
+	memcpy(m->master, buf + 92, HB_NAMELEN);
 	return HB_OK;
 }
 

@@ -1,6 +1,6 @@
 /*
  * The ha-beat wire format: one UDP datagram per heartbeat, authenticated
- * with HMAC-SHA256 over every byte before the MAC. Version 1, 124 bytes:
+ * with HMAC-SHA256 over every byte before the MAC. Version 1, 156 bytes:
  *
  *   0  magic "NSHB"      4  version (1)   5  type (1 advert, 2 resign)
  *   6  state (0 backup, 1 master, 2 fault)  7  priority (1..255)
@@ -8,7 +8,8 @@
  *  40  node name, 32 bytes NUL-padded
  *  72  epoch (u64, sender's start time in ns)  80  seq (u64)
  *  88  interval in ms (u16)  90  live count (u8)  91  group size (u8)
- *  92  HMAC-SHA256 (32 bytes)
+ *  92  the node the sender takes as master, 32 bytes NUL-padded; empty: none
+ * 124  HMAC-SHA256 (32 bytes)
  * Integers are big-endian.
  */
 #ifndef HA_BEAT_PROTO_H
@@ -20,7 +21,7 @@
 #include "auth.h"
 
 #define HB_VERSION 1
-#define HB_LEN 124
+#define HB_LEN 156
 #define HB_NAMELEN 32		/* bytes on the wire; names up to 31 chars */
 
 enum hb_type { HB_ADVERT = 1, HB_RESIGN = 2 };
@@ -37,6 +38,7 @@ struct hb_msg {
 	uint16_t interval_ms;
 	uint8_t live;
 	uint8_t size;
+	char master[HB_NAMELEN];	/* may be empty */
 };
 
 enum hb_err {

@@ -53,7 +53,7 @@ def inject(iface, path):
 def forge(dst, port, count):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     for i in range(count):
-        pkt = bytearray(124)
+        pkt = bytearray(156)
         pkt[0:4] = b"NSHB"
         pkt[4] = 1
         pkt[5] = 1
@@ -66,7 +66,7 @@ def forge(dst, port, count):
         pkt[88:90] = struct.pack("!H", 10)
         pkt[90] = 3
         pkt[91] = 3
-        pkt[92:124] = os.urandom(32)
+        pkt[124:156] = os.urandom(32)
         s.sendto(bytes(pkt), (dst, port))
     return 0
 
