@@ -2561,6 +2561,15 @@ cl_dir_hosts_load(struct dir *d, const char *text, size_t len, int window,
 			bad = 2;
 		if (bad == 0 && strcmp(rdn, h.name) != 0)
 			bad = 1;
+		{
+			/* Only hashed passwords are stored. */
+			const struct dir_attr *pw = dir_attr(&l.e[i], "userPassword");
+			if (bad == 0 && pw && pw->n && pw->vals[0][0] != '{') {
+				seterr(e, "input", "entry %s: a clear-text userPassword is refused",
+				    l.e[i].dn);
+				bad = 2;
+			}
+		}
 		cl_host_free(&h);
 		free(rdn);
 		if (bad) {
@@ -2582,13 +2591,8 @@ cl_dir_hosts_load(struct dir *d, const char *text, size_t len, int window,
 		const struct dir_attr *pw = dir_attr(&l.e[i], "userPassword");
 		host_from_entry(&l.e[i], &h, e);
 		m = host_mods(&h, 1, NULL, 0);
-		if (m && pw && pw->n) {
-			/* Only hashed passwords are stored. */
-			if (pw->vals[0][0] != '{')
-				dir_mods_free(m), m = NULL;
-			else
-				dir_mods_add(m, DIR_ADD, "userPassword", pw->vals[0]);
-		}
+		if (m && pw && pw->n)
+			dir_mods_add(m, DIR_ADD, "userPassword", pw->vals[0]);
 		dn = cl_host_dn(d, h.name);
 		cl_host_free(&h);
 		if (!m || !dn) {
@@ -2596,8 +2600,7 @@ cl_dir_hosts_load(struct dir *d, const char *text, size_t len, int window,
 			dir_mods_free(m);
 			dir_bulk_end(b);
 			ldif_free(&l);
-			return seterr(e, "input", "entry %s: a clear-text userPassword is refused",
-			    l.e[i].dn);
+			return nomem(e);
 		}
 		if (dir_bulk_add(b, dn, m) < 0) {
 			free(dn);
@@ -2868,6 +2871,8 @@ ar_read(const char *path, struct arfile **out, size_t *nout, struct cl_err *e)
 	while ((r = archive_read_next_header(a, &en)) == ARCHIVE_OK) {
 		la_int64_t size = archive_entry_size(en);
 		la_ssize_t got;
+		if (archive_entry_filetype(en) == AE_IFDIR)
+			continue;	/* tar -c of a folder lists it; harmless */
 		if (archive_entry_filetype(en) != AE_IFREG || size < 0 ||
 		    (size_t)size > BUNDLE_MAX - total || n > 100000) {
 			seterr(e, "archive", "%.200s: unexpected entry %.100s", path,
