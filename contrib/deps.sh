@@ -10,7 +10,7 @@ libmnl-dev libssl-dev libcap-dev
 libnftables-dev libnetfilter-queue-dev
 libldap-dev libarchive-dev libsnmp-dev
 iproute2 nftables iptables procps psmisc
-bats mandoc
+bats mandoc python3
 keepalived
 slapd ldap-utils
 snmpd snmp smitools
