@@ -44,6 +44,9 @@ $(foreach t,$(TOOLS),$(eval $(call TOOL_template,$(t))))
 check: all
 	NONSTOP_BIN=$(CURDIR)/$(BUILD)/bin test/run
 
+demo: all
+	contrib/demo/demo.sh
+
 lint-man:
 	mandoc -Tlint -W warning $(MAN)
 
@@ -61,7 +64,7 @@ install: all
 clean:
 	rm -rf $(BUILD)
 
-.PHONY: all check install clean lint-man
+.PHONY: all check demo install clean lint-man
 
 # Fragments of parts with build products of their own (libtcpr, fuzz targets).
 -include mk/*.mk
