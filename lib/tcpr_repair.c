@@ -289,6 +289,11 @@ tcpr_repair_restore(const struct tcpr_sess *s, uint32_t ts_add, int flags,
 	if (seti(fd, IPPROTO_TCP, TCP_REPAIR, (flags & TCPR_RESTORE_NOPROBE) ?
 	    TCP_REPAIR_OFF_NO_WP : TCP_REPAIR_OFF) < 0)
 		goto err;
+	/* Leaving repair mode dropped the port reuse: the application's
+	 * listener on the service port must be able to bind beside us. */
+	step = "SO_REUSEADDR";
+	if (seti(fd, SOL_SOCKET, SO_REUSEADDR, 1) < 0)
+		goto err;
 	step = "shutdown";
 	if ((s->flags & TCPR_F_FIN_OUT) && shutdown(fd, SHUT_WR) < 0)
 		goto err;

@@ -30,7 +30,7 @@ listening() { hx "$1" ss -Htln "sport = :$2" | grep -q .; }
 failover() {
 	local vip=$1 plen=$2 n=${3:-1} i
 	hx 2 ip addr add "$vip/$plen" dev eth0 nodad 2>/dev/null || hx 2 ip addr add "$vip/$plen" dev eth0
-	bg srv 2 python3 "$ECHO" "$vip" 7
+	bg srv 2 ${APP:-python3 $ECHO} "$vip" 7
 	wait_until 10000 listening 2 7
 	for ((i = 1; i <= n; i++)); do
 		mkdir -p "$D/c$i"
@@ -48,7 +48,7 @@ failover() {
 	kill -9 "$(bg_pid srv)"
 	for ((i = 1; i <= n; i++)); do touch "$D/c$i/cut"; done
 	sleep 0.3	# the client's outage writes go nowhere
-	bg app 3 $TCPR_RESTORE -s "$D/store" python3 "$ECHO"
+	bg app 3 $TCPR_RESTORE -s "$D/store" ${APP:-python3 $ECHO} ${APP:+"$vip" 7}
 	wait_until 10000 grep -q ready "$D/app.err"
 	cat "$D/app.err" "$D/snap.err"
 	grep -q "restored $n sessions" "$D/app.err"
@@ -72,6 +72,19 @@ failover() {
 	# the app got the session with its offsets
 	run -0 $TCPR_SYNC -s "$D/store" list
 	[[ $output == *"local=192.0.2.100:7 peer=192.0.2.1:"* ]]
+}
+
+@test "tcpr-restore: libtcpr's tcpr-echod resumes 5 sessions and serves new ones" {
+	[ -x "$BIN/tcpr-echod" ] || skip "tcpr-echod not built"
+	APP="$BIN/tcpr-echod -v"
+	failover 192.0.2.100 24 5
+	grep -q "tcpr-echod: ready, 5 sessions resumed" "$D/app.err"
+	[ "$(grep -c "resumed fd .* at in=[1-9]" "$D/app.err")" -eq 5 ]
+	# a new client on the same port, beside the restored sessions
+	mkdir -p "$D/n"
+	touch "$D/n/cut"
+	run -0 hx 1 python3 "$CLIENT" 192.0.2.100 7 "$D/n" 3 3 3
+	[[ $output == "ok sent="* ]]
 }
 
 @test "tcpr-restore: 20 IPv6 sessions survive" {
