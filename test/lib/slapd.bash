@@ -2,7 +2,10 @@
 # schema/ (slapd.conf form or cn=config form), each on its own loopback port
 # and ldapi socket under $BATS_TEST_TMPDIR. Load after lib/common.
 #
-#   slapd_start NAME conf|config [extra-config-file]
+#   slapd_start NAME conf|config [extra-db-file [extra-global-file]]
+#     extra-db-file is appended to the database section (slapd.conf) or to
+#     config.ldif; extra-global-file goes before the database (slapd.conf).
+#     $SLAPD_PORT_WANT picks the port (see slapd_port).
 #     sets SLAPD_URI_<NAME>, SLAPD_LDAPI_<NAME>, and, for the last started,
 #     SLAPD_URI, SLAPD_LDAPI, SLAPD_DIR; SLAPD_BASE and SLAPD_ROOTDN are fixed.
 #   slapd_stop NAME
@@ -30,10 +33,12 @@ ldapi_uri() {
 	echo "ldapi://$out"
 }
 
-_slapd_port() {
+# A free loopback port below the ephemeral range (32768-), so that no
+# outgoing connection on this busy machine can be holding it.
+slapd_port() {
 	local p i
 	for ((i = 0; i < 50; i++)); do
-		p=$((20000 + (RANDOM * 32768 + RANDOM) % 30000))
+		p=$((20000 + (RANDOM * 32768 + RANDOM) % 12000))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
 			return 0
@@ -51,16 +56,33 @@ _slapd_sed() {
 }
 
 slapd_start() {
-	local name=$1 form=$2 extra=${3:-}
+	local try
+	# Another test may take the port between the check and slapd's bind:
+	# try again on a new one unless the caller fixed it.
+	for ((try = 0; try < 3; try++)); do
+		_slapd_start "$@" && return 0
+		[ -n "${SLAPD_PORT_WANT:-}" ] && return 1
+		slapd_stop "$1"
+		rm -rf "$BATS_TEST_TMPDIR/slapd-$1"
+	done
+	return 1
+}
+
+_slapd_start() {
+	local name=$1 form=$2 extra=${3:-} global=${4:-}
 	local d=$BATS_TEST_TMPDIR/slapd-$name port hash uri ldapi i
 	mkdir -p "$d/data" || return 1
-	port=$(_slapd_port) || return 1
+	port=${SLAPD_PORT_WANT:-$(slapd_port)} || return 1
 	hash=$(/usr/sbin/slappasswd -s "$SLAPD_ROOTPW") || return 1
 	ldapi=$(ldapi_uri "$d/ldapi")
 	uri="ldap://127.0.0.1:$port/"
 	case $form in
 	conf)
 		_slapd_sed "$d" "$hash" <"$NONSTOP_TOP/schema/slapd.conf.example" >"$d/slapd.conf"
+		if [ -n "$global" ]; then
+			awk -v f="$global" '/^database/ && !done { while ((getline l < f) > 0) print l; done = 1 } { print }' \
+				"$d/slapd.conf" >"$d/slapd.conf.new" && mv "$d/slapd.conf.new" "$d/slapd.conf"
+		fi
 		[ -n "$extra" ] && cat "$extra" >>"$d/slapd.conf"
 		/usr/sbin/slaptest -Q -u -f "$d/slapd.conf" || return 1
 		/usr/sbin/slapd -f "$d/slapd.conf" -h "$uri $ldapi" -d 0 \
