@@ -17,6 +17,7 @@ snmpd snmp smitools
 lighttpd
 clang libclang-rt-14-dev
 tcpdump
+curl chromium
 "
 
 missing=
