@@ -25,9 +25,11 @@ grow(struct table *t)
 	t->cap = o.cap ? o.cap * 2 : 1024;
 	t->s = calloc(t->cap, sizeof *t->s);
 	t->dirty = calloc(t->cap, 1);
-	if (t->s == NULL || t->dirty == NULL) {
+	t->m = calloc(t->cap, sizeof *t->m);
+	if (t->s == NULL || t->dirty == NULL || t->m == NULL) {
 		free(t->s);
 		free(t->dirty);
+		free(t->m);
 		*t = o;
 		errno = ENOMEM;
 		return -1;
@@ -37,9 +39,11 @@ grow(struct table *t)
 			size_t j = slot(t, o.s[i].sid);
 			t->s[j] = o.s[i];
 			t->dirty[j] = o.dirty[i];
+			t->m[j] = o.m[i];
 		}
 	free(o.s);
 	free(o.dirty);
+	free(o.m);
 	return 0;
 }
 
@@ -63,10 +67,12 @@ remove_at(struct table *t, size_t i)
 	if (t->dirty[i])
 		t->ndirty--;
 	memset(&t->s[i], 0, sizeof t->s[i]);
+	memset(&t->m[i], 0, sizeof t->m[i]);
 	t->dirty[i] = 0;
 	t->n--;
 	for (;;) {
 		struct tcpr_sess s;
+		struct tmeta m;
 		unsigned char d;
 		size_t k;
 
@@ -75,11 +81,13 @@ remove_at(struct table *t, size_t i)
 			break;
 		s = t->s[j];
 		d = t->dirty[j];
+		m = t->m[j];
 		t->s[j].sid = 0;
 		t->dirty[j] = 0;
 		k = slot(t, s.sid);
 		t->s[k] = s;
 		t->dirty[k] = d;
+		t->m[k] = m;
 	}
 }
 
@@ -145,8 +153,15 @@ table_apply(struct table *t, int type, const struct tcpr_sess *r,
 			}
 			s = &t->s[slot(t, r->sid)];
 			t->n++;
-		}
-		else if (t->dir && (s->family != r->family ||
+		} else if (s->family == r->family && !memcmp(s->laddr, r->laddr,
+		    16) && !memcmp(s->paddr, r->paddr, 16) && s->lport == r->lport
+		    && s->pport == r->pport && (r->rcv < s->rcv ||
+		    r->snd_una < s->snd_una || r->snd_nxt < s->snd_nxt)) {
+			/* an older state overtaken on the way */
+			*why = "stale full record: stream offset went back";
+			errno = EINVAL;
+			return -1;
+		} else if (t->dir && (s->family != r->family ||
 		    memcmp(s->laddr, r->laddr, 16) || memcmp(s->paddr,
 		    r->paddr, 16) || s->lport != r->lport ||
 		    s->pport != r->pport) && tcpr_store_del(t->dir, s) < 0) {
@@ -184,10 +199,35 @@ table_flush(struct table *t)
 	return 0;
 }
 
+struct tcpr_sess *
+table_slot(struct table *t, uint32_t sid, int *isnew)
+{
+	struct tcpr_sess *s = table_find(t, sid);
+
+	*isnew = 0;
+	if (s)
+		return s;
+	if ((t->n + 1) * 2 > t->cap && grow(t) < 0)
+		return NULL;
+	s = &t->s[slot(t, sid)];
+	memset(s, 0, sizeof *s);
+	s->sid = sid;
+	t->n++;
+	*isnew = 1;
+	return s;
+}
+
+void
+table_remove(struct table *t, struct tcpr_sess *s)
+{
+	remove_at(t, (size_t)(s - t->s));
+}
+
 void
 table_close(struct table *t)
 {
 	free(t->s);
 	free(t->dirty);
+	free(t->m);
 	memset(t, 0, sizeof *t);
 }

@@ -6,10 +6,18 @@
 
 #include "tcpr_rec.h"
 
+/* What the sender knows of each session's last transmission. */
+struct tmeta {
+	uint64_t last_seq;	/* datagram that carried the latest state */
+	uint64_t sent_at;	/* ms, monotonic */
+	unsigned char need_full, acked, queued;
+};
+
 struct table {
 	const char *dir;	/* store folder, or NULL: memory only */
 	struct tcpr_sess *s;	/* slots; sid 0 = free */
 	unsigned char *dirty;
+	struct tmeta *m;	/* parallel to s */
 	size_t cap, n;
 	size_t ndirty;
 };
@@ -22,6 +30,9 @@ int table_apply(struct table *t, int type, const struct tcpr_sess *r,
 /* Write every dirty session to the store. 0, or -1 with errno. */
 int table_flush(struct table *t);
 struct tcpr_sess *table_find(struct table *t, uint32_t sid);
+/* The slot for sid, made if missing (NULL: out of memory). */
+struct tcpr_sess *table_slot(struct table *t, uint32_t sid, int *isnew);
+void table_remove(struct table *t, struct tcpr_sess *s);
 void table_close(struct table *t);
 
 #endif
