@@ -43,3 +43,11 @@ teardown() {
 	[[ $(bg_out cli) == "ok sent="* ]]
 	run -1 $TCPR_CAPTURE snap 999999999
 }
+
+@test "tcpr-capture: live mode needs a port; -n checks" {
+	run -100 $TCPR_CAPTURE
+	run -100 $TCPR_CAPTURE -t 0 -p 7
+	run -100 $TCPR_CAPTURE -Q 70000 -p 7
+	run -0 $TCPR_CAPTURE -n -p 7
+	run -0 $TCPR_CAPTURE -n -x -Q 5 -t 50 -p 7
+}

@@ -14,18 +14,19 @@
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: tcpr-capture [-nqvV] [-p port] snap pid ...\n");
+	fprintf(stderr, "usage: tcpr-capture [-nqvVx] [-Q queue] [-t ms] -p port "
+	    "| tcpr-capture [-nqvV] [-p port] snap pid ...\n");
 	exit(EXIT_BAD);
 }
 
 int
 main(int argc, char **argv)
 {
-	struct capture_opts o = { 0 };
+	struct capture_opts o = { .interval = 10, .queue = 31000 };
 	int c;
 
 	err_init(argv[0]);
-	while ((c = getopt(argc, argv, "np:qvV")) != -1) {
+	while ((c = getopt(argc, argv, "np:qQ:t:vVx")) != -1) {
 		switch (c) {
 		case 'n':
 			o.check = 1;
@@ -42,6 +43,24 @@ main(int argc, char **argv)
 		case 'q':
 			err_verbose = -1;
 			break;
+		case 'Q':
+		case 't': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (*end || end == optarg || v < (c == 't') ||
+			    v > (c == 't' ? 10000 : 65535))
+				err_die(EXIT_BAD, "bad %s %s", c == 't' ?
+				    "interval" : "queue number", optarg);
+			if (c == 't')
+				o.interval = (int)v;
+			else
+				o.queue = (uint16_t)v;
+			break;
+		}
+		case 'x':
+			o.exact = 1;
+			break;
 		case 'v':
 			err_verbose++;
 			break;
@@ -54,8 +73,8 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc < 1)
-		usage();
+	if (argc == 0)
+		return capture_run(&o);
 	if (strcmp(argv[0], "snap") == 0)
 		return capture_snap(&o, argc - 1, argv + 1);
 	usage();

@@ -1,0 +1,771 @@
+/*
+ * tcpr-capture's live mode: the service's TCP packets through netfilter
+ * queue (headers only, GSO, fail-open), sessions tracked from them and,
+ * in the cheap mode, from the kernel's own counters (sock_diag TCP_INFO),
+ * recovery records on standard output.
+ */
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <linux/inet_diag.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_queue.h>
+#include <linux/sock_diag.h>
+#include <linux/tcp.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdint.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libmnl/libmnl.h>
+#include <libnetfilter_queue/libnetfilter_queue.h>
+
+#include "capture.h"
+#include "err.h"
+#include "tcpr_rec.h"
+#include "tcpr_repair.h"
+
+/* tcp_states.h */
+enum {
+	ST_ESTABLISHED = 1, ST_SYN_SENT, ST_SYN_RECV, ST_FIN_WAIT1,
+	ST_FIN_WAIT2, ST_TIME_WAIT, ST_CLOSE, ST_CLOSE_WAIT, ST_LAST_ACK,
+	ST_LISTEN, ST_CLOSING
+};
+
+#define TH_FIN 0x01
+#define TH_SYN 0x02
+#define TH_RST 0x04
+#define TH_ACK 0x10
+
+struct sess {
+	struct tcpr_sess s;
+	int used, announced;	/* full record written */
+	int peer_ws, our_ws;	/* -1: option absent */
+	int peer_sack, our_sack, peer_ts, our_ts;
+	uint32_t ts_base;	/* our tsval in the SYN-ACK (or latest) */
+	uint64_t ts_at;		/* when, ms */
+	uint32_t last_seq_out, last_ack_out, last_ack_in;
+	uint32_t peer_fin_seq;
+	int peer_fin, missing;
+	struct tcpr_sess sent;	/* last state written */
+};
+
+static struct sess *tab;
+static size_t tcap = 4096, tn;
+static volatile sig_atomic_t stop;
+static uint64_t nrec, npkt, nunknown;
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ------------------------------------------------------ session table */
+
+static size_t
+slot_of(const struct tcpr_sess *k)
+{
+	uint32_t h = tcpr_sess_hash(k);
+	size_t i = h & (tcap - 1);
+
+	while (tab[i].used && !(tab[i].s.family == k->family &&
+	    tab[i].s.lport == k->lport && tab[i].s.pport == k->pport &&
+	    !memcmp(tab[i].s.laddr, k->laddr, 16) &&
+	    !memcmp(tab[i].s.paddr, k->paddr, 16)))
+		i = (i + 1) & (tcap - 1);
+	return i;
+}
+
+static struct sess *
+find(const struct tcpr_sess *k, int create)
+{
+	size_t i;
+
+	if ((tn + 1) * 2 > tcap) {
+		struct sess *o = tab;
+		size_t oc = tcap, j;
+
+		tcap *= 2;
+		if ((tab = calloc(tcap, sizeof *tab)) == NULL)
+			err_die(EXIT_TEMP, "out of memory");
+		for (j = 0; j < oc; j++)
+			if (o[j].used)
+				tab[slot_of(&o[j].s)] = o[j];
+		free(o);
+	}
+	i = slot_of(k);
+	if (tab[i].used)
+		return &tab[i];
+	if (!create)
+		return NULL;
+	memset(&tab[i], 0, sizeof tab[i]);
+	tab[i].used = 1;
+	tab[i].s.family = k->family;
+	tab[i].s.lport = k->lport;
+	tab[i].s.pport = k->pport;
+	memcpy(tab[i].s.laddr, k->laddr, 16);
+	memcpy(tab[i].s.paddr, k->paddr, 16);
+	tab[i].s.sid = tcpr_sess_hash(k);
+	tab[i].peer_ws = tab[i].our_ws = -1;
+	tn++;
+	return &tab[i];
+}
+
+static void
+drop(struct sess *x)
+{
+	size_t i = (size_t)(x - tab), j = i;
+
+	memset(x, 0, sizeof *x);
+	tn--;
+	for (;;) {
+		struct sess e;
+
+		j = (j + 1) & (tcap - 1);
+		if (!tab[j].used)
+			break;
+		e = tab[j];
+		tab[j].used = 0;
+		tab[slot_of(&e.s)] = e;
+	}
+}
+
+/* ------------------------------------------------------------ output */
+
+static void
+emit(struct sess *x, int full)
+{
+	unsigned char rec[TCPR_REC_MAXLEN];
+	int n;
+
+	if (x->s.flags & TCPR_F_TS)
+		x->s.tsval = x->ts_base + (uint32_t)(now_ms() - x->ts_at);
+	if (x->s.tsval == 0 && (x->s.flags & TCPR_F_TS))
+		x->s.tsval = 1;
+	n = full ? tcpr_rec_encode_full(&x->s, rec, sizeof rec) :
+	    tcpr_rec_encode_sync(&x->s, rec, sizeof rec);
+	if (n < 0) {
+		const char *why = "";
+
+		tcpr_sess_check(&x->s, &why);
+		err_warn("session %u: not recorded: %s", x->s.sid, why);
+		return;
+	}
+	if (fwrite(rec, (size_t)n, 1, stdout) != 1)
+		err_die(EXIT_TEMP, "unable to write records:");
+	x->sent = x->s;
+	x->announced = 1;
+	nrec++;
+}
+
+static void
+end(struct sess *x)
+{
+	if (x->announced) {
+		x->s.flags |= TCPR_F_END;
+		emit(x, 1);
+	}
+	drop(x);
+}
+
+/* --------------------------------------------------------- packets */
+
+struct pkt {
+	struct tcpr_sess k;	/* four-tuple, local = service side */
+	int from_peer;
+	uint32_t seq, ack;
+	uint16_t win;
+	uint8_t flags;
+	size_t len;		/* payload */
+	int mss, ws, sack, ts;	/* options (-1 / 0: absent) */
+	uint32_t tsval;
+};
+
+static void
+parse_opts(const unsigned char *o, size_t n, struct pkt *p)
+{
+	size_t i = 0;
+
+	p->mss = -1;
+	p->ws = -1;
+	while (i < n) {
+		unsigned k = o[i], l;
+
+		if (k == 0)
+			break;
+		if (k == 1) {
+			i++;
+			continue;
+		}
+		if (i + 1 >= n || (l = o[i + 1]) < 2 || i + l > n)
+			break;
+		if (k == 2 && l == 4)
+			p->mss = o[i + 2] << 8 | o[i + 3];
+		else if (k == 3 && l == 3)
+			p->ws = o[i + 2] > 14 ? 14 : o[i + 2];
+		else if (k == 4 && l == 2)
+			p->sack = 1;
+		else if (k == 8 && l == 10) {
+			p->ts = 1;
+			p->tsval = (uint32_t)o[i + 2] << 24 |
+			    (uint32_t)o[i + 3] << 16 | (uint32_t)o[i + 4] << 8 |
+			    o[i + 5];
+		}
+		i += l;
+	}
+}
+
+/* 0 if buf (caplen bytes, the packet was plen long) is TCP for port. */
+static int
+parse_pkt(const unsigned char *b, size_t caplen, size_t plen, uint16_t port,
+    struct pkt *p)
+{
+	const unsigned char *t, *src, *dst;
+	size_t ihl, thl, alen;
+	uint16_t sport, dport;
+
+	memset(p, 0, sizeof *p);
+	if (caplen < 20)
+		return -1;
+	if ((b[0] >> 4) == 4) {
+		ihl = (size_t)(b[0] & 15) * 4;
+		if (ihl < 20 || b[9] != IPPROTO_TCP || caplen < ihl + 20)
+			return -1;
+		p->k.family = AF_INET;
+		src = b + 12;
+		dst = b + 16;
+		alen = 4;
+	} else if ((b[0] >> 4) == 6) {
+		ihl = 40;
+		if (caplen < 60 || b[6] != IPPROTO_TCP)
+			return -1;	/* extension headers: not ours */
+		p->k.family = AF_INET6;
+		src = b + 8;
+		dst = b + 24;
+		alen = 16;
+	} else
+		return -1;
+	t = b + ihl;
+	sport = (uint16_t)(t[0] << 8 | t[1]);
+	dport = (uint16_t)(t[2] << 8 | t[3]);
+	thl = (size_t)(t[12] >> 4) * 4;
+	if (thl < 20 || caplen < ihl + thl)
+		return -1;
+	p->seq = (uint32_t)t[4] << 24 | (uint32_t)t[5] << 16 |
+	    (uint32_t)t[6] << 8 | t[7];
+	p->ack = (uint32_t)t[8] << 24 | (uint32_t)t[9] << 16 |
+	    (uint32_t)t[10] << 8 | t[11];
+	p->flags = t[13];
+	p->win = (uint16_t)(t[14] << 8 | t[15]);
+	p->len = plen > ihl + thl ? plen - ihl - thl : 0;
+	parse_opts(t + 20, thl - 20, p);
+	if (dport == port) {
+		p->from_peer = 1;
+		memcpy(p->k.paddr, src, alen);
+		memcpy(p->k.laddr, dst, alen);
+		p->k.pport = sport;
+		p->k.lport = dport;
+	} else if (sport == port) {
+		memcpy(p->k.laddr, src, alen);
+		memcpy(p->k.paddr, dst, alen);
+		p->k.lport = sport;
+		p->k.pport = dport;
+	} else
+		return -1;
+	return 0;
+}
+
+/* a 64-bit offset moved by a 32-bit sequence difference */
+static uint64_t
+advance(uint64_t off, uint32_t from, uint32_t to)
+{
+	int32_t d = (int32_t)(to - from);
+
+	return d > 0 ? off + (uint32_t)d : off;
+}
+
+static void
+handshake_done(struct sess *x)
+{
+	struct tcpr_sess *s = &x->s;
+
+	s->flags = 0;
+	if (x->peer_ws >= 0 && x->our_ws >= 0) {
+		s->flags |= TCPR_F_WSCALE;
+		s->snd_wscale = (uint8_t)x->peer_ws;
+		s->rcv_wscale = (uint8_t)x->our_ws;
+	}
+	if (x->peer_sack && x->our_sack)
+		s->flags |= TCPR_F_SACK;
+	if (x->peer_ts && x->our_ts)
+		s->flags |= TCPR_F_TS;
+	if (s->mss < 64)
+		s->mss = 536;
+	x->ts_at = now_ms();
+	x->last_seq_out = s->snd_isn + 1;
+	x->last_ack_out = s->rcv_isn + 1;
+	x->last_ack_in = s->snd_isn + 1;
+	emit(x, 1);
+}
+
+static void
+track(const struct capture_opts *o, const struct pkt *p)
+{
+	struct sess *x;
+
+	npkt++;
+	if (p->flags & TH_RST) {
+		if ((x = find(&p->k, 0)) != NULL)
+			end(x);
+		return;
+	}
+	if ((p->flags & (TH_SYN | TH_ACK)) == TH_SYN && p->from_peer) {
+		if ((x = find(&p->k, 1)) == NULL)
+			return;
+		if (x->announced)	/* a new incarnation of the tuple */
+			end(x), x = find(&p->k, 1);
+		x->s.rcv_isn = p->seq;
+		x->s.mss = (uint16_t)(p->mss > 0 ? p->mss : 536);
+		x->peer_ws = p->ws;
+		x->peer_sack = p->sack;
+		x->peer_ts = p->ts;
+		x->s.snd_wnd = p->win;	/* never scaled in a SYN */
+		return;
+	}
+	if ((p->flags & (TH_SYN | TH_ACK)) == (TH_SYN | TH_ACK) && !p->from_peer) {
+		if ((x = find(&p->k, 1)) == NULL || x->announced)
+			return;	/* a retransmitted SYN-ACK */
+		if (x->s.mss == 0) {
+			/* the peer's SYN was not seen: what the SYN-ACK says */
+			x->s.rcv_isn = p->ack - 1;
+			x->s.mss = 536;
+		}
+		x->s.snd_isn = p->seq;
+		x->our_ws = p->ws;
+		x->our_sack = p->sack;
+		x->our_ts = p->ts;
+		x->ts_base = p->tsval;
+		x->s.rcv_wnd = p->win;
+		handshake_done(x);
+		if (x->s.flags & TCPR_F_TS)
+			x->ts_base = p->tsval;
+		return;
+	}
+	if ((x = find(&p->k, 0)) == NULL || !x->announced) {
+		nunknown++;
+		return;
+	}
+	if (!o->exact) {
+		/* FINs in the cheap mode: the counters follow in the poll */
+		return;
+	}
+	/* exact mode: every segment moves the offsets */
+	if (p->from_peer) {
+		if (p->flags & TH_ACK) {
+			x->s.snd_una = advance(x->s.snd_una, x->last_ack_in, p->ack);
+			if (x->s.snd_una > x->s.snd_nxt)
+				x->s.snd_una = x->s.snd_nxt;
+			if ((int32_t)(p->ack - x->last_ack_in) > 0)
+				x->last_ack_in = p->ack;
+		}
+		x->s.snd_wnd = (uint32_t)p->win << x->s.snd_wscale;
+		if (p->flags & TH_FIN) {
+			x->peer_fin = 1;
+			x->peer_fin_seq = p->seq + (uint32_t)p->len;
+		}
+	} else {
+		uint32_t end_seq = p->seq + (uint32_t)p->len;
+
+		x->s.snd_nxt = advance(x->s.snd_nxt, x->last_seq_out, end_seq);
+		if ((int32_t)(end_seq - x->last_seq_out) > 0)
+			x->last_seq_out = end_seq;
+		if (p->flags & TH_ACK) {
+			uint32_t a = p->ack;
+
+			if (x->peer_fin && (int32_t)(a - x->peer_fin_seq) > 0) {
+				x->s.flags |= TCPR_F_FIN_IN;
+				a = x->peer_fin_seq;
+			}
+			x->s.rcv = advance(x->s.rcv, x->last_ack_out, a);
+			if ((int32_t)(a - x->last_ack_out) > 0)
+				x->last_ack_out = a;
+		}
+		if (p->flags & TH_FIN)
+			x->s.flags |= TCPR_F_FIN_OUT;
+		x->s.rcv_wnd = (uint32_t)p->win << x->s.rcv_wscale;
+		if (p->ts) {
+			x->ts_base = p->tsval;
+			x->ts_at = now_ms();
+		}
+	}
+	if ((x->s.flags & (TCPR_F_FIN_IN | TCPR_F_FIN_OUT)) ==
+	    (TCPR_F_FIN_IN | TCPR_F_FIN_OUT)) {
+		end(x);		/* closed both ways: nothing left to restore */
+		return;
+	}
+	if (x->s.rcv != x->sent.rcv || x->s.snd_una != x->sent.snd_una ||
+	    x->s.snd_nxt != x->sent.snd_nxt || x->s.flags != x->sent.flags)
+		emit(x, 0);
+}
+
+/* ----------------------------------------------------- sock_diag poll */
+
+static const struct capture_opts *popts;
+static uint64_t poll_gen;
+
+static int
+diag_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct inet_diag_msg *m = mnl_nlmsg_get_payload(nlh);
+	struct tcp_info *ti = NULL;
+	struct nlattr *a;
+	struct tcpr_sess k;
+	struct sess *x;
+	uint64_t total, rcv, una;
+	uint8_t fl;
+
+	(void)data;
+	if (ntohs(m->id.idiag_sport) != popts->port)
+		return MNL_CB_OK;
+	mnl_attr_for_each(a, nlh, sizeof *m)
+		if (mnl_attr_get_type(a) == INET_DIAG_INFO)
+			ti = mnl_attr_get_payload(a);
+	memset(&k, 0, sizeof k);
+	k.family = m->idiag_family;
+	memcpy(k.laddr, m->id.idiag_src, m->idiag_family == AF_INET ? 4 : 16);
+	memcpy(k.paddr, m->id.idiag_dst, m->idiag_family == AF_INET ? 4 : 16);
+	k.lport = ntohs(m->id.idiag_sport);
+	k.pport = ntohs(m->id.idiag_dport);
+	if ((x = find(&k, 0)) == NULL || !x->announced || ti == NULL) {
+		if (x == NULL && m->idiag_state == ST_ESTABLISHED)
+			nunknown++;
+		return MNL_CB_OK;
+	}
+	x->missing = 0;
+	if (m->idiag_state == ST_TIME_WAIT || m->idiag_state == ST_CLOSE) {
+		end(x);
+		return MNL_CB_OK;
+	}
+	fl = x->s.flags & ~(TCPR_F_FIN_IN | TCPR_F_FIN_OUT);
+	if (m->idiag_state == ST_CLOSE_WAIT || m->idiag_state == ST_LAST_ACK ||
+	    m->idiag_state == ST_CLOSING)
+		fl |= TCPR_F_FIN_IN;
+	if (m->idiag_state == ST_FIN_WAIT1 || m->idiag_state == ST_FIN_WAIT2 ||
+	    m->idiag_state == ST_LAST_ACK || m->idiag_state == ST_CLOSING)
+		fl |= TCPR_F_FIN_OUT;
+	/* counters include the FINs; wqueue is write_seq - snd_una */
+	total = ti->tcpi_bytes_acked + m->idiag_wqueue;
+	if (fl & TCPR_F_FIN_OUT)
+		total--;
+	una = ti->tcpi_bytes_acked < total ? ti->tcpi_bytes_acked : total;
+	rcv = ti->tcpi_bytes_received - ((fl & TCPR_F_FIN_IN) ? 1 : 0);
+	if (rcv < x->s.rcv || una < x->s.snd_una || total < x->s.snd_nxt)
+		return MNL_CB_OK;	/* a stale reading */
+	x->s.rcv = rcv;
+	x->s.snd_una = una;
+	x->s.snd_nxt = total;
+	x->s.flags = fl;
+	x->s.snd_wnd = ti->tcpi_snd_wnd;
+	if (x->s.rcv != x->sent.rcv || x->s.snd_una != x->sent.snd_una ||
+	    x->s.snd_nxt != x->sent.snd_nxt || x->s.flags != x->sent.flags)
+		emit(x, 0);
+	return MNL_CB_OK;
+}
+
+static int
+diag_poll(struct mnl_socket *nl, int family)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE > 32768 ? MNL_SOCKET_BUFFER_SIZE : 32768];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct inet_diag_req_v2 *r;
+	unsigned portid = mnl_socket_get_portid(nl);
+	uint32_t seq = (uint32_t)++poll_gen;
+	int n;
+
+	nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = seq;
+	r = mnl_nlmsg_put_extra_header(nlh, sizeof *r);
+	r->sdiag_family = (uint8_t)family;
+	r->sdiag_protocol = IPPROTO_TCP;
+	r->idiag_states = ~(1u << ST_LISTEN) & ~(1u << ST_SYN_RECV) &
+	    ~(1u << ST_SYN_SENT);
+	r->idiag_ext = 1 << (INET_DIAG_INFO - 1);
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+		return -1;
+	while ((n = (int)mnl_socket_recvfrom(nl, buf, sizeof buf)) > 0) {
+		n = mnl_cb_run(buf, (size_t)n, seq, portid, diag_cb, NULL);
+		if (n <= MNL_CB_STOP)
+			return n < 0 ? -1 : 0;
+	}
+	return n < 0 ? -1 : 0;
+}
+
+/* Sessions the kernel no longer lists have ended (closed, reset). */
+static void
+sweep(void)
+{
+	size_t i;
+
+	for (i = 0; i < tcap; i++) {
+		if (!tab[i].used || !tab[i].announced)
+			continue;
+		if (tab[i].missing++ >= 2) {
+			end(&tab[i]);
+			i--;	/* the slot may hold a moved entry now */
+		}
+	}
+}
+
+/* ------------------------------------------------------- nfqueue */
+
+static struct mnl_socket *qsock;
+static unsigned nfq_portid;
+static uint32_t last_id;
+static int have_id;
+
+static int
+queue_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct capture_opts *o = popts;
+	struct nlattr *attr[NFQA_MAX + 1] = { 0 };
+	struct nfqnl_msg_packet_hdr *ph;
+	struct pkt p;
+	size_t caplen, plen;
+
+	if (nfq_nlmsg_parse(nlh, attr) < 0 || attr[NFQA_PACKET_HDR] == NULL)
+		return MNL_CB_OK;
+	ph = mnl_attr_get_payload(attr[NFQA_PACKET_HDR]);
+	last_id = ntohl(ph->packet_id);
+	have_id = 1;
+	if (attr[NFQA_PAYLOAD] == NULL)
+		return MNL_CB_OK;
+	caplen = mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]);
+	plen = attr[NFQA_CAP_LEN] ?
+	    ntohl(mnl_attr_get_u32(attr[NFQA_CAP_LEN])) : caplen;
+	if (parse_pkt(mnl_attr_get_payload(attr[NFQA_PAYLOAD]), caplen, plen,
+	    o->port, &p) == 0)
+		track(o, &p);
+	return MNL_CB_OK;
+}
+
+static int
+nfq_send(struct nlmsghdr *nlh)
+{
+	return mnl_socket_sendto(qsock, nlh, nlh->nlmsg_len) < 0 ? -1 : 0;
+}
+
+/* Accept everything up to the last packet seen: we only watch. */
+static void
+verdict_batch(uint16_t qnum)
+{
+	char buf[256];
+	struct nlmsghdr *nlh;
+
+	if (!have_id)
+		return;
+	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_VERDICT_BATCH, qnum);
+	nfq_nlmsg_verdict_put(nlh, (int)last_id, NF_ACCEPT);
+	if (nfq_send(nlh) < 0)
+		err_warn("verdict:");
+	have_id = 0;
+}
+
+static void
+queue_open(uint16_t qnum)
+{
+	char buf[512];
+	struct nlmsghdr *nlh;
+	int one = 1;
+
+	if ((qsock = mnl_socket_open(NETLINK_NETFILTER)) == NULL ||
+	    mnl_socket_bind(qsock, 0, MNL_SOCKET_AUTOPID) < 0)
+		err_die(EXIT_TEMP, "netfilter queue:");
+	nfq_portid = mnl_socket_get_portid(qsock);
+	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, qnum);
+	nfq_nlmsg_cfg_put_cmd(nlh, AF_INET, NFQNL_CFG_CMD_BIND);
+	if (nfq_send(nlh) < 0)
+		err_die(EXIT_TEMP, "unable to bind queue %u:", qnum);
+	nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, qnum);
+	/* headers only: IPv6 40 + TCP with options 60 */
+	nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, 100);
+	mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS,
+	    htonl(NFQA_CFG_F_GSO | NFQA_CFG_F_FAIL_OPEN));
+	mnl_attr_put_u32(nlh, NFQA_CFG_MASK,
+	    htonl(NFQA_CFG_F_GSO | NFQA_CFG_F_FAIL_OPEN));
+	mnl_attr_put_u32(nlh, NFQA_CFG_QUEUE_MAXLEN, htonl(65536));
+	if (nfq_send(nlh) < 0)
+		err_die(EXIT_TEMP, "unable to configure queue %u:", qnum);
+	/* a full socket buffer must not stop the service: it fails open */
+	setsockopt(mnl_socket_get_fd(qsock), SOL_NETLINK, NETLINK_NO_ENOBUFS,
+	    &one, sizeof one);
+}
+
+/* ----------------------------------------------------------- rules */
+
+static int
+run(const char *prog, const char *const *argv, int quiet)
+{
+	pid_t pid;
+	int st;
+
+	if ((pid = fork()) < 0)
+		return -1;
+	if (pid == 0) {
+		if (quiet) {
+			FILE *f = freopen("/dev/null", "w", stderr);
+			(void)f;
+		}
+		if (freopen("/dev/null", "w", stdout) == NULL)
+			_exit(127);
+		{
+			char *av[16];
+			size_t i;
+
+			for (i = 0; i < 15 && argv[i]; i++)
+				av[i] = (char *)(uintptr_t)argv[i];
+			av[i] = NULL;
+			execvp(prog, av);
+		}
+		_exit(127);
+	}
+	if (waitpid(pid, &st, 0) < 0)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void
+rules(const struct capture_opts *o, int add)
+{
+	static const char *const tools[] = { "iptables", "ip6tables" };
+	char chain[32], port[8], qnum[8];
+	size_t i;
+
+	snprintf(chain, sizeof chain, "TCPR-%u", o->port);
+	snprintf(port, sizeof port, "%u", o->port);
+	snprintf(qnum, sizeof qnum, "%u", o->queue);
+	for (i = 0; i < 2; i++) {
+		const char *t = tools[i];
+		const char *din[] = { t, "-w", "-D", "INPUT", "-p", "tcp",
+		    "--dport", port, "-j", chain, NULL };
+		const char *dout[] = { t, "-w", "-D", "OUTPUT", "-p", "tcp",
+		    "--sport", port, "-j", chain, NULL };
+		const char *fl[] = { t, "-w", "-F", chain, NULL };
+		const char *x[] = { t, "-w", "-X", chain, NULL };
+		const char *n[] = { t, "-w", "-N", chain, NULL };
+		const char *cheap[] = { t, "-w", "-A", chain, "-p", "tcp",
+		    "--tcp-flags", "SYN,FIN,RST", "NONE", "-j", "RETURN", NULL };
+		const char *q[] = { t, "-w", "-A", chain, "-j", "NFQUEUE",
+		    "--queue-num", qnum, "--queue-bypass", NULL };
+		const char *iin[] = { t, "-w", "-I", "INPUT", "-p", "tcp",
+		    "--dport", port, "-j", chain, NULL };
+		const char *iout[] = { t, "-w", "-I", "OUTPUT", "-p", "tcp",
+		    "--sport", port, "-j", chain, NULL };
+
+		/* whatever an earlier run left behind goes first */
+		while (run(t, din, 1) == 0)
+			;
+		while (run(t, dout, 1) == 0)
+			;
+		run(t, fl, 1);
+		run(t, x, 1);
+		if (!add)
+			continue;
+		if (run(t, n, 0) != 0 || (!o->exact && run(t, cheap, 0) != 0) ||
+		    run(t, q, 0) != 0 || run(t, iin, 0) != 0 ||
+		    run(t, iout, 0) != 0) {
+			rules(o, 0);
+			err_die(EXIT_TEMP, "unable to install %s rules", t);
+		}
+	}
+}
+
+int
+capture_run(const struct capture_opts *o)
+{
+	static char buf[1 << 18];
+	struct mnl_socket *diag = NULL;
+	uint64_t next_poll = 0, last_info;
+	int fd;
+
+	if (o->port == 0)
+		err_die(EXIT_BAD, "a service port (-p) is required");
+	if (o->check) {
+		fprintf(stderr, "tcpr-capture: configuration OK\n");
+		return EXIT_OK;
+	}
+	if ((tab = calloc(tcap, sizeof *tab)) == NULL)
+		err_die(EXIT_TEMP, "out of memory");
+	popts = o;
+	signal(SIGTERM, on_term);
+	signal(SIGINT, on_term);
+	signal(SIGPIPE, SIG_IGN);
+	queue_open(o->queue);
+	if (!o->exact) {
+		if ((diag = mnl_socket_open(NETLINK_SOCK_DIAG)) == NULL ||
+		    mnl_socket_bind(diag, 0, MNL_SOCKET_AUTOPID) < 0)
+			err_die(EXIT_TEMP, "sock_diag:");
+	}
+	rules(o, 1);
+	err_info("capturing port %u on queue %u, %s mode", o->port, o->queue,
+	    o->exact ? "exact" : "cheap");
+	fd = mnl_socket_get_fd(qsock);
+	last_info = now_ms();
+	while (!stop) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		uint64_t now;
+		int k;
+
+		if (poll(&p, 1, o->interval) < 0 && errno != EINTR)
+			break;
+		for (k = 0; k < 64 && (p.revents & POLLIN); k++) {
+			ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+
+			if (n < 0)
+				break;
+			mnl_cb_run(buf, (size_t)n, 0, nfq_portid, queue_cb, NULL);
+		}
+		verdict_batch(o->queue);
+		now = now_ms();
+		if (diag && now >= next_poll) {
+			if (diag_poll(diag, AF_INET) < 0 ||
+			    diag_poll(diag, AF_INET6) < 0)
+				err_warn("sock_diag:");
+			else
+				sweep();
+			next_poll = now + (uint64_t)o->interval;
+		}
+		if (fflush(stdout) == EOF)
+			break;
+		if (err_verbose > 0 && now - last_info > 10000) {
+			err_info("sessions=%zu packets=%llu records=%llu unknown=%llu",
+			    tn, (unsigned long long)npkt,
+			    (unsigned long long)nrec, (unsigned long long)nunknown);
+			last_info = now;
+		}
+	}
+	rules(o, 0);
+	err_info("stopped: sessions=%zu packets=%llu records=%llu", tn,
+	    (unsigned long long)npkt, (unsigned long long)nrec);
+	if (fflush(stdout) == EOF || ferror(stdout))
+		err_die(EXIT_TEMP, "unable to write records:");
+	return EXIT_OK;
+}

@@ -1,0 +1,104 @@
+#!/usr/bin/env bats
+# The whole non-stop TCP chain without a failover manager: on the master
+# tcpr-capture | tcpr-sync send, on the backup tcpr-sync recv; the master
+# dies (cable cut, every process killed); the backup restores and serves.
+# Clients on h1 see every byte echoed once and in order, no reset.
+load ../lib/common
+
+TCPR_CAPTURE=${TCPR_CAPTURE:-$BIN/tcpr-capture}
+TCPR_SYNC=${TCPR_SYNC:-$BIN/tcpr-sync}
+TCPR_RESTORE=${TCPR_RESTORE:-$BIN/tcpr-restore}
+ECHO=$NONSTOP_TOP/contrib/tcpr/tcpr-echo-py
+CLIENT=$NONSTOP_TOP/contrib/tcpr/tcpr-echo-client.py
+
+setup() {
+	need_root
+	command -v python3 >/dev/null || skip "python3 not installed"
+	command -v iptables >/dev/null || skip "iptables not installed"
+	topo_lan 3
+	D=$BATS_TEST_TMPDIR
+	mkdir -p "$D/store"
+	KEY=$(make_key)
+}
+
+teardown() {
+	topo_teardown
+}
+
+stored() { [ "$(ls "$D/store" | wc -l)" -eq "$1" ]; }
+rules_gone() { ! hx 2 iptables -S | grep -q TCPR; }
+
+# chain MODE N VIP PLEN
+chain() {
+	local mode=$1 n=$2 vip=$3 plen=$4 i
+	hx 2 ip addr add "$vip/$plen" dev eth0 nodad 2>/dev/null || hx 2 ip addr add "$vip/$plen" dev eth0
+	bg recv 3 $TCPR_SYNC -k "$KEY" -s "$D/store" recv 7001
+	wait_until 5000 grep -q receiving "$D/recv.err"
+	bg srv 2 python3 "$ECHO" "$vip" 7
+	wait_until 10000 grep -q ready "$D/srv.err"
+	bg cap 2 sh -c "$TCPR_CAPTURE $mode -p 7 | $TCPR_SYNC -t 20 -k $KEY send 192.0.2.3:7001"
+	wait_until 10000 grep -q capturing "$D/cap.err"
+	for ((i = 1; i <= n; i++)); do
+		mkdir -p "$D/c$i"
+		bg "cli$i" 1 python3 "$CLIENT" "$vip" 7 "$D/c$i" 20 5 20
+	done
+	for ((i = 1; i <= n; i++)); do
+		wait_until 60000 test -e "$D/c$i/ready"
+	done
+	wait_until 10000 stored "$n"
+	sleep 0.5	# the last updates reach the store
+	# Crash: the cable first, so nothing the dying kernel sends leaves.
+	link_cut 2
+	for pid in $(ip netns pids "$(ns 2)"); do kill -9 "$pid"; done
+	for ((i = 1; i <= n; i++)); do touch "$D/c$i/cut"; done
+	bg_stop recv
+	bg app 3 $TCPR_RESTORE -s "$D/store" python3 "$ECHO"
+	wait_until 10000 grep -q ready "$D/app.err"
+	cat "$D/app.err"
+	grep -q "restored $n sessions" "$D/app.err"
+	hx 3 ip addr add "$vip/$plen" dev eth0 nodad 2>/dev/null || hx 3 ip addr add "$vip/$plen" dev eth0
+	hx 3 "$GARP_SEND" -c 2 -i eth0 "$vip" 2>/dev/null || hx 1 ip neigh flush dev eth0
+	for ((i = 1; i <= n; i++)); do
+		wait_until 60000 not_running "$(bg_pid "cli$i")"
+		echo "client $i: $(bg_out "cli$i")"
+		[[ $(bg_out "cli$i") == "ok sent="* ]]
+		cmp "$D/c$i/sent" "$D/c$i/got"
+	done
+}
+
+@test "tcpr failover chain, cheap mode: 1 IPv4 session" {
+	chain "" 1 192.0.2.100 24
+}
+
+@test "tcpr failover chain, exact mode: 10 IPv4 sessions" {
+	chain -x 10 192.0.2.100 24
+}
+
+@test "tcpr failover chain, cheap mode: 10 IPv6 sessions" {
+	chain "" 10 2001:db8::100 64
+}
+
+@test "tcpr failover chain: an ended session is not resurrected; rules removed on exit" {
+	hx 2 ip addr add 192.0.2.100/24 dev eth0
+	bg recv 3 $TCPR_SYNC -k "$KEY" -s "$D/store" recv 7001
+	wait_until 5000 grep -q receiving "$D/recv.err"
+	bg srv 2 python3 "$ECHO" 192.0.2.100 7
+	wait_until 10000 grep -q ready "$D/srv.err"
+	bg cap 2 $TCPR_CAPTURE -p 7
+	wait_until 10000 grep -q capturing "$D/cap.err"
+	hx 2 iptables -S | grep -q "NFQUEUE --queue-num 31000 --queue-bypass"
+	mkdir -p "$D/c1"
+	touch "$D/c1/cut"
+	run -0 hx 1 python3 "$CLIENT" 192.0.2.100 7 "$D/c1" 3 3 3
+	sleep 0.3
+	bg_stop cap
+	wait_until 5000 rules_gone
+	hx 2 $TCPR_SYNC -t 20 -k "$KEY" send 192.0.2.3:7001 <"$D/cap.out"
+	run -0 $TCPR_SYNC dump "$D/cap.out"
+	[[ ${lines[0]} == "full sid="* ]]
+	[[ ${lines[-1]} == "full "*",end "* ]]
+	stored 0
+	run -0 --separate-stderr hx 3 $TCPR_RESTORE -s "$D/store"
+	[ -z "$output" ]
+	[[ $stderr == *"restored 0 sessions"* ]]
+}
