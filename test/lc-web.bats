@@ -144,3 +144,182 @@ seed() {
 	[ "$status" = 403 ]
 	grep -q 'log in again' "$WT/body"
 }
+
+@test "lc-web: a wrong password, an unknown administrator and an empty one are refused" {
+	web_boot
+	web_login alice wrong-password
+	[ "$status" = 403 ]
+	grep -q 'Wrong administrator name or password' "$WT/body"
+	! grep -qi '^set-cookie' "$WT/head"
+	web_login mallory alice-secret
+	[ "$status" = 403 ]
+	web_login alice ""
+	[ "$status" = 400 ]
+	# The service identity logs nobody in by itself: an anonymous page
+	# shows only the login form.
+	wget_ "?p=clusters"
+	[ "$status" = 200 ]
+	grep -q 'name="password"' "$WT/body"
+	! grep -q 'Clusters</h1>' "$WT/body"
+	# A login form not issued by this server (token forged or missing).
+	wpost "?p=login" token=1.abc user=alice password=alice-secret
+	[ "$status" = 403 ]
+	! grep -qi '^set-cookie' "$WT/head"
+	grep -c 'action=login result=refused' "$WT/var/audit.log" | grep -qx 2
+}
+
+@test "lc-web: a POST without its token, or with another session's, changes nothing" {
+	web_boot
+	seed
+	$LCB cluster add web service=192.0.2.100:80/tcp lb=lb1 rs=rs1,rs2 >/dev/null
+	web_login alice alice-secret
+	[ "$status" = 303 ]
+	before=$(slapd_dump)
+	wpost "?p=apply" act=drain c=web host=rs1 gen=0
+	[ "$status" = 403 ]
+	grep -q 'security token' "$WT/body"
+	wpost "?p=apply" csrf=00 act=drain c=web host=rs1 gen=0
+	[ "$status" = 403 ]
+	# A token of another session of the same administrator.
+	mv "$WT/jar" "$WT/jar.1"
+	web_login alice alice-secret
+	wget_ "?p=clusters"
+	other=$(csrf)
+	mv "$WT/jar.1" "$WT/jar"
+	wpost "?p=apply" "csrf=$other" act=drain c=web host=rs1 gen=0
+	[ "$status" = 403 ]
+	[ "$(slapd_dump)" = "$before" ]
+	[ -z "$(ls "$WT/roles")" ]
+	grep -q 'result=refused msg="bad or missing CSRF token"' "$WT/var/audit.log"
+	# A logout without the token does not log out either.
+	wpost "?p=logout"
+	[ "$status" = 403 ]
+	wget_ "?p=clusters"
+	grep -q 'Clusters</h1>' "$WT/body"
+}
+
+@test "lc-web: an expired session is refused and asks to log in again" {
+	web_boot 2
+	web_login alice alice-secret
+	[ "$status" = 303 ]
+	wget_ "?p=clusters"
+	[ "$status" = 200 ]
+	tok=$(csrf)
+	c=$(cookie_of)
+	[ -n "$c" ]
+	sleep 3
+	# curl itself drops the cookie at Max-Age; a browser that keeps it
+	# (or a thief) sends it anyway.
+	status=$(curl -s -o "$WT/body" -w '%{http_code}' -H "Cookie: lcweb=$c" "$WEB?p=clusters")
+	[ "$status" = 403 ]
+	grep -q 'Your session has expired' "$WT/body"
+	grep -q 'name="password"' "$WT/body"
+	status=$(curl -s -o "$WT/body" -w '%{http_code}' -H "Cookie: lcweb=$c" \
+		--data "csrf=$tok&act=dissolve&c=web" "$WEB?p=plan")
+	[ "$status" = 403 ]
+	grep -q 'Nothing was changed' "$WT/body"
+	grep -q 'result=refused msg="no session"' "$WT/var/audit.log"
+	# A cookie whose signature does not match is no session at all.
+	web_login alice alice-secret
+	c=$(cookie_of)
+	status=$(curl -s -o "$WT/body" -w '%{http_code}' -H "Cookie: lcweb=$c" "$WEB?p=clusters")
+	[ "$status" = 200 ]
+	bad=${c%?}0
+	[ "$bad" != "$c" ] || bad=${c%?}1
+	status=$(curl -s -o "$WT/body" -w '%{http_code}' -H "Cookie: lcweb=$bad" "$WEB?p=clusters")
+	[ "$status" = 403 ]
+	grep -q 'Your session was not valid' "$WT/body"
+	# Nor is one with a later expiry pasted in.
+	forged=$(echo "$c" | awk -F. '{ $3 = $3 + 86400; print }' OFS=.)
+	status=$(curl -s -o "$WT/body" -w '%{http_code}' -H "Cookie: lcweb=$forged" "$WEB?p=clusters")
+	[ "$status" = 403 ]
+}
+
+@test "lc-web: markup in directory values and in input is shown escaped" {
+	web_boot
+	seed
+	$LCB host change rs3 descr='<img src=x onerror=alert(2)>' >/dev/null
+	web_login alice alice-secret
+	wget_ "?p=hosts"
+	[ "$status" = 200 ]
+	grep -q '&lt;img src=x onerror=alert(2)&gt;' "$WT/body"
+	! grep -q '<img src=x' "$WT/body"
+	# lib/cluster refuses to read a host whose name is not a host name:
+	# the page then says which entry, escaped.
+	ldapadd -Q -Y EXTERNAL -H "$SLAPD_LDAPI" >/dev/null <<-L
+	dn: cn=x\\3Cb\\3Ebold\\3C/b\\3E,ou=hosts,$SLAPD_BASE
+	objectClass: nonstopHost
+	cn: x<b>bold</b>
+	description: <script>alert(1)</script>
+	L
+	wget_ "?p=hosts"
+	[ "$status" = 500 ]
+	grep -q 'x\\3Cb\\3Ebold' "$WT/body"
+	! grep -q '<script>alert' "$WT/body"
+	! grep -q '<b>bold' "$WT/body"
+	# Input echoed back in an error is escaped too, and is a 400.
+	tok=$(csrf)
+	wpost "?p=plan" "csrf=$tok" act=create 'c=<i>evil</i>' service=192.0.2.100:80 lb=lb1 rs=rs1
+	[ "$status" = 400 ]
+	grep -q '&lt;i&gt;evil&lt;/i&gt;' "$WT/body"
+	! grep -q '<i>evil' "$WT/body"
+	wpost "?p=plan" "csrf=$tok" act=create c=web service=192.0.2.100:80 'lb=<svg/onload=x>' rs=rs1
+	[ "$status" = 400 ]
+	! grep -q '<svg' "$WT/body"
+	wget_ '?p=cluster&c=%3Cscript%3E'
+	[ "$status" = 404 ]
+	grep -q '&lt;script&gt;' "$WT/body"
+	! grep -q '<script>' "$WT/body"
+}
+
+@test "lc-web: bad input gets 400 with a reason and stores nothing" {
+	web_boot
+	seed
+	$LCB cluster add web service=192.0.2.100:80/tcp lb=lb1 rs=rs1,rs2 >/dev/null
+	web_login alice alice-secret
+	wget_ "?p=clusters"
+	tok=$(csrf)
+	before=$(slapd_dump)
+	# Rules of lc-build: unknown host, two roles, a bad scheduler and weight.
+	wpost "?p=plan" "csrf=$tok" act=create c=api service=192.0.2.101:80 lb=lb1 rs=nohost
+	[ "$status" = 400 ]
+	grep -q 'not in the directory' "$WT/body"
+	wpost "?p=plan" "csrf=$tok" act=change c=web rs=lb1
+	[ "$status" = 400 ]
+	wpost "?p=plan" "csrf=$tok" act=sched c=web sched=fastest
+	[ "$status" = 400 ]
+	wpost "?p=plan" "csrf=$tok" act=weight c=web host=rs1 weight=70000
+	[ "$status" = 400 ]
+	grep -q 'from 0 to 65535' "$WT/body"
+	wpost "?p=plan" "csrf=$tok" act=drain c=web host=rs9
+	[ "$status" = 400 ]
+	wpost "?p=plan" "csrf=$tok" act=explode c=web
+	[ "$status" = 400 ]
+	wpost "?p=plan" "csrf=$tok" act=create c=web service=192.0.2.100:80 lb=lb1 rs=rs1
+	[ "$status" = 400 ]
+	grep -q 'already a cluster' "$WT/body"
+	# Malformed forms and addresses.
+	status=$(curl -s -b "$WT/jar" -o "$WT/body" -w '%{http_code}' --data-binary 'a=%zz' "$WEB?p=plan")
+	[ "$status" = 400 ]
+	grep -q 'bad %-escape' "$WT/body"
+	status=$(curl -s -b "$WT/jar" -o "$WT/body" -w '%{http_code}' --data-binary "csrf=$tok&act=sched&act=rr" "$WEB?p=plan")
+	[ "$status" = 400 ]
+	grep -q 'given twice' "$WT/body"
+	status=$(curl -s -b "$WT/jar" -o "$WT/body" -w '%{http_code}' --data-binary "csrf=$tok&c=a%01b" "$WEB?p=plan")
+	[ "$status" = 400 ]
+	status=$(curl -s -b "$WT/jar" -o "$WT/body" -w '%{http_code}' -H 'Content-Type: text/plain' --data-binary "x" "$WEB?p=plan")
+	[ "$status" = 400 ]
+	status=$(curl -s -b "$WT/jar" -o "$WT/body" -w '%{http_code}' "$WEB?p=clusters&p=hosts")
+	[ "$status" = 400 ]
+	status=$(curl -s -b "$WT/jar" -o "$WT/body" -w '%{http_code}' "$WEB?p=nosuch")
+	[ "$status" = 404 ]
+	head -c 70000 /dev/zero | tr '\0' a >"$WT/big"
+	status=$(curl -s -b "$WT/jar" -o "$WT/body" -w '%{http_code}' --data-binary "@$WT/big" "$WEB?p=plan")
+	[ "$status" = 413 ] || [ "$status" = 400 ]
+	[ "$(slapd_dump)" = "$before" ]
+	[ -z "$(ls "$WT/roles")" ]
+	# Every answer is a page a person can read, with the security headers.
+	wget_ "?p=clusters"
+	grep -qi "^content-security-policy: default-src 'none'" "$WT/head"
+	grep -qi '^x-frame-options: DENY' "$WT/head"
+}

@@ -57,6 +57,19 @@ when(struct web_buf *b, long long t)
 	web_buf_puts(b, s);
 }
 
+/* A page that could not be read from the directory: never the user's fault. */
+static void
+load_fail(const char *head, const struct cl_err *e)
+{
+	int st = err_status(e);
+
+	if (st == 400 || st == 404)
+		fail_page(500, head, "The directory holds something lc-web cannot use: %s",
+		    e->msg);
+	else
+		fail_page(st, head, "%s", e->msg);
+}
+
 /* ---- login and style ---------------------------------------------------- */
 
 void
@@ -266,7 +279,7 @@ page_clusters(void)
 	if (cl_dir_clusters_each(d, cluster_row, &rows, &e) < 0) {
 		dir_close(d);
 		web_buf_free(&rows);
-		fail_page(err_status(&e), "Clusters not available", "%s", e.msg);
+		load_fail("Clusters not available", &e);
 		return;
 	}
 	dir_close(d);
@@ -353,7 +366,7 @@ page_cluster(const char *name)
 	if ((x = cl_dir_cluster_get(d, name, &c, &e)) <= 0) {
 		dir_close(d);
 		if (x < 0)
-			fail_page(err_status(&e), "Cluster not available", "%s", e.msg);
+			load_fail("Cluster not available", &e);
 		else
 			fail_page(404, "No such cluster", "There is no cluster named %s.", name);
 		return;
@@ -361,7 +374,7 @@ page_cluster(const char *name)
 	if (cl_dir_members(d, &c, &hosts, &e) < 0) {
 		dir_close(d);
 		cl_cluster_free(&c);
-		fail_page(err_status(&e), "Cluster not available", "%s", e.msg);
+		load_fail("Cluster not available", &e);
 		return;
 	}
 	dir_close(d);
@@ -564,7 +577,7 @@ page_hosts(void)
 	if (cl_dir_hosts_each(d, host_row, &rows, &e) < 0) {
 		dir_close(d);
 		web_buf_free(&rows);
-		fail_page(err_status(&e), "Hosts not available", "%s", e.msg);
+		load_fail("Hosts not available", &e);
 		return;
 	}
 	dir_close(d);
@@ -728,7 +741,7 @@ page_history(const char *cluster)
 			if (cl_dir_clusters_each(d, events_of, &b, &e) < 0) {
 				dir_close(d);
 				web_buf_free(&b);
-				fail_page(err_status(&e), "History not available", "%s", e.msg);
+				load_fail("History not available", &e);
 				return;
 			}
 			dir_close(d);
@@ -790,7 +803,7 @@ page_form(const char *name)
 		dir_close(d);
 		if (x <= 0) {
 			if (x < 0)
-				fail_page(err_status(&e), "Cluster not available", "%s", e.msg);
+				load_fail("Cluster not available", &e);
 			else
 				fail_page(404, "No such cluster", "There is no cluster named %s.", name);
 			return;

@@ -52,7 +52,7 @@ web_boot() {
 	ttl=$ttl
 	title=test
 	CONF
-	$LC_WEB -n -f "$WT/lc-web.conf" || return 1
+	$LC_WEB -n -f "$WT/lc-web.conf" 2>/dev/null || return 1
 	for ((i = 0; i < 3; i++)); do
 		WEB_PORT=$(slapd_port) || return 1
 		cat >"$WT/lighttpd.conf" <<-CONF
@@ -97,6 +97,7 @@ wpost() {
 	shift
 	local args=()
 	for a in "$@"; do args+=(--data-urlencode "$a"); done
+	[ $# -gt 0 ] || args=(--data-binary "")
 	status=$(curl -s -b "$WT/jar" -c "$WT/jar" -o "$WT/body" -D "$WT/head" \
 		-w '%{http_code}' "${args[@]}" "$WEB$path")
 }
@@ -106,6 +107,8 @@ field_of() {
 	sed -n "s/.*name=\"$1\" value=\"\\([^\"]*\\)\".*/\\1/p" "$WT/body" | head -n 1
 }
 csrf() { field_of csrf; }
+# The session cookie's value in the jar.
+cookie_of() { awk '$6 == "lcweb" { print $7 }' "$WT/jar"; }
 
 web_login() {
 	wget_ "?p=login"
