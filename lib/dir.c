@@ -499,6 +499,7 @@ dir_bulk_begin(struct dir *d, int window)
 	return b;
 }
 
+
 /* Wait for one answer; keep the first failure. */
 static int
 bulk_reap(struct dir_bulk *b)
