@@ -171,6 +171,9 @@ main(int argc, char **argv)
 		    ifname);
 	snprintf(macs, sizeof macs, "%02x:%02x:%02x:%02x:%02x:%02x",
 	    mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+	err_debug("interface %s index %u hardware address %s, %d address%s, "
+	    "%lu round%s at %lu ms", ifname, ifindex, macs, naddr,
+	    naddr == 1 ? "" : "es", count, count == 1 ? "" : "s", interval);
 	if (check) {
 		if (!quiet)
 			fprintf(stderr, "%s: configuration OK\n", err_prog);
@@ -182,6 +185,7 @@ main(int argc, char **argv)
 	/* The socket is all we need: keep no capability at all. */
 	if (priv_drop(NULL, NULL, 0) == -1)
 		err_die(EXIT_TEMP, "unable to drop privileges:");
+	err_debug("packet socket open; all capabilities dropped");
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	next = t0;

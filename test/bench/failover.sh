@@ -26,9 +26,15 @@
 # master:
 #   crash  the master's link is cut at the switch and its daemon SIGKILLed
 #   clean  the master's daemon gets SIGTERM (it resigns)
+# A baseline first: the same probe against a VIP that never moves gives
+# the measurement's noise floor on this machine (scheduling, 1 ms cadence).
 # Output: one line per run, then per tool/interval/scenario a line
 #   bench=failover tool=T interval=MS scenario=S runs=N ok=N min=X median=X max=X
 # and a table of medians with the ratios ha-beat/keepalived.
+# The client probes at SCHED_FIFO priority $PROBE_RT (default 20; 0 for
+# none): it is the measuring instrument, and on a loaded 2-core machine an
+# ordinary-priority prober shows 5-20 ms gaps with no failover at all. The
+# daemons run at their own defaults.
 # Needs root, keepalived, a C compiler; ha-beat from $HA_BEAT or
 # $NONSTOP_BIN/ha-beat (skipped when not built).
 set -u
@@ -41,6 +47,7 @@ KEEPALIVED=${KEEPALIVED:-keepalived}
 
 RUNS=5 INTERVAL=10 FAST=5 DEAD=3 POST=1200 TOOLS=keepalived,ha-beat SOAK=0
 PRE=300			# ms of steady probing before the failure
+PROBE_RT=${PROBE_RT:-20}
 VIP=192.0.2.100 PORT=8080
 
 die() { echo "failover.sh: fatal: $*" >&2; exit "${2:-111}"; }
@@ -88,6 +95,10 @@ trap 'exit 130' INT TERM
 cc -std=c11 -D_GNU_SOURCE -O2 -o "$work/connprobe" "$here/connprobe.c" ||
 	die "unable to build connprobe"
 PROBE=$work/connprobe
+RT=()
+if ((PROBE_RT > 0)) && command -v chrt >/dev/null; then
+	RT=(chrt -f "$PROBE_RT")
+fi
 
 now_ms() { local s; s=$(date +%s%N); echo $((s / 1000000)); }
 has_vip() { ip -n "$(ns "$1")" -br addr show dev eth0 | grep -q " $VIP/24"; }
@@ -194,7 +205,7 @@ run_one() {
 		stop_group "$pa"; stop_group "$pb"; reset_nodes
 		echo "fail:VIP not on a alone once b started"; return
 	fi
-	hx 3 timeout 30 "$PROBE" -a "$VIP" -p "$PORT" -d $((PRE + POST)) >"$work/probe.out" &
+	hx 3 timeout 30 "${RT[@]}" "$PROBE" -a "$VIP" -p "$PORT" -d $((PRE + POST)) >"$work/probe.out" &
 	probe=$!
 	sleep "$(awk -v m="$PRE" 'BEGIN { print m / 1000 }')"
 	case $sc in
@@ -268,9 +279,24 @@ for t in "${want[@]}"; do
 done
 [ ${#configs[@]} -gt 0 ] || die "nothing to measure" 100
 
-echo "# failover benchmark: $RUNS runs per case, probe every 1 ms, dead=$DEAD, $(nproc) cores, $(uname -r)"
+echo "# failover benchmark: $RUNS runs per case, probe every 1 ms${RT[*]:+ (${RT[*]})}, dead=$DEAD, $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg), $(uname -r)"
 [ -x "$HA_BEAT" ] && echo "# ha-beat: $("$HA_BEAT" -V 2>&1 | head -n 1)"
 echo "# keepalived: $("$KEEPALIVED" -v 2>&1 | head -n 1)"
+# Baseline: no daemon, the VIP fixed on a; any gap is noise.
+: >"$work/gaps"
+for ((r = 1; r <= RUNS; r++)); do
+	ip -n "$(ns 1)" addr add "$VIP/24" dev eth0
+	wait_until 3000 client_ok
+	hx 3 timeout 30 "${RT[@]}" "$PROBE" -a "$VIP" -p "$PORT" -d $((PRE + POST)) >"$work/probe.out"
+	reset_nodes
+	gap=$(sed -n 's/.* maxgap_ms=\([0-9.]*\) .*/\1/p' "$work/probe.out")
+	echo "run tool=none scenario=baseline run=$r outage_ms=${gap:-fail}"
+	[ -n "$gap" ] && echo "$gap" >>"$work/gaps"
+done
+read -r ok mn md mx < <(stats "$work/gaps")
+echo "bench=failover tool=none scenario=baseline runs=$RUNS ok=$ok min=$mn median=$md max=$mx"
+base=$md
+
 declare -A med
 for sc in crash clean; do
 	for c in "${configs[@]}"; do
@@ -304,7 +330,8 @@ for sc in crash clean; do
 	fi
 	echo
 done
-echo "(medians of the client-visible outage; ratio = ha-beat / keepalived, lower is better)"
+echo "(medians of the client-visible outage; ratio = ha-beat / keepalived, lower is better;"
+echo " noise floor: longest gap with no failover, median $base ms)"
 
 # --- soak: no false failover with the other core busy ----------------------
 # masters TOOL: how many times node b became master (false failovers).
