@@ -290,6 +290,20 @@ addr_value_ok(const char *s)
 	    !strchr(s, '/');
 }
 
+/* Rewrite *s in the one spelling addr_fmt gives (2001:db8::1, not 2001:0db8::1). */
+static void
+canon(char **s)
+{
+	struct addr a;
+	char buf[ADDR_STRLEN], *c;
+
+	if (addr_parse(*s, &a) < 0 || !addr_fmt(&a, buf, sizeof(buf)) ||
+	    !(c = strdup(buf)))
+		return;
+	free(*s);
+	*s = c;
+}
+
 /* Split a comma list into a malloc'd vector. */
 static char **
 split(const char *val, size_t *n)
@@ -335,12 +349,14 @@ cl_host_set(struct cl_host *h, const char *key, const char *val, struct cl_err *
 		list = split(val, &n);
 		if (!list)
 			return nomem(e);
-		for (i = 0; i < n; i++)
+		for (i = 0; i < n; i++) {
 			if (!addr_value_ok(list[i])) {
 				seterr(e, "input", "host %s: bad address %s", h->name, list[i]);
 				freev(list, n);
 				return -1;
 			}
+			canon(&list[i]);
+		}
 		for (i = 0; i < h->naddr; i++)
 			free(h->addr[i]);
 		free(h->addr);
@@ -464,6 +480,8 @@ service_parse(const char *cname, const char *s, struct cl_service *out,
 			return -1;
 		}
 		out->name = strdup(n); out->vip = strdup(v);
+		if (out->vip)
+			canon(&out->vip);
 		out->proto = strdup(pr ? pr : "tcp"); out->port = (unsigned)port;
 		kv_free(&r);
 		return 0;
@@ -498,6 +516,8 @@ service_parse(const char *cname, const char *s, struct cl_service *out,
 	if (out->name && !name_ok(out->name))
 		goto bad;
 	out->vip = strdup(vip);
+	if (out->vip)
+		canon(&out->vip);
 	out->proto = strdup(slash ? slash : "tcp");
 	out->port = (unsigned)port;
 	free(copy);
@@ -718,6 +738,46 @@ check_member(const struct cl_cluster *c, struct cl_hosts *hosts,
 	return 0;
 }
 
+struct rsaddr {
+	const char *addr, *host;
+	unsigned port;
+};
+
+static int
+rsaddrcmp(const void *a, const void *b)
+{
+	const struct rsaddr *x = a, *y = b;
+	int d = strcmp(x->addr, y->addr);
+
+	return d ? d : (x->port > y->port) - (x->port < y->port);
+}
+
+/* Two real servers at one address and port would be one to the balancer. */
+static int
+rs_addr_unique(const struct cl_cluster *c, struct cl_hosts *hosts, struct cl_err *e)
+{
+	struct rsaddr *v = calloc(c->nrs + 1, sizeof(*v));
+	size_t i;
+	int rc = 0;
+
+	if (!v)
+		return nomem(e);
+	for (i = 0; i < c->nrs; i++) {
+		const struct cl_host *h = cl_hosts_get(hosts, c->rs[i].host);
+		v[i].addr = h && h->naddr ? h->addr[0] : "";
+		v[i].host = c->rs[i].host;
+		v[i].port = c->rs[i].port;
+	}
+	qsort(v, c->nrs, sizeof(*v), rsaddrcmp);
+	for (i = 1; i < c->nrs && rc == 0; i++)
+		if (rsaddrcmp(&v[i - 1], &v[i]) == 0)
+			rc = seterr(e, "address",
+			    "cluster %s: real servers %s and %s share address %s and port",
+			    c->name, v[i - 1].host, v[i].host, v[i].addr);
+	free(v);
+	return rc;
+}
+
 int
 cl_validate(const struct cl_cluster *c, struct cl_hosts *hosts, struct cl_err *e)
 {
@@ -789,7 +849,7 @@ cl_validate(const struct cl_cluster *c, struct cl_hosts *hosts, struct cl_err *e
 	for (i = 0; i < c->nrs; i++)
 		if (check_member(c, hosts, c->rs[i].host, CL_RS, e) < 0)
 			return -1;
-	return 0;
+	return rs_addr_unique(c, hosts, e);
 }
 
 /* ---- role files ---- */

@@ -147,6 +147,10 @@ rules() {
 	refuse service $L cluster add c1 service=192.0.2.101:99999 lb=bs2 rs=rs3
 	refuse service $L cluster change web service=
 	refuse forwarding $L cluster change web fwd=nat
+	$L host add rsdup addr=192.0.2.11 roles=rs >/dev/null
+	$L host add rs6 addr=2001:db8::16 roles=rs >/dev/null
+	refuse address $L cluster change web rs=rs1,rsdup
+	refuse address $L cluster change web rs=rs1,rs6
 	refuse in-use $L host delete rs1
 	# apply and validate refuse too once the directory holds a broken cluster.
 	ldapmodify -Q -Y EXTERNAL -H "$SLAPD_LDAPI" >/dev/null <<-EOF2
@@ -342,4 +346,39 @@ export_import() {
 	printf 'dn: cn=q1,ou=clusters,%s\nobjectClass: nonstopHost\ncn: q1\n' "$SLAPD_BASE" >"$T/q.ldif"
 	run -100 $L host load "$T/q.ldif"
 	run -1 $L host show p1
+}
+
+@test "lc-build: the role files it writes are accepted by the readers' parser (lib/role.c)" {
+	command -v cc >/dev/null || skip "no C compiler"
+	[ -f "$NONSTOP_TOP/lib/role.c" ] || skip "lib/role.c not there"
+	cat >"$T/rolecheck.c" <<-'EOF2'
+	#include <stdio.h>
+	#include "role.h"
+	int main(int argc, char **argv) {
+		struct role r; char why[256]; int i, bad = 0;
+		for (i = 1; i < argc; i++) {
+			if (role_read(argv[i], &r, why, sizeof why) < 0) {
+				printf("%s: %s\n", argv[i], why); bad = 1; continue;
+			}
+			printf("%s role=%s nsvc=%zu nbs=%zu nrs=%zu nagent=%zu\n", argv[i],
+			    role_kind_name(r.kind), r.nsvc, r.nbs, r.nrs, r.nagent);
+			role_free(&r);
+		}
+		return bad;
+	}
+	EOF2
+	cc -D_GNU_SOURCE -std=c11 -I"$NONSTOP_TOP/lib" -o "$T/rolecheck" "$T/rolecheck.c" \
+		"$NONSTOP_TOP/lib/role.c" "$NONSTOP_TOP/lib/kv.c" "$NONSTOP_TOP/lib/addr.c" "$NONSTOP_TOP/lib/atomic.c" 2>"$T/cc.err" ||
+		skip "lib/role.c does not build here: $(head -c 200 "$T/cc.err")"
+	boot conf
+	seed
+	$L host add rs6 addr=192.0.2.16 roles=rs agent=1161 >/dev/null
+	$L cluster change web "service=http@192.0.2.100:80;dns@192.0.2.100:53/udp" rs=rs1,rs2:3,rs6:0:8080 >/dev/null
+	$L -o "$T/roles" cluster apply web >/dev/null
+	run -0 "$T/rolecheck" "$T"/roles/*.role
+	grep -q 'lb1.role role=lb nsvc=2 nbs=2 nrs=3 nagent=3' <<<"$output"
+	grep -q 'rs6.role role=rs nsvc=2 nbs=2 nrs=1 nagent=3' <<<"$output"
+	$L -o "$T/roles" cluster dissolve web >/dev/null
+	run -0 "$T/rolecheck" "$T"/roles/*.role
+	[ "$(grep -c 'role=none nsvc=0' <<<"$output")" -eq 6 ]
 }
