@@ -72,7 +72,8 @@ static struct nl *nl;
 static int link_ok = 1;
 static int64_t w_last, w_next;
 static uint16_t w_id, w_seq;
-static uint64_t n_rx, n_tx, n_txerr, n_trans, n_rej[R_NREASONS];
+static uint64_t n_rx, n_tx, n_txerr, n_trans, n_stalls, n_rej[R_NREASONS];
+static int64_t max_late;
 static int64_t rej_logged_at[R_NREASONS];
 static int stdout_broken;
 
@@ -574,15 +575,41 @@ witness_read(void)
 	}
 }
 
+/*
+ * We woke well after we planned to: this process (or the whole machine)
+ * was not running. Peers' silence during that time says nothing about
+ * them, so their timers get the time back; otherwise a stall of every node
+ * at once (a paused VM) makes every node declare every other dead.
+ */
+static void
+stall_grace(int64_t planned)
+{
+	int64_t late = now_ns() - planned;
+	int i;
+
+	if (late <= (int64_t)cf.interval_ms * MS / 2)
+		return;
+	n_stalls++;
+	if (late > max_late)
+		max_late = late;
+	for (i = 0; i < cf.nnodes; i++)
+		if (i != me && peers[i].last != 0)
+			peers[i].last += late;
+	if (late >= dead_ns / 2)
+		err_warn("not scheduled for %.1f ms (heartbeat every %u ms): peers' timers extended",
+		    late / 1e6, cf.interval_ms);
+}
+
 static void
 stats(void)
 {
 	int r;
 
-	out("event=stats group=%s node=%s state=%s rx=%llu tx=%llu tx_errors=%llu transitions=%llu",
+	out("event=stats group=%s node=%s state=%s rx=%llu tx=%llu tx_errors=%llu transitions=%llu stalls=%llu max_stall_us=%lld",
 	    cf.group, cf.self, state < 0 ? "init" : state_name[state],
 	    (unsigned long long)n_rx, (unsigned long long)n_tx,
-	    (unsigned long long)n_txerr, (unsigned long long)n_trans);
+	    (unsigned long long)n_txerr, (unsigned long long)n_trans,
+	    (unsigned long long)n_stalls, (long long)(max_late / 1000));
 	for (r = 0; r < R_NREASONS; r++)
 		out(" rejected_%s=%llu", rej_name[r], (unsigned long long)n_rej[r]);
 	out("\n");
@@ -798,6 +825,7 @@ main(int argc, char **argv)
 			pf[np++] = (struct pollfd){ .fd = icmpfd, .events = POLLIN };
 		if (ppoll(pf, np, &to, NULL) == -1 && errno != EINTR)
 			err_die(EXIT_TEMP, "poll:");
+		stall_grace(next);
 
 		for (k = 0; k < cf.nodes[me].npath; k++)
 			if (pf[k].revents & POLLIN)

@@ -48,7 +48,12 @@ n=$(( $(nproc) - 1 )); [ "$n" -ge 1 ] || n=1
 for ((k = 0; k < n; k++)); do timeout "$dur" sh -c 'while :; do :; done' & busy="$busy $!"; done
 echo "soak: ${dur} s at ${ivl} ms x 3 with $n busy loop(s) on $(nproc) cores"
 sleep "$dur"
-base=$(cat "$work"/ev* | grep -c 'event=transition')
+for i in 1 2 3; do
+	for pid in $(ip netns pids "${P}h$i"); do kill -USR1 "$pid" 2>/dev/null; done
+done
+sleep 0.5
+grep -h '^event=stats' "$work"/ev* | sed 's/ rejected_.*//'
+base=$(cat "$work"/ev* | grep -c '^event=transition')
 # Initial: a: init->backup, backup->master; b, c: init->backup = 4 transitions.
 false_failovers=$((base - 4))
 echo "transitions: $base (4 expected at start)"
