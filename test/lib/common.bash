@@ -22,7 +22,8 @@ need_root() {
 # unique per test run; topo_teardown removes them all.
 topo_lan() {
 	local n=$1 i
-	NS_P=${NS_P:-nst$(printf '%x%x' "$BASHPID" "$RANDOM" | tail -c 6)}
+	# test/run sets NS_RUN_PREFIX and sweeps what a killed file left behind.
+	NS_P=${NS_P:-${NS_RUN_PREFIX:-nst}$(printf '%x%x' "$BASHPID" "$RANDOM" | tail -c 6)}
 	export NS_P NS_N=$n
 	ip netns add "${NS_P}sw" || return 1
 	ip -n "${NS_P}sw" link set lo up
