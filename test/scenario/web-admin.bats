@@ -1,0 +1,121 @@
+#!/usr/bin/env bats
+# An administrator in headless Chromium, through lighttpd and lc-web over a
+# real slapd: logs in, creates a cluster, sees it with its live status,
+# drains a real server; lc-role on the balancer (a namespace, nftables DR)
+# applies each generation and a client sees the balancer change. The
+# screenshots are kept in $WEB_SHOTS (default test/artifacts/web/).
+load ../lib/common
+load ../lib/slapd
+load ../lib/web
+
+LC_ROLE=${LC_ROLE:-$BIN/lc-role}
+PY=${PY:-/usr/bin/python3}
+CHROMIUM=${CHROMIUM:-$(command -v chromium || echo /usr/bin/chromium)}
+
+setup() {
+	need_root
+	need_web
+	[ -x "$CHROMIUM" ] || skip "chromium not installed (Debian package chromium)"
+	nft list tables >/dev/null 2>&1 || skip "nftables unavailable"
+	[ -x "${LC_ROLE%% *}" ] || skip "lc-role not built"
+	SHOTS=${WEB_SHOTS:-$NONSTOP_TOP/test/artifacts/web}
+	mkdir -p "$SHOTS"
+	R=$BATS_TEST_TMPDIR
+}
+
+teardown() {
+	web_stop
+	slapd_stop_all
+	topo_teardown
+}
+
+drive() {
+	$PY "$NONSTOP_TOP/test/web/drive.py" "$SHOTS" "$@"
+}
+
+# Where new connections to the VIP land, from the client h1: "rs1=N rs2=M".
+spread() {
+	hx 1 $PY - "$1" <<-'EOP'
+	import socket, sys, collections
+	c = collections.Counter()
+	for i in range(int(sys.argv[1])):
+	    try:
+	        s = socket.create_connection(("192.0.2.100", 80), 3)
+	        c[s.makefile().readline().strip() or "empty"] += 1
+	        s.close()
+	    except OSError:
+	        c["fail"] += 1
+	print(" ".join("%s=%d" % kv for kv in sorted(c.items())))
+	EOP
+}
+
+@test "web-admin: log in, create a cluster, see it live, drain a real server" {
+	topo_lan 4
+	web_boot
+	# h2 the balancer lb1, h3 and h4 the real servers rs1 and rs2.
+	$LCB host add lb1 addr=192.0.2.2 roles=lb,bs >/dev/null
+	$LCB host add rs1 addr=192.0.2.3 roles=rs >/dev/null
+	$LCB host add rs2 addr=192.0.2.4 roles=rs >/dev/null
+	for i in 3 4; do
+		bg "srv$i" $i $PY -c '
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 80)); s.listen(64)
+while True:
+    c, _ = s.accept(); c.sendall((sys.argv[1] + "\n").encode()); c.close()
+' "rs$((i - 2))"
+	done
+
+	run drive "goto=$WEB" shot=01-login \
+		"fill=input[name=user]=alice" "fill=input[name=password]=alice-secret" \
+		"click=form.login button" expect=Clusters "expect=There are no clusters yet" \
+		"click=main .actions a" "expect=Create a cluster" \
+		"fill=input[name=c]=web" "fill=input[name=service]=192.0.2.100:80/tcp" \
+		"fill=input[name=lb]=lb1" "fill=input[name=rs]=rs1,rs2" \
+		"fill=input[name=descr]=shop front <b>not bold</b>" shot=02-create \
+		"click=form.edit button" "expect=Confirm the change" shot=03-plan \
+		"click=.actions form button" "expect=Applied: generation 1" \
+		"expect=not bold</b>" shot=04-cluster
+	echo "$output"
+	[ "$status" -eq 0 ]
+	grep -q '^role=lb host=lb1 cluster=web generation=1' "$WT/roles/lb1.role"
+
+	# The roles go live: lc-role on each host, as lc-agent would run it.
+	hx 2 $LC_ROLE -q -s "$R/st2" apply -f "$WT/roles/lb1.role"
+	hx 3 $LC_ROLE -q -s "$R/st3" apply -f "$WT/roles/rs1.role"
+	hx 4 $LC_ROLE -q -s "$R/st4" apply -f "$WT/roles/rs2.role"
+	wait_until 5000 hx 1 $PY -c 'import socket; socket.create_connection(("192.0.2.100", 80), 2)'
+	run -0 spread 20
+	echo "before: $output"
+	[[ $output == *rs1=* && $output == *rs2=* && $output != *fail* ]]
+
+	# What rs-probe on the balancer reports, where lc-web reads it.
+	mkdir -p "$WT/state/web"
+	cat >"$WT/state/web/rs-probe.state" <<-S
+	probe=rs-probe version=1 time=$(date +%s) sweeps=40 down_events=0 up_events=2 interval=2000 timeout=1000
+	rs=rs1 addr=192.0.2.3 port=80 status=up weight=1 load=12 conns=10 checks=40 failures=0 since=$(($(date +%s) - 80))
+	rs=rs2 addr=192.0.2.4 port=80 status=up weight=1 load=31 conns=10 checks=40 failures=0 since=$(($(date +%s) - 80))
+	S
+	printf 'time=%s event=rs-up rs=rs1 addr=192.0.2.3\ntime=%s event=rs-up rs=rs2 addr=192.0.2.4\n' \
+		"$(date +%s)" "$(date +%s)" >"$WT/state/web/events"
+
+	run drive "goto=$WEB" "fill=input[name=user]=alice" "fill=input[name=password]=alice-secret" \
+		"click=form.login button" shot=05-clusters \
+		"goto=$WEB?p=cluster&c=web" expect=rs-probe "expect=up" shot=06-live \
+		"click=tbody tr:first-child form.inline button" "expect=drain rs1" shot=07-drain-plan \
+		"click=.actions form button" "expect=Applied: generation 2" "expect=0 (drained)" \
+		shot=08-drained "goto=$WEB?p=hosts" expect=rs2 shot=09-hosts \
+		"goto=$WEB?p=history" "expect=drain rs1" expect=rs-up shot=10-history
+	echo "$output"
+	[ "$status" -eq 0 ]
+	grep -q '^rs=rs1 addr=192.0.2.3 weight=0' "$WT/roles/lb1.role"
+
+	# The balancer takes the new generation: new connections avoid rs1.
+	hx 2 $LC_ROLE -q -s "$R/st2" apply -f "$WT/roles/lb1.role"
+	run -0 spread 12
+	echo "after: $output"
+	[ "$output" = "rs2=12" ]
+	for f in 01-login 04-cluster 06-live 07-drain-plan 08-drained 10-history; do
+		[ -s "$SHOTS/$f.png" ]
+	done
+}
