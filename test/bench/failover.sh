@@ -4,7 +4,7 @@
 # plus ha-beat at its fastest safe setting. A benchmark, not a test.
 #
 # usage: test/bench/failover.sh [-r runs] [-i interval_ms] [-f fast_ms]
-#            [-d dead] [-w post_ms] [-T tools] [-S soak_seconds]
+#            [-d dead] [-w post_ms] [-T tools] [-S soak_seconds] [-x]
 #   -r runs per tool and scenario (default 5)
 #   -i heartbeat / advert interval in ms for both tools (default 10, the
 #      smallest keepalived accepts)
@@ -13,6 +13,8 @@
 #      as VRRP's 3 x advert_int)
 #   -w ms the client keeps probing after the failure (default 1200)
 #   -T tools to measure, comma-separated (default keepalived,ha-beat)
+#   -x after the measured runs, one captured run per tool and scenario
+#      (tcpdump on the switch) printed as a timeline: where the time goes
 #   -S seconds: afterwards, a soak run of each tool (ha-beat at the fast
 #      interval) with one core kept busy, counting false failovers
 #      (default 0: none; the issue's target is 300)
@@ -45,18 +47,18 @@ BIN=${NONSTOP_BIN:-$top/build/bin}
 HA_BEAT=${HA_BEAT:-$BIN/ha-beat}
 KEEPALIVED=${KEEPALIVED:-keepalived}
 
-RUNS=5 INTERVAL=10 FAST=5 DEAD=3 POST=1200 TOOLS=keepalived,ha-beat SOAK=0
+RUNS=5 INTERVAL=10 FAST=5 DEAD=3 POST=1200 TOOLS=keepalived,ha-beat SOAK=0 EXPLAIN=0
 PRE=300			# ms of steady probing before the failure
 PROBE_RT=${PROBE_RT:-20}
 VIP=192.0.2.100 PORT=8080
 
 die() { echo "failover.sh: fatal: $*" >&2; exit "${2:-111}"; }
 usage() {
-	echo "usage: failover.sh [-r runs] [-i interval_ms] [-f fast_ms] [-d dead] [-w post_ms] [-T tools] [-S soak_seconds]" >&2
+	echo "usage: failover.sh [-r runs] [-i interval_ms] [-f fast_ms] [-d dead] [-w post_ms] [-T tools] [-S soak_seconds] [-x]" >&2
 	exit 100
 }
 num() { [[ $1 =~ ^[0-9]+$ ]] || usage; }
-while getopts "d:f:i:r:S:T:w:" o; do
+while getopts "d:f:i:r:S:T:w:x" o; do
 	case $o in
 	d) num "$OPTARG"; DEAD=$OPTARG ;;
 	f) num "$OPTARG"; FAST=$OPTARG ;;
@@ -65,6 +67,7 @@ while getopts "d:f:i:r:S:T:w:" o; do
 	S) num "$OPTARG"; SOAK=$OPTARG ;;
 	T) TOOLS=$OPTARG ;;
 	w) num "$OPTARG"; POST=$OPTARG ;;
+	x) EXPLAIN=1 ;;
 	*) usage ;;
 	esac
 done
@@ -187,9 +190,11 @@ stop_group() {	# pid: TERM the group, then KILL after 3 s
 	sleep 0.05
 }
 
-# run_one TOOL INTERVAL SCENARIO: print the outage in ms, or "fail:why".
+# run_one TOOL INTERVAL SCENARIO [capture]: print the outage in ms, or
+# "fail:why". With capture, the switch's traffic goes to $work/cap.pcap and
+# the wall-clock time of the failure to $work/trigger.
 run_one() {
-	local tool=$1 iv=$2 sc=$3 pa pb probe out gap rec
+	local tool=$1 iv=$2 sc=$3 cap=${4:-} pa pb probe out gap rec tcpd
 	pa=$(start_daemon "$tool" 1 "$iv")
 	if ! wait_until 10000 ready; then
 		stop_group "$pa"; reset_nodes
@@ -205,14 +210,31 @@ run_one() {
 		stop_group "$pa"; stop_group "$pb"; reset_nodes
 		echo "fail:VIP not on a alone once b started"; return
 	fi
+	if [ -n "$cap" ]; then
+		rm -f "$work/cap.pcap" "$work/cap.err"
+		ip netns exec "${NS_P}sw" timeout 30 tcpdump -i br0 -n -s 128 -B 16384 \
+			-w "$work/cap.pcap" >/dev/null 2>"$work/cap.err" &
+		tcpd=$!
+		wait_until 5000 grep -q "listening on" "$work/cap.err"
+	fi
 	hx 3 timeout 30 "${RT[@]}" "$PROBE" -a "$VIP" -p "$PORT" -d $((PRE + POST)) >"$work/probe.out" &
 	probe=$!
 	sleep "$(awk -v m="$PRE" 'BEGIN { print m / 1000 }')"
 	case $sc in
-	crash) link_cut 1; kill -9 -- "-$pa" 2>/dev/null ;;
-	clean) kill -TERM "$pa" 2>/dev/null ;;
+	crash)
+		link_cut 1
+		# The cut is the failure: time it once ip(8) has done it.
+		[ -n "$cap" ] && date +%s.%N >"$work/trigger"
+		kill -9 -- "-$pa" 2>/dev/null ;;
+	clean)
+		[ -n "$cap" ] && date +%s.%N >"$work/trigger"
+		kill -TERM "$pa" 2>/dev/null ;;
 	esac
 	wait "$probe"
+	if [ -n "$cap" ]; then
+		kill -INT "$tcpd" 2>/dev/null
+		wait "$tcpd" 2>/dev/null
+	fi
 	stop_group "$pa"; stop_group "$pb"
 	reset_nodes
 	out=$(cat "$work/probe.out")
@@ -332,6 +354,48 @@ for sc in crash clean; do
 done
 echo "(medians of the client-visible outage; ratio = ha-beat / keepalived, lower is better;"
 echo " noise floor: longest gap with no failover, median $base ms)"
+
+# --- explain: one captured run per case, as a timeline ---------------------
+# Times in ms from the failure (link cut / SIGTERM): a's last heartbeat,
+# a's last SYN-ACK to the client, b's first gratuitous ARP for the VIP,
+# b's first SYN-ACK; takeover = b's first GARP - a's last heartbeat (the
+# detection plus the address change); outage = b's first SYN-ACK - a's
+# last SYN-ACK, as the client saw it.
+timeline() {	# tool interval scenario
+	tcpdump -r "$work/cap.pcap" -tt -n -e 2>/dev/null | awk -v t0="$(cat "$work/trigger")" \
+	    -v vip="$VIP" -v tool="$1" -v iv="$2" -v sc="$3" '
+	function ms(t) { return sprintf("%.1f", (t - t0) * 1000) }
+	$2 == "02:00:00:00:00:01" && (/VRRP/ || /\.7400 > /) && $1 < t0 + 1 { ahb = $1 }
+	$2 == "02:00:00:00:00:01" && index($0, vip ".8080 > ") && /Flags \[S\.\]/ { asa = $1 }
+	$2 == "02:00:00:00:00:02" && /ARP/ && index($0, vip) && bgarp == "" && $1 > t0 - 0.05 { bgarp = $1 }
+	$2 == "02:00:00:00:00:02" && index($0, vip ".8080 > ") && /Flags \[S\.\]/ && bsa == "" { bsa = $1 }
+	END {
+		printf "explain tool=%s interval=%s scenario=%s a_last_heartbeat=%s a_last_synack=%s b_first_garp=%s b_first_synack=%s takeover=%s outage=%s\n",
+		    tool, iv, sc, ahb ? ms(ahb) : "-", asa ? ms(asa) : "-",
+		    bgarp ? ms(bgarp) : "-", bsa ? ms(bsa) : "-",
+		    (ahb && bgarp) ? sprintf("%.1f", (bgarp - ahb) * 1000) : "-",
+		    (asa && bsa) ? sprintf("%.1f", (bsa - asa) * 1000) : "-"
+	}'
+}
+if ((EXPLAIN)); then
+	if ! command -v tcpdump >/dev/null; then
+		echo "explain: tcpdump not installed, skipped"
+	else
+		echo
+		echo "# timelines, ms from the failure (one captured run each)"
+		for sc in crash clean; do
+			for c in "${configs[@]}"; do
+				read -r tool iv <<<"$c"
+				res=$(run_one "$tool" "$iv" "$sc" capture)
+				if [[ $res == fail:* ]] || [ ! -s "$work/cap.pcap" ]; then
+					echo "explain tool=$tool interval=$iv scenario=$sc $res"
+				else
+					timeline "$tool" "$iv" "$sc"
+				fi
+			done
+		done
+	fi
+fi
 
 # --- soak: no false failover with the other core busy ----------------------
 # masters TOOL: how many times node b became master (false failovers).
