@@ -323,3 +323,23 @@ seed() {
 	grep -qi "^content-security-policy: default-src 'none'" "$WT/head"
 	grep -qi '^x-frame-options: DENY' "$WT/head"
 }
+
+@test "lc-web: fuzz web_form: form, cookie, session and token parsers survive 30000 inputs" {
+	command -v clang >/dev/null || skip "clang not installed"
+	local t=$BATS_TEST_TMPDIR c=$BATS_TEST_TMPDIR/corpus
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I"$NONSTOP_TOP/lib" \
+	    "$NONSTOP_TOP/test/fuzz/web_form.c" "$NONSTOP_TOP/lib/web_form.c" \
+	    "$NONSTOP_TOP/lib/web_html.c" "$NONSTOP_TOP/lib/web_sess.c" \
+	    "$NONSTOP_TOP/lib/auth.c" -lcrypto -o "$t/web_form" 2>"$t/cc.err" || {
+		grep -q fuzzer "$t/cc.err" && skip "clang's libFuzzer runtime is missing"
+		cat "$t/cc.err"
+		false
+	}
+	mkdir -p "$c"
+	printf '\000act=drain&c=web&host=rs1&csrf=%s' "$(printf '%064d' 0)" >"$c/form"
+	printf '\000a=%%3Cb%%3E+x&b=%%E2%%82%%AC' >"$c/escapes"
+	printf '\001theme=dark; lcweb=v1.alice.1700003600.x; q="v"' >"$c/cookie"
+	printf '\002v1.alice.1700003600.%s.%s' "$(printf '%032d' 0)" "$(printf '%064d' 0)" >"$c/sess"
+	printf '\0031700000000.%s' "$(printf '%064d' 0)" >"$c/token"
+	run -0 "$t/web_form" -runs=30000 -max_len=600 "$c"
+}
