@@ -10,7 +10,16 @@ struct capture_opts {
 	int exact;		/* -x: every segment, not just control */
 	int interval;		/* -t ms: counter poll period */
 	uint16_t queue;		/* -Q netfilter queue number */
+	long adopt;		/* -P pid: its sessions are followed too */
 };
+
+#include <sys/types.h>
+#include "tcpr_rec.h"
+
+typedef void (*snap_cb)(const struct tcpr_sess *, void *);
+/* Record pid's sessions (of o->port), calling cb for each. */
+int snap_pid(pid_t pid, const struct capture_opts *o, int *nrec, snap_cb cb,
+    void *arg);
 
 int capture_run(const struct capture_opts *o);
 int capture_snap(const struct capture_opts *o, int argc, char **argv);

@@ -14,7 +14,7 @@
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: tcpr-capture [-nqvVx] [-Q queue] [-t ms] -p port "
+	fprintf(stderr, "usage: tcpr-capture [-nqvVx] [-P pid] [-Q queue] [-t ms] -p port "
 	    "| tcpr-capture [-nqvV] [-p port] snap pid ...\n");
 	exit(EXIT_BAD);
 }
@@ -26,7 +26,7 @@ main(int argc, char **argv)
 	int c;
 
 	err_init(argv[0]);
-	while ((c = getopt(argc, argv, "np:qQ:t:vVx")) != -1) {
+	while ((c = getopt(argc, argv, "nP:p:qQ:t:vVx")) != -1) {
 		switch (c) {
 		case 'n':
 			o.check = 1;
@@ -56,6 +56,15 @@ main(int argc, char **argv)
 				o.interval = (int)v;
 			else
 				o.queue = (uint16_t)v;
+			break;
+		}
+		case 'P': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (*end || end == optarg || v < 1 || v > 0x7fffffffL)
+				err_die(EXIT_BAD, "bad process id %s", optarg);
+			o.adopt = v;
 			break;
 		}
 		case 'x':

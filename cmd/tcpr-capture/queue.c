@@ -535,6 +535,24 @@ sweep(void)
 	}
 }
 
+/* A session that began before us, from a snapshot of its socket. */
+static void
+adopt_one(const struct tcpr_sess *s, void *arg)
+{
+	struct sess *x = find(s, 1);
+
+	(void)arg;
+	x->s = *s;
+	x->s.sid = tcpr_sess_hash(s);
+	x->ts_base = s->tsval;
+	x->ts_at = now_ms();
+	x->last_seq_out = tcpr_sess_snd_una(s) + (uint32_t)(s->snd_nxt -
+	    s->snd_una);
+	x->last_ack_out = tcpr_sess_rcv_nxt(s);
+	x->last_ack_in = tcpr_sess_snd_una(s);
+	emit(x, 1);
+}
+
 /* ------------------------------------------------------- nfqueue */
 
 static struct mnl_socket *qsock;
@@ -725,6 +743,15 @@ capture_run(const struct capture_opts *o)
 			err_die(EXIT_TEMP, "sock_diag:");
 	}
 	rules(o, 1);
+	if (o->adopt) {
+		/* after the rules: no segment falls between snapshot and queue */
+		int n = 0;
+
+		if (snap_pid((pid_t)o->adopt, o, &n, adopt_one, NULL) < 0)
+			err_warn("process %ld: some sessions not adopted",
+			    o->adopt);
+		err_info("adopted %d sessions of process %ld", n, o->adopt);
+	}
 	err_info("capturing port %u on queue %u, %s mode", o->port, o->queue,
 	    o->exact ? "exact" : "cheap");
 	fd = mnl_socket_get_fd(qsock);

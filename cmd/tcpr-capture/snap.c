@@ -18,11 +18,22 @@
 #include "tcpr_rec.h"
 #include "tcpr_repair.h"
 
+static void
+write_rec(const struct tcpr_sess *s, void *arg)
+{
+	unsigned char rec[TCPR_REC_FULL_LEN];
+
+	(void)arg;
+	if (tcpr_rec_encode_full(s, rec, sizeof rec) < 0)
+		return;
+	if (fwrite(rec, sizeof rec, 1, stdout) != 1)
+		err_die(EXIT_TEMP, "unable to write records:");
+}
+
 static int
-snap_fd(int fd, const struct capture_opts *o, int *nrec)
+snap_fd(int fd, const struct capture_opts *o, int *nrec, snap_cb cb, void *arg)
 {
 	struct tcpr_sess s;
-	unsigned char rec[TCPR_REC_FULL_LEN];
 	const char *why;
 	size_t unread;
 	int type, proto;
@@ -47,16 +58,14 @@ snap_fd(int fd, const struct capture_opts *o, int *nrec)
 	if (unread)
 		err_warn("sid %u: %zu bytes acknowledged but unread by the "
 		    "application are lost on restore", s.sid, unread);
-	if (tcpr_rec_encode_full(&s, rec, sizeof rec) < 0)
-		return -1;
-	if (fwrite(rec, sizeof rec, 1, stdout) != 1)
-		err_die(EXIT_TEMP, "unable to write records:");
+	cb(&s, arg);
 	++*nrec;
 	return 0;
 }
 
-static int
-snap_pid(pid_t pid, const struct capture_opts *o, int *nrec)
+int
+snap_pid(pid_t pid, const struct capture_opts *o, int *nrec, snap_cb cb,
+    void *arg)
 {
 	char path[64];
 	DIR *d;
@@ -88,7 +97,7 @@ snap_pid(pid_t pid, const struct capture_opts *o, int *nrec)
 			rc = -1;
 			continue;
 		}
-		if (snap_fd(fd, o, nrec) < 0)
+		if (snap_fd(fd, o, nrec, cb, arg) < 0)
 			rc = -1;
 		close(fd);
 	}
@@ -114,7 +123,7 @@ capture_snap(const struct capture_opts *o, int argc, char **argv)
 	if (o->check)
 		return EXIT_OK;
 	for (i = 0; i < argc; i++)
-		if (snap_pid((pid_t)atol(argv[i]), o, &nrec) < 0)
+		if (snap_pid((pid_t)atol(argv[i]), o, &nrec, write_rec, NULL) < 0)
 			bad = 1;
 	err_check_stdout();
 	err_info("%d sessions recorded", nrec);

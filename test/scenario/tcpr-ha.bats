@@ -1,0 +1,89 @@
+#!/usr/bin/env bats
+# Non-stop TCP under ha-beat: a pair a (h2, better) and b (h3) hold the
+# virtual IP; contrib/tcpr/tcpr-hook starts capture+sync on the master,
+# the store on the backup, restore+application at takeover. The master
+# dies mid-session; the clients on h1 carry on on the same connections.
+load ../lib/common
+
+HOOK=${TCPR_HOOK:-$NONSTOP_TOP/contrib/tcpr/tcpr-hook}
+CLIENT=$NONSTOP_TOP/contrib/tcpr/tcpr-echo-client.py
+
+setup() {
+	need_root
+	[ -x "$HA_BEAT" ] || skip "ha-beat not built in $BIN"
+	[ -x "$BIN/tcpr-echod" ] || skip "tcpr-echod not built in $BIN"
+	command -v python3 >/dev/null || skip "python3 not installed"
+	command -v iptables >/dev/null || skip "iptables not installed"
+	topo_lan 3
+	D=$BATS_TEST_TMPDIR
+	KEY=$(make_key "$D/ha.key")
+	SKEY=$(make_key "$D/sync.key")
+}
+
+teardown() {
+	topo_teardown
+}
+
+# conf NODE PEER-ADDR: ha-beat.conf for node a (h2) or b (h3)
+conf() {
+	local self=$1 peer=$2 st
+	cat <<C
+group tcpr
+interface eth0
+interval 20
+dead 5
+key $KEY
+node a 192.0.2.2 priority 100
+node b 192.0.2.3 priority 90
+self $self
+vip 192.0.2.100/24
+preempt no
+C
+	printf '%s\n' "bindir=$BIN" "rundir=$D/run-$self" "store=$D/store-$self" \
+	    "key=$SKEY" "peer=$peer:7001" listen=7001 port=7007 >"$D/tcpr-$self.conf"
+	for st in master backup fault stop; do
+		echo "hook $st $HOOK -f $D/tcpr-$self.conf -- $BIN/tcpr-echod 192.0.2.100 7007"
+	done
+}
+
+state_is() { [ "$(cat "$D/st-$1/state" 2>/dev/null)" = "$2" ]; }
+stored() { [ "$(ls "$D/store-$1" 2>/dev/null | wc -l)" -eq "$2" ]; }
+listening() { hx "$1" ss -Htln "sport = :7007" | grep -q .; }
+
+@test "tcpr under ha-beat: 20 sessions survive the master's death" {
+	local n=20 i
+	conf a 192.0.2.3 >"$D/a.conf"
+	conf b 192.0.2.2 >"$D/b.conf"
+	mkdir -p "$D/st-a" "$D/st-b"
+	bg hba 2 $HA_BEAT -s "$D/st-a" -f "$D/a.conf"
+	wait_until 10000 state_is a master || { cat "$D/hba.err" "$D/a.conf"; false; }
+	bg hbb 3 $HA_BEAT -s "$D/st-b" -f "$D/b.conf"
+	wait_until 10000 state_is b backup
+	wait_until 10000 listening 2 || { cat "$D/hba.err"; false; }
+	wait_until 10000 grep -q "receiving on 7001" "$D/hbb.err"
+	sleep 0.5	# the master's capture is up
+	for ((i = 1; i <= n; i++)); do
+		mkdir -p "$D/c$i"
+		bg "cli$i" 1 python3 "$CLIENT" 192.0.2.100 7007 "$D/c$i" 20 5 20
+	done
+	for ((i = 1; i <= n; i++)); do
+		wait_until 60000 test -e "$D/c$i/ready"
+	done
+	wait_until 10000 stored b "$n"
+	sleep 0.5
+	# the master dies: cable, then every process of it
+	link_cut 2
+	for pid in $(ip netns pids "$(ns 2)"); do kill -9 "$pid" 2>/dev/null || true; done
+	for ((i = 1; i <= n; i++)); do touch "$D/c$i/cut"; done
+	wait_until 10000 state_is b master
+	for ((i = 1; i <= n; i++)); do
+		wait_until 60000 not_running "$(bg_pid "cli$i")"
+		echo "client $i: $(bg_out "cli$i")"
+		[[ $(bg_out "cli$i") == "ok sent="* ]]
+		cmp "$D/c$i/sent" "$D/c$i/got"
+	done
+	grep "restored $n sessions" "$D/hbb.err"
+	grep "tcpr-echod: ready, $n sessions resumed" "$D/hbb.err"
+	# the new master follows the restored sessions for the next failover
+	grep -q "adopted .* sessions" "$D/hbb.err"
+}
