@@ -114,7 +114,7 @@ static void
 bkv(struct buf *b, int first, const char *key, const char *val)
 {
 	char tmp[600];
-	int n = kv_sput(tmp, sizeof(tmp), first, key, val);
+	int n = kv_sput(tmp, sizeof(tmp), first, key, val ? val : "");
 
 	if (n < 0 || (size_t)n >= sizeof(tmp)) {
 		b->bad = 1;
@@ -264,9 +264,11 @@ cl_hosts_get(struct cl_hosts *t, const char *name)
 	struct cl_host key;
 	size_t i, j;
 
+	if (t->n == 0)
+		return NULL;
 	if (!t->sorted) {
 		qsort(t->h, t->n, sizeof(*t->h), hostcmp);
-		/* Later puts of the same name replace earlier ones. */
+		/* One host per name: duplicates are dropped (which one is not said). */
 		for (i = j = 0; i < t->n; i++) {
 			if (j > 0 && strcmp(t->h[j - 1].name, t->h[i].name) == 0) {
 				cl_host_free(&t->h[j - 1]);
@@ -857,7 +859,7 @@ cl_validate(const struct cl_cluster *c, struct cl_hosts *hosts, struct cl_err *e
 static const char *
 haddr(struct cl_hosts *hosts, const char *name)
 {
-	const struct cl_host *h = cl_hosts_get(hosts, name);
+	const struct cl_host *h = name ? cl_hosts_get(hosts, name) : NULL;
 
 	return h && h->naddr ? h->addr[0] : "";
 }
@@ -932,9 +934,11 @@ cl_render(const struct cl_cluster *c, struct cl_hosts *hosts, const char *host,
 		bkv(&b, 0, "fwd", c->fwd ? c->fwd : "dr");
 		bstr(&b, "\n");
 	}
-	bkv(&b, 1, "lb", c->lb);
-	bkv(&b, 0, "addr", haddr(hosts, c->lb));
-	bstr(&b, "\n");
+	if (c->lb) {
+		bkv(&b, 1, "lb", c->lb);
+		bkv(&b, 0, "addr", haddr(hosts, c->lb));
+		bstr(&b, "\n");
+	}
 	if (!(bs = calloc(c->nbs + 1, sizeof(*bs)))) {
 		free(b.s);
 		return NULL;
@@ -952,7 +956,8 @@ cl_render(const struct cl_cluster *c, struct cl_hosts *hosts, const char *host,
 	for (i = 0; i < c->nrs; i++)
 		if (role != CL_RS || strcmp(c->rs[i].host, host) == 0)
 			render_rs(&b, hosts, &c->rs[i]);
-	render_agent(&b, hosts, c->lb);
+	if (c->lb)
+		render_agent(&b, hosts, c->lb);
 	for (i = 0; i < c->nbs; i++)
 		render_agent(&b, hosts, bs[i]->host);
 	free(bs);
@@ -2595,6 +2600,45 @@ has_class(const struct dir_entry *en, const char *oc)
 		if (strcasecmp(a->vals[i], oc) == 0)
 			return 1;
 	return 0;
+}
+
+long
+cl_ldif_check(const char *text, size_t len, struct cl_err *e)
+{
+	struct ldif l;
+	size_t i;
+	long n;
+
+	if (ldif_parse(text, len, &l, e) < 0) {
+		ldif_free(&l);
+		return -1;
+	}
+	for (i = 0; i < l.n; i++) {
+		int rc = 0;
+		if (has_class(&l.e[i], "nonstopHost")) {
+			struct cl_host h;
+			rc = host_from_entry(&l.e[i], &h, e);
+			cl_host_free(&h);
+		} else if (has_class(&l.e[i], "nonstopCluster")) {
+			struct cl_cluster c;
+			rc = cluster_from_entry(&l.e[i], &c, e);
+			if (rc == 0 && c.applied) {
+				struct cl_cluster old;
+				struct cl_hosts oh = { 0 };
+				rc = cl_spec_parse(c.applied, &old, &oh, e);
+				cl_cluster_free(&old);
+				cl_hosts_free(&oh);
+			}
+			cl_cluster_free(&c);
+		}
+		if (rc < 0) {
+			ldif_free(&l);
+			return -1;
+		}
+	}
+	n = (long)l.n;
+	ldif_free(&l);
+	return n;
 }
 
 long

@@ -171,6 +171,12 @@ int cl_dir_host_put(struct dir *d, const struct cl_host *h, int add,
     const char *pwhash, struct cl_err *e);
 /* Refuses (rule in-use) when the host is a member of a cluster. */
 int cl_dir_host_delete(struct dir *d, const char *name, struct cl_err *e);
+/*
+ * Parse LDIF text (content records) and check every nonstopHost and
+ * nonstopCluster entry in it as the directory functions would; nothing is
+ * written. Returns the number of entries, or -1 with e set.
+ */
+long cl_ldif_check(const char *ldif, size_t len, struct cl_err *e);
 /* Bulk add of nonstopHost entries from LDIF text; returns the count. */
 long cl_dir_hosts_load(struct dir *d, const char *ldif, size_t len, int window,
     struct cl_err *e);

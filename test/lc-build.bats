@@ -382,3 +382,47 @@ export_import() {
 	run -0 "$T/rolecheck" "$T"/roles/*.role
 	[ "$(grep -c 'role=none nsvc=0' <<<"$output")" -eq 6 ]
 }
+
+@test "lc-build: its parsers (LDIF, spec, operands) survive fuzzing" {
+	command -v clang >/dev/null || skip "clang not installed"
+	[ -n "$(find /usr/lib/llvm-*/lib/clang -name 'libclang_rt.fuzzer-x86_64.a' 2>/dev/null | head -n 1)" ] ||
+		skip "clang's libFuzzer runtime (libclang-rt-14-dev) not installed"
+	cd "$NONSTOP_TOP"
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Ilib -o "$T/fz" \
+		test/fuzz/lc_build_parse.c lib/cluster.c lib/dir.c lib/kv.c lib/addr.c lib/atomic.c \
+		$(pkg-config --libs ldap libarchive libcrypto)
+	mkdir -p "$T/corpus"
+	cd "$T"
+	run -0 "$T/fz" -runs=20000 -max_len=2048 "$T/corpus" "$NONSTOP_TOP/test/fuzz/corpus/lc_build_parse"
+	[[ "$output" == *"Done 20000 runs"* ]]
+}
+
+@test "lc-build: the EXAMPLES of lc-build(8) work as written" {
+	slapd_start a conf
+	# The page's commands, with this test's server and files in place of
+	# /root and /srv.
+	export LDAPURI=$SLAPD_LDAPI LDAPBASE=$SLAPD_BASE
+	lc() { $LC_BUILD "$@"; }
+	lc init
+	lc admin add alice name="Alice Admin" secret="$T/alice.pw"
+	A="$LC_BUILD -H $SLAPD_URI -D uid=alice,ou=admins,$LDAPBASE -y $T/alice.pw"
+	$A host add lb1 addr=192.0.2.2 roles=lb,bs agent=161
+	$A host add bs1 addr=192.0.2.3 roles=lb,bs agent=161
+	$A host add rs1 addr=192.0.2.11 roles=rs weight=1 agent=161
+	$A host add rs2 addr=192.0.2.12 roles=rs weight=2 agent=161
+	$A cluster add web service=192.0.2.100:80/tcp sched=wrr lb=lb1 bs=bs1 rs=rs1,rs2
+	$A cluster plan web
+	mkdir -p "$T/srv/roles"
+	$A -o "$T/srv/roles" cluster apply web
+	$A cluster change web rs=rs1
+	$A -j cluster plan web
+	$A -o "$T/srv/roles" cluster apply web
+	[ "$(head -n 1 "$T/srv/roles/rs2.role")" = "role=none host=rs2 cluster=web generation=2 version=1" ]
+	key=$(make_key "$T/bundle.key")
+	$A -k "$key" cluster export web "$T/web.tgz"
+	slapd_start b config
+	$LC_BUILD -H "$SLAPD_LDAPI_b" init
+	$LC_BUILD -H "$SLAPD_LDAPI_b" -k "$key" cluster import "$T/web.tgz"
+	run -0 $LC_BUILD -H "$SLAPD_LDAPI_b" cluster show web
+	[[ $output == *"rs=rs1 generation=2"* ]]
+}
