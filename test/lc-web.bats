@@ -3,12 +3,14 @@
 load lib/common
 load lib/slapd
 load lib/web
+load lib/snmpd
 
 setup() {
 	need_web
 }
 
 teardown() {
+	[ -f "$BATS_TEST_TMPDIR/lb1/target" ] && snmpd_stop lb1
 	web_stop
 	slapd_stop_all
 }
@@ -322,6 +324,37 @@ seed() {
 	wget_ "?p=clusters"
 	grep -qi "^content-security-policy: default-src 'none'" "$WT/head"
 	grep -qi '^x-frame-options: DENY' "$WT/head"
+}
+
+@test "lc-web: live status from the load balancer's agent over SNMPv3" {
+	snmp_env
+	web_boot
+	port=$(slapd_port)
+	$LCB host add lb1 addr=127.0.0.1 roles=lb agent=$port >/dev/null
+	$LCB host add rs1 addr=192.0.2.11 roles=rs >/dev/null
+	$LCB host add rs2 addr=192.0.2.12 roles=rs >/dev/null
+	$LCB cluster add web service=192.0.2.100:80/tcp lb=lb1 rs=rs1,rs2 >/dev/null
+	$LCB -o "$WT/roles" cluster apply web >/dev/null
+	# rs-probe's verdicts on the balancer, served by its lc-agent.
+	mkdir -p "$BATS_TEST_TMPDIR/lb1/state"
+	cat >"$BATS_TEST_TMPDIR/lb1/state/rs-probe.state" <<-S
+	probe=rs-probe version=1 time=$(date +%s) sweeps=5 down_events=1 up_events=1 interval=2000 timeout=1000
+	rs=rs1 addr=192.0.2.11 port=0 status=up weight=3 load=150 conns=42 checks=5 failures=0 since=1763800000
+	rs=rs2 addr=192.0.2.12 port=0 status=down reason=http-503 weight=0 load=0 conns=0 checks=5 failures=5 since=1763800100
+	S
+	snmpd_start lb1 0 "$WT/roles/lb1.role" "$port"
+	echo "snmp=$SNMP_CREDS" >>"$WT/lc-web.conf"
+	web_login alice alice-secret
+	wget_ "?p=cluster&c=web"
+	[ "$status" = 200 ]
+	grep -q "agent (udp:127.0.0.1:$port, NONSTOP-MIB nsRsTable)" "$WT/body"
+	grep -q '<span class="up">up</span></td><td class="num">3</td><td class="num">42</td><td class="num">1.50</td>' "$WT/body"
+	grep -q '<span class="down">down</span> <small>http-503</small>' "$WT/body"
+	# The agent gone: said on the page, and the state file (none here) is the fallback.
+	bg_stop lb1-snmpd
+	wget_ "?p=cluster&c=web"
+	[ "$status" = 200 ]
+	grep -q "agent did not answer" "$WT/body"
 }
 
 @test "lc-web: fuzz web_form: form, cookie, session and token parsers survive 30000 inputs" {

@@ -16,6 +16,7 @@
 struct conf {
 	const char *path;
 	char *uri, *base, *binddn, *pwfile, *keyfile, *roles, *var, *state, *title;
+	char *snmp;		/* SNMPv3 credentials file: live status from the agents */
 	long ttl;
 	struct auth_key key;
 };

@@ -43,6 +43,7 @@ conf_set(const char *k, const char *v, char *why, size_t whylen)
 		{ "uri", &conf.uri }, { "base", &conf.base }, { "binddn", &conf.binddn },
 		{ "pwfile", &conf.pwfile }, { "key", &conf.keyfile }, { "roles", &conf.roles },
 		{ "var", &conf.var }, { "state", &conf.state }, { "title", &conf.title },
+		{ "snmp", &conf.snmp },
 	};
 	size_t i;
 	char *end;
@@ -138,6 +139,10 @@ conf_load(const char *path, char *why, size_t whylen, int *temp)
 	    folder_ok("var", conf.var, 1, why, whylen) < 0 ||
 	    (conf.state && folder_ok("state", conf.state, 0, why, whylen) < 0))
 		return -1;
+	if (conf.snmp && access(conf.snmp, R_OK) < 0) {
+		snprintf(why, whylen, "snmp %s: %s", conf.snmp, strerror(errno));
+		return -1;
+	}
 	snprintf(sub, sizeof sub, "%s/sessions", conf.var);
 	if (mkdir(sub, 0700) < 0 && errno != EEXIST) {
 		snprintf(why, whylen, "unable to make %s: %s", sub, strerror(errno));

@@ -8,6 +8,7 @@
 #include "atomic.h"
 #include "kv.h"
 #include "lc-web.h"
+#include "web_snmp.h"
 
 static void
 link_to(struct web_buf *b, const char *page, const char *c, const char *text)
@@ -159,8 +160,9 @@ struct lives {
 	struct live *v;
 	size_t n;
 	long long time;
-	int found;
+	int found;		/* 1 state file, 2 SNMP */
 	char path[4200];
+	char snmp_err[200];
 };
 
 static void
@@ -213,6 +215,59 @@ lives_load(const char *cluster, struct lives *l)
 		kv_free(&r);
 	}
 	free(text);
+}
+
+/*
+ * The load balancer's lc-agent over SNMPv3 (nsRsTable): what rs-probe
+ * decided, as the agent serves it now. 0, or -1 with l->snmp_err.
+ */
+static int
+lives_snmp(const struct cl_cluster *c, struct cl_hosts *hosts, struct lives *l)
+{
+	static const char *const st[] = { "unknown", "unknown", "up", "down" };
+	static struct snmp_creds creds;
+	static int loaded;
+	struct web_rs_live rs[256];
+	const struct cl_host *lb = c->lb ? cl_hosts_get(hosts, c->lb) : NULL;
+	char peer[128];
+	int n, i;
+
+	if (!lb || lb->agent <= 0 || lb->naddr == 0) {
+		snprintf(l->snmp_err, sizeof l->snmp_err, "the load balancer has no agent "
+		    "port or address in the directory");
+		return -1;
+	}
+	if (!loaded) {
+		snmp_lib_init("lc-web");
+		if (snmp_creds_load(conf.snmp, &creds, l->snmp_err, sizeof l->snmp_err) < 0)
+			return -1;
+		loaded = 1;
+	}
+	snprintf(peer, sizeof peer, strchr(lb->addr[0], ':') ? "udp6:[%s]:%ld" : "udp:%s:%ld",
+	    lb->addr[0], lb->agent);
+	n = web_snmp_rs_table(&creds, peer, lb->name, 1000, rs, 256, l->snmp_err,
+	    sizeof l->snmp_err);
+	if (n < 0)
+		return -1;
+	if (n > 0 && !(l->v = calloc((size_t)n, sizeof(*l->v)))) {
+		snprintf(l->snmp_err, sizeof l->snmp_err, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		struct live *x = &l->v[i];
+		snprintf(x->name, sizeof x->name, "%s", rs[i].name);
+		snprintf(x->status, sizeof x->status, "%s", st[rs[i].status & 3]);
+		snprintf(x->reason, sizeof x->reason, "%s", rs[i].reason);
+		x->weight = rs[i].weight;
+		x->conns = rs[i].conns;
+		x->load = rs[i].load;
+		x->since = rs[i].since;
+	}
+	l->n = (size_t)n;
+	l->found = 2;
+	l->time = rq.now;
+	snprintf(l->path, sizeof l->path, "%s", peer);
+	return 0;
 }
 
 static const struct live *
@@ -378,7 +433,14 @@ page_cluster(const char *name)
 		return;
 	}
 	dir_close(d);
-	lives_load(c.name, &l);
+	memset(&l, 0, sizeof(l));
+	if (!conf.snmp || lives_snmp(&c, &hosts, &l) < 0) {
+		char err[sizeof l.snmp_err];
+		memcpy(err, l.snmp_err, sizeof err);
+		free(l.v);
+		lives_load(c.name, &l);
+		memcpy(l.snmp_err, err, sizeof err);
+	}
 	page_begin(&b, c.name);
 	if (arg("done")) {
 		web_buf_puts(&b, "<p class=\"ok\">Applied: generation ");
@@ -433,7 +495,18 @@ page_cluster(const char *name)
 		web_buf_puts(&b, "</td></tr>\n");
 	}
 	web_buf_puts(&b, "</tbody></table>\n<h2>Real servers</h2>\n");
-	if (l.found) {
+	if (conf.snmp && l.found != 2) {
+		web_buf_puts(&b, "<p class=\"error\">The load balancer's agent did not answer: ");
+		web_esc(&b, l.snmp_err);
+		web_buf_puts(&b, "</p>\n");
+	}
+	if (l.found == 2) {
+		web_buf_puts(&b, "<p class=\"muted\">Live status as the load balancer's agent (");
+		web_esc(&b, l.path);
+		web_buf_puts(&b, ", NONSTOP-MIB nsRsTable) reports it now: ");
+		when(&b, l.time);
+		web_buf_puts(&b, ".</p>\n");
+	} else if (l.found) {
 		web_buf_puts(&b, "<p class=\"muted\">Live status as rs-probe on the load balancer "
 		    "last reported it: ");
 		when(&b, l.time);
