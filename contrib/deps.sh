@@ -18,6 +18,7 @@ lighttpd
 clang libclang-rt-14-dev
 tcpdump
 curl chromium
+qemu-system-x86 busybox-static ipvsadm cpio
 "
 
 missing=
