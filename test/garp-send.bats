@@ -94,6 +94,15 @@ prime() {
 	[[ $output == *" kind=reply round=1 "* ]]
 }
 
+@test "rounds are never closer than the interval (-t), nor sent after the last" {
+	run -0 hx 3 $GARP_SEND -v -c 3 -t 50 -i eth0 192.0.2.100
+	[ "${#lines[@]}" -eq 3 ]
+	# A lower bound only: sleeping may run late on a loaded machine, never early.
+	awk '{ sub(/.* ms=/, ""); t[NR] = $1 } END { exit !(t[2] - t[1] >= 49.9 && t[3] - t[2] >= 49.9) }' <<<"$output"
+	run -0 hx 3 $GARP_SEND -v -c 2 -t 0 -i eth0 192.0.2.100
+	[ "${#lines[@]}" -eq 2 ]
+}
+
 @test "holds no capability once the socket is open" {
 	bg garp 3 $GARP_SEND -c 3 -t 1000 -i eth0 192.0.2.100
 	pid=$(bg_pid garp)
