@@ -1857,6 +1857,107 @@ cl_dir_clusters_each(struct dir *d, cl_cluster_fn *fn, void *arg, struct cl_err 
 	return 0;
 }
 
+static int
+host_copy(struct cl_host *dst, const struct cl_host *src)
+{
+	size_t i;
+
+	host_init(dst);
+	dst->name = xstrdup(src->name);
+	dst->cpu = xstrdup(src->cpu);
+	dst->nic = xstrdup(src->nic);
+	dst->descr = xstrdup(src->descr);
+	dst->status_cluster = xstrdup(src->status_cluster);
+	dst->mem = src->mem;
+	dst->weight = src->weight;
+	dst->agent = src->agent;
+	dst->potential = src->potential;
+	dst->status = src->status;
+	if (src->naddr && !(dst->addr = calloc(src->naddr, sizeof(char *))))
+		return -1;
+	for (i = 0; i < src->naddr; i++)
+		if ((dst->addr[dst->naddr++] = strdup(src->addr[i])) == NULL)
+			return -1;
+	return dst->name ? 0 : -1;
+}
+
+struct host_check {
+	struct dir *d;
+	const struct cl_host *h;
+	struct cl_err *e;
+	int bad;
+};
+
+static int
+host_check_cb(const struct cl_cluster *c, void *arg)
+{
+	struct host_check *k = arg;
+	struct cl_hosts t = { 0 };
+	struct cl_host copy;
+	int rc;
+
+	if (cl_role_of(c, k->h->name) == CL_NONE)
+		return 0;
+	if (cl_dir_members(k->d, c, &t, k->e) < 0) {
+		cl_hosts_free(&t);
+		k->bad = 1;
+		return -1;
+	}
+	if (host_copy(&copy, k->h) < 0 || cl_hosts_put(&t, &copy) < 0) {
+		cl_host_free(&copy);
+		cl_hosts_free(&t);
+		nomem(k->e);
+		k->bad = 1;
+		return -1;
+	}
+	/* The new facts replace the stored ones: drop the stored entry. */
+	{
+		size_t i, j;
+		for (i = j = 0; i < t.n; i++) {
+			if (i != t.n - 1 && strcmp(t.h[i].name, k->h->name) == 0) {
+				cl_host_free(&t.h[i]);
+				continue;
+			}
+			t.h[j++] = t.h[i];
+		}
+		t.n = j;
+		t.sorted = 0;
+	}
+	rc = cl_validate(c, &t, k->e);
+	cl_hosts_free(&t);
+	if (rc < 0) {
+		k->bad = 1;
+		return -1;
+	}
+	return 0;
+}
+
+int
+cl_dir_host_check(struct dir *d, const struct cl_host *h, struct cl_err *e)
+{
+	struct host_check k = { .d = d, .h = h, .e = e };
+	struct cluster_get g = { .fn = host_check_cb, .arg = &k, .e = e };
+	char *base = ou_dn(d, "clusters"), *dn = cl_host_dn(d, h->name), *esc = NULL,
+	    *f = NULL;
+	int rc;
+
+	if (!base || !dn || !(esc = dir_filter_escape(dn)) ||
+	    asprintf(&f, "(&(objectClass=nonstopCluster)(nonstopMemberHost=%s))", esc) < 0) {
+		free(base); free(dn); free(esc);
+		return nomem(e);
+	}
+	rc = dir_search(d, base, "one", f, cluster_attrs, cluster_cb, &g);
+	free(base); free(dn); free(esc); free(f);
+	if (rc < 0) {
+		if (k.bad || g.bad == 1)
+			return -1;
+		if (dir_errcode(d) == LDAP_NO_SUCH_OBJECT)
+			return 0;
+		return direrr(e, d);
+	}
+	return 0;
+}
+
 int
 cl_dir_members(struct dir *d, const struct cl_cluster *c, struct cl_hosts *t,
     struct cl_err *e)
@@ -2140,10 +2241,12 @@ cl_apply(struct dir *d, struct cl_cluster *c, int dissolve, const char *folder,
 		rc = 0;
 		goto done;
 	}
-	if (cl_write_files(folder, ch, n, 1, e) < 0)
-		goto done;
-	if (push && push(c, &hosts, ch, n, pusharg, e) < 0)
-		goto done;
+	/*
+	 * Claim the generation first, compare-and-swap: of two administrators
+	 * applying at once one wins, the other is refused before it writes a
+	 * file. After a later failure (a file, the push) the directory is ahead
+	 * of the hosts; apply again: it rewrites and pushes every file.
+	 */
 	if (gen != c->generation) {
 		if (dissolve) {
 			struct buf b = { 0 };
@@ -2156,21 +2259,42 @@ cl_apply(struct dir *d, struct cl_cluster *c, int dissolve, const char *folder,
 			nomem(e);
 			goto done;
 		}
+		if (c->generation > 0) {
+			snprintf(tmp, sizeof(tmp), "%ld", c->generation);
+			dir_mods_add(m, DIR_DEL, "nonstopGeneration", tmp);
+		}
 		snprintf(tmp, sizeof(tmp), "%ld", gen);
-		dir_mods_add(m, DIR_REPLACE, "nonstopGeneration", tmp);
+		dir_mods_add(m, DIR_ADD, "nonstopGeneration", tmp);
 		dir_mods_add(m, DIR_REPLACE, "nonstopAppliedSpec", spec);
 		if (dir_modify(d, dn, m) < 0) {
-			direrr(e, d);
+			int x = dir_errcode(d);
+			if (x == LDAP_NO_SUCH_ATTRIBUTE || x == LDAP_TYPE_OR_VALUE_EXISTS ||
+			    x == LDAP_CONSTRAINT_VIOLATION)
+				seterr(e, "concurrent",
+				    "cluster %s was applied by another run meanwhile; plan again",
+				    c->name);
+			else
+				direrr(e, d);
 			goto done;
 		}
-		for (i = 0; i < n; i++)
-			if (ch[i].action != CL_KEEP &&
-			    record_host(d, ch[i].host, ch[i].role, c->name, e) < 0)
-				goto done;
 		free(c->applied);
 		c->applied = spec;
 		spec = NULL;
 		c->generation = gen;
+	}
+	if (cl_write_files(folder, ch, n, 1, e) < 0)
+		goto done;
+	if (push && push(c, &hosts, ch, n, pusharg, e) < 0)
+		goto done;
+	/* Role status per host: what changed, and what an earlier run missed. */
+	for (i = 0; i < n; i++) {
+		const struct cl_host *h = cl_hosts_get(&hosts, ch[i].host);
+		int stale = !h || h->status != ch[i].role ||
+		    (ch[i].role != CL_NONE && (!h->status_cluster ||
+		    strcmp(h->status_cluster, c->name) != 0));
+		if ((ch[i].action != CL_KEEP || stale) &&
+		    record_host(d, ch[i].host, ch[i].role, c->name, e) < 0)
+			goto done;
 	}
 	rc = 0;
 done:

@@ -169,6 +169,12 @@ int cl_dir_hosts_each(struct dir *d, cl_host_fn *fn, void *arg, struct cl_err *e
 /* Store h (add when add, else replace every field). pwhash may be NULL. */
 int cl_dir_host_put(struct dir *d, const struct cl_host *h, int add,
     const char *pwhash, struct cl_err *e);
+/*
+ * Before a host is changed: every cluster it is a member of must still
+ * pass every rule with the host's new facts (a role it may no longer
+ * take, an address of the wrong family). Returns 0, or -1 with e set.
+ */
+int cl_dir_host_check(struct dir *d, const struct cl_host *h, struct cl_err *e);
 /* Refuses (rule in-use) when the host is a member of a cluster. */
 int cl_dir_host_delete(struct dir *d, const char *name, struct cl_err *e);
 /*

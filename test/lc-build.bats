@@ -152,6 +152,8 @@ rules() {
 	refuse address $L cluster change web rs=rs1,rsdup
 	refuse address $L cluster change web rs=rs1,rs6
 	refuse in-use $L host delete rs1
+	refuse potential $L host change rs1 roles=lb
+	refuse address $L host change bs2 addr=2001:db8::4
 	# apply and validate refuse too once the directory holds a broken cluster.
 	ldapmodify -Q -Y EXTERNAL -H "$SLAPD_LDAPI" >/dev/null <<-EOF2
 	dn: cn=web,ou=clusters,$SLAPD_BASE
@@ -337,6 +339,9 @@ export_import() {
 		printf 'dn: cn=h%d,ou=hosts,%s\nobjectClass: nonstopHost\ncn: h%d\nnonstopIpAddress: 192.0.2.%d\nnonstopRolePotential: rs\n\n' \
 			"$i" "$SLAPD_BASE" "$i" "$((i + 100))"
 	done >"$T/hosts.ldif"
+	run -0 $L -n host load "$T/hosts.ldif"
+	[ "$output" = "checked=50" ]
+	run -1 $L host show h1
 	run -0 $L host load "$T/hosts.ldif"
 	[ "$output" = "loaded=50" ]
 	run -0 $L host list

@@ -98,9 +98,16 @@ cmd_host(int argc, char **argv)
 			host_usage();
 		if (!(text = atomic_read(argc == 3 ? argv[2] : "/dev/stdin", 1u << 30, &len)))
 			err_die(EXIT_BAD, "unable to read %s:", argc == 3 ? argv[2] : "stdin");
-		d = connect_dir();
-		if (opt.dryrun)
+		if (opt.dryrun) {
+			if ((n = cl_ldif_check(text, len, &e)) < 0)
+				die_err(&e);
+			free(text);
+			out_begin();
+			out_num("checked", n);
+			out_end();
 			return 0;
+		}
+		d = connect_dir();
 		if ((n = cl_dir_hosts_load(d, text, len, 64, &e)) < 0)
 			die_err(&e);
 		free(text);
@@ -129,6 +136,8 @@ cmd_host(int argc, char **argv)
 			err_die(EXIT_BAD, "no host %s", argv[2]);
 		}
 		pw = host_operands(&h, argc - 3, argv + 3);
+		if (cl_dir_host_check(d, &h, &e) < 0)
+			die_err(&e);
 		if (!opt.dryrun && cl_dir_host_put(d, &h, 0, pw, &e) < 0)
 			die_err(&e);
 	} else if (strcmp(sub, "delete") == 0 || strcmp(sub, "show") == 0) {
