@@ -73,3 +73,39 @@ addr_eq(const struct addr *a, const struct addr *b)
 	return a->family == b->family &&
 	    memcmp(a->u.b, b->u.b, addr_len(a)) == 0;
 }
+
+socklen_t
+addr_sockaddr(const struct addr *a, unsigned port, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof *ss);
+	if (a->family == AF_INET) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		s4->sin_addr = a->u.v4;
+		return sizeof *s4;
+	} else {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		s6->sin6_addr = a->u.v6;
+		return sizeof *s6;
+	}
+}
+
+int
+addr_from_sockaddr(const struct sockaddr_storage *ss, struct addr *a)
+{
+	memset(a, 0, sizeof *a);
+	if (ss->ss_family == AF_INET) {
+		a->family = AF_INET;
+		a->plen = 32;
+		a->u.v4 = ((const struct sockaddr_in *)ss)->sin_addr;
+	} else if (ss->ss_family == AF_INET6) {
+		a->family = AF_INET6;
+		a->plen = 128;
+		a->u.v6 = ((const struct sockaddr_in6 *)ss)->sin6_addr;
+	} else
+		return -1;
+	return 0;
+}

@@ -4,6 +4,7 @@
 
 #include <netinet/in.h>
 #include <stddef.h>
+#include <sys/socket.h>
 
 struct addr {
 	int family;		/* AF_INET or AF_INET6 */
@@ -23,5 +24,10 @@ int addr_parse(const char *s, struct addr *a);
 const char *addr_fmt(const struct addr *a, char *buf, size_t size);
 int addr_eq(const struct addr *a, const struct addr *b);
 size_t addr_len(const struct addr *a);	/* 4 or 16 */
+/* Fill ss with a and port (host order); returns the length to pass on. */
+socklen_t addr_sockaddr(const struct addr *a, unsigned port,
+    struct sockaddr_storage *ss);
+/* The reverse: ss into a (full-length prefix). 0, or -1 for another family. */
+int addr_from_sockaddr(const struct sockaddr_storage *ss, struct addr *a);
 
 #endif

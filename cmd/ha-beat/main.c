@@ -161,22 +161,9 @@ send_msg(int type)
 		if (i == me)
 			continue;
 		for (p = 0; p < cf.nodes[me].npath; p++) {
-			const struct addr *a = &cf.nodes[i].path[p];
-			struct sockaddr_storage ss = { 0 };
-			socklen_t sl;
-			if (a->family == AF_INET) {
-				struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-				s4->sin_family = AF_INET;
-				s4->sin_port = htons(cf.port);
-				s4->sin_addr = a->u.v4;
-				sl = sizeof *s4;
-			} else {
-				struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-				s6->sin6_family = AF_INET6;
-				s6->sin6_port = htons(cf.port);
-				s6->sin6_addr = a->u.v6;
-				sl = sizeof *s6;
-			}
+			struct sockaddr_storage ss;
+			socklen_t sl = addr_sockaddr(&cf.nodes[i].path[p],
+			    cf.port, &ss);
 			if (sendto(udp[p], buf, sizeof buf, 0,
 			    (struct sockaddr *)&ss, sl) == -1)
 				n_txerr++;
@@ -457,22 +444,14 @@ receive(int p)
 		ssize_t n = recvfrom(udp[p], buf, sizeof buf, 0,
 		    (struct sockaddr *)&ss, &sl);
 		struct hb_msg m;
-		struct addr src = { 0 };
+		struct addr src;
 		char from[ADDR_STRLEN];
 		enum hb_err e;
 		int who;
 
 		if (n == -1)
 			return;
-		if (ss.ss_family == AF_INET) {
-			src.family = AF_INET;
-			src.plen = 32;
-			src.u.v4 = ((struct sockaddr_in *)&ss)->sin_addr;
-		} else {
-			src.family = AF_INET6;
-			src.plen = 128;
-			src.u.v6 = ((struct sockaddr_in6 *)&ss)->sin6_addr;
-		}
+		addr_from_sockaddr(&ss, &src);
 		addr_fmt(&src, from, sizeof from);
 		e = hb_decode(buf, n, &key, &m);
 		if (e != HB_OK) {
@@ -642,8 +621,8 @@ static int
 open_udp(int p)
 {
 	const struct addr *a = &cf.nodes[me].path[p];
-	struct sockaddr_storage ss = { 0 };
-	socklen_t sl;
+	struct sockaddr_storage ss;
+	socklen_t sl = addr_sockaddr(a, cf.port, &ss);
 	int fd, one = 1, prio = 6, tos = IPTOS_PREC_INTERNETCONTROL;
 
 	fd = socket(a->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -651,22 +630,12 @@ open_udp(int p)
 		return -1;
 	(void)setsockopt(fd, SOL_SOCKET, SO_PRIORITY, &prio, sizeof prio);
 	if (a->family == AF_INET) {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
 		(void)setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof tos);
 		(void)setsockopt(fd, IPPROTO_IP, IP_FREEBIND, &one, sizeof one);
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(cf.port);
-		s4->sin_addr = a->u.v4;
-		sl = sizeof *s4;
 	} else {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof tos);
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_FREEBIND, &one, sizeof one);
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(cf.port);
-		s6->sin6_addr = a->u.v6;
-		sl = sizeof *s6;
 	}
 	if (bind(fd, (struct sockaddr *)&ss, sl) == -1) {
 		int e = errno;

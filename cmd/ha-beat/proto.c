@@ -1,40 +1,8 @@
 /* Heartbeat encoding and strict decoding; see proto.h. */
 #include <string.h>
 
+#include "be.h"
 #include "proto.h"
-
-static void
-put16(unsigned char *p, uint16_t v)
-{
-	p[0] = v >> 8;
-	p[1] = v;
-}
-
-static void
-put64(unsigned char *p, uint64_t v)
-{
-	int i;
-
-	for (i = 7; i >= 0; i--, v >>= 8)
-		p[i] = v & 0xff;
-}
-
-static uint16_t
-get16(const unsigned char *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint64_t
-get64(const unsigned char *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
 
 void
 hb_encode(const struct hb_msg *m, const struct auth_key *key,
@@ -48,9 +16,9 @@ hb_encode(const struct hb_msg *m, const struct auth_key *key,
 	buf[7] = m->priority;
 	memcpy(buf + 8, m->group, strnlen(m->group, HB_NAMELEN - 1));
 	memcpy(buf + 40, m->node, strnlen(m->node, HB_NAMELEN - 1));
-	put64(buf + 72, m->epoch);
-	put64(buf + 80, m->seq);
-	put16(buf + 88, m->interval_ms);
+	be_put64(buf + 72, m->epoch);
+	be_put64(buf + 80, m->seq);
+	be_put16(buf + 88, m->interval_ms);
 	buf[90] = m->live;
 	buf[91] = m->size;
 	memcpy(buf + 92, m->master, strnlen(m->master, HB_NAMELEN - 1));
@@ -96,7 +64,7 @@ hb_decode(const unsigned char *buf, size_t len, const struct auth_key *key,
 		return HB_EVERSION;
 	if ((buf[5] != HB_ADVERT && buf[5] != HB_RESIGN) || buf[6] > HB_FAULT ||
 	    buf[7] == 0 || !name_ok(buf + 8) || !name_ok(buf + 40) ||
-	    get16(buf + 88) == 0 || buf[91] < 2 || buf[91] > 8 ||
+	    be_get16(buf + 88) == 0 || buf[91] < 2 || buf[91] > 8 ||
 	    buf[90] > buf[91] || !opt_name_ok(buf + 92))
 		return HB_EFIELD;
 	if (!auth_verify(key, buf, HB_LEN - AUTH_MACLEN,
@@ -108,9 +76,9 @@ hb_decode(const unsigned char *buf, size_t len, const struct auth_key *key,
 	m->priority = buf[7];
 	memcpy(m->group, buf + 8, HB_NAMELEN);
 	memcpy(m->node, buf + 40, HB_NAMELEN);
-	m->epoch = get64(buf + 72);
-	m->seq = get64(buf + 80);
-	m->interval_ms = get16(buf + 88);
+	m->epoch = be_get64(buf + 72);
+	m->seq = be_get64(buf + 80);
+	m->interval_ms = be_get16(buf + 88);
 	m->live = buf[90];
 	m->size = buf[91];
 	memcpy(m->master, buf + 92, HB_NAMELEN);
