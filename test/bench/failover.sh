@@ -76,11 +76,13 @@ done
 
 # Reuse the test harness's topology helpers outside bats.
 bats_require_minimum_version() { :; }
+# shellcheck disable=SC2034 # these three are read by common.bash
 BATS_TEST_DIRNAME=$top/test
 work=$(mktemp -d /tmp/failover.XXXXXX) || die "mktemp failed"
+: >"$work/pids"
 BATS_TEST_TMPDIR=$work
 NONSTOP_TOP=$top
-# shellcheck source=../lib/common.bash
+# shellcheck source-path=SCRIPTDIR source=../lib/common.bash
 . "$top/test/lib/common.bash"
 NS_P=fo$(printf '%x' "$$" | tail -c 5)
 
@@ -88,7 +90,7 @@ NS_P=fo$(printf '%x' "$$" | tail -c 5)
 # command substitutions, so a shell array would not see them).
 cleanup() {
 	local p
-	for p in $(cat "$work/pids" 2>/dev/null); do kill -9 -- "-$p" "$p" 2>/dev/null; done
+	while read -r p; do kill -9 -- "-$p" "$p" 2>/dev/null; done <"$work/pids"
 	topo_teardown
 	rm -rf "$work"
 }
