@@ -8,6 +8,9 @@
 
 #include "web_snmp.h"
 
+#if __has_include("snmp_sess.h")
+#include "snmp_sess.h"
+
 /* NONSTOP-MIB::nsRsEntry = nonstopMIB.1.2.2.1 */
 static const oid entry[] = { 1, 3, 6, 1, 4, 1, 8072, 9999, 9999, 6678, 1, 2, 2, 1 };
 #define ENTRYLEN (sizeof entry / sizeof entry[0])
@@ -96,10 +99,11 @@ text(char *dst, size_t size, const netsnmp_variable_list *v)
 }
 
 int
-web_snmp_rs_table(const struct snmp_creds *c, const char *peer,
-    const char *engine, unsigned timeout_ms, struct web_rs_live *out, size_t max,
-    char *why, size_t whylen)
+web_snmp_rs_table(const char *credsfile, const char *peer, const char *engine,
+    unsigned timeout_ms, struct web_rs_live *out, size_t max, char *why,
+    size_t whylen)
 {
+	static struct snmp_creds creds, *c;
 	oid next[NCOLS][MAX_OID_LEN];
 	size_t nextlen[NCOLS], n = 0, k, req;
 	int done[NCOLS] = { 0 }, alldone = 0;
@@ -110,6 +114,12 @@ web_snmp_rs_table(const struct snmp_creds *c, const char *peer,
 		memcpy(next[k], entry, sizeof entry);
 		next[k][ENTRYLEN] = cols[k];
 		nextlen[k] = ENTRYLEN + 1;
+	}
+	if (!c) {
+		snmp_lib_init("lc-web");
+		if (snmp_creds_load(credsfile, &creds, why, whylen) < 0)
+			return -1;
+		c = &creds;
 	}
 	memset(&w, 0, sizeof w);
 	if (!(h = snmp_target_open(c, peer, engine, timeout_ms, on_answer, &w, why, whylen)))
@@ -230,3 +240,18 @@ fail:
 	errno = EIO;
 	return -1;
 }
+
+#else
+
+int
+web_snmp_rs_table(const char *credsfile, const char *peer, const char *engine,
+    unsigned timeout_ms, struct web_rs_live *out, size_t max, char *why,
+    size_t whylen)
+{
+	(void)credsfile, (void)peer, (void)engine, (void)timeout_ms, (void)out, (void)max;
+	snprintf(why, whylen, "lc-web was built without SNMP (lib/snmp_sess.h)");
+	errno = ENOSYS;
+	return -1;
+}
+
+#endif

@@ -8,8 +8,6 @@
 
 #include <stddef.h>
 
-#include "snmp_sess.h"
-
 enum { WEB_RS_UNKNOWN = 1, WEB_RS_UP, WEB_RS_DOWN };
 
 struct web_rs_live {
@@ -26,12 +24,13 @@ struct web_rs_live {
 /*
  * Walk nsRsTable of the agent at peer ("udp:192.0.2.2:161") whose engine
  * ID text is engine (its host name), with GETBULK, each request bounded
- * by timeout_ms and the whole walk by 8 requests. Up to max rows go to
- * out in index order. Returns the row count, or -1 with why. snmp_lib_init
- * must have been called.
+ * by timeout_ms and the whole walk by 8 requests, as the user of the
+ * credentials file creds (lib/snmp_sess.h; loaded once per process). Up
+ * to max rows go to out in index order. Returns the row count, or -1
+ * with why (also when lc-web was built without lib/snmp_sess).
  */
-int web_snmp_rs_table(const struct snmp_creds *c, const char *peer,
-    const char *engine, unsigned timeout_ms, struct web_rs_live *out, size_t max,
-    char *why, size_t whylen);
+int web_snmp_rs_table(const char *creds, const char *peer, const char *engine,
+    unsigned timeout_ms, struct web_rs_live *out, size_t max, char *why,
+    size_t whylen);
 
 #endif

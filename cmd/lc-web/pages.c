@@ -133,7 +133,11 @@ page_css(void)
 	    "form.login,form.edit{display:grid;gap:.7em;max-width:34em;background:#fff;"
 	    "padding:1.2em;box-shadow:0 1px 2px #0001}\n"
 	    "label{display:grid;gap:.2em;font-weight:600}label small{font-weight:400;color:#555}\n"
-	    "input,select{font:inherit;padding:.3em .4em;border:1px solid #b8c0cc;border-radius:3px}\n"
+	    "input,select{font:inherit;font-weight:400;padding:.3em .4em;border:1px solid #b8c0cc;"
+	    "border-radius:3px}\n"
+	    ".cols{display:grid;grid-template-columns:minmax(0,34em) minmax(0,1fr);gap:1.5em;"
+	    "align-items:start}.cols h2{margin-top:0}\n"
+	    "@media (max-width:800px){.cols{grid-template-columns:1fr}}\n"
 	    "input[type=number]{width:5.5em}\n"
 	    "button{font:inherit;padding:.3em .8em;border:1px solid #1f3a5f;background:#1f5fbf;"
 	    "color:#fff;border-radius:3px;cursor:pointer}\n"
@@ -225,8 +229,6 @@ static int
 lives_snmp(const struct cl_cluster *c, struct cl_hosts *hosts, struct lives *l)
 {
 	static const char *const st[] = { "unknown", "unknown", "up", "down" };
-	static struct snmp_creds creds;
-	static int loaded;
 	struct web_rs_live rs[256];
 	const struct cl_host *lb = c->lb ? cl_hosts_get(hosts, c->lb) : NULL;
 	char peer[128];
@@ -237,15 +239,9 @@ lives_snmp(const struct cl_cluster *c, struct cl_hosts *hosts, struct lives *l)
 		    "port or address in the directory");
 		return -1;
 	}
-	if (!loaded) {
-		snmp_lib_init("lc-web");
-		if (snmp_creds_load(conf.snmp, &creds, l->snmp_err, sizeof l->snmp_err) < 0)
-			return -1;
-		loaded = 1;
-	}
 	snprintf(peer, sizeof peer, strchr(lb->addr[0], ':') ? "udp6:[%s]:%ld" : "udp:%s:%ld",
 	    lb->addr[0], lb->agent);
-	n = web_snmp_rs_table(&creds, peer, lb->name, 1000, rs, 256, l->snmp_err,
+	n = web_snmp_rs_table(conf.snmp, peer, lb->name, 1000, rs, 256, l->snmp_err,
 	    sizeof l->snmp_err);
 	if (n < 0)
 		return -1;
@@ -857,10 +853,37 @@ members_text(const struct cl_member *m, size_t n, int rs)
 	return b.s;
 }
 
+static int
+host_brief(const struct cl_host *h, void *arg)
+{
+	struct web_buf *b = arg;
+	int r, first = 1;
+
+	web_buf_puts(b, "<tr><td>");
+	web_esc(b, h->name);
+	web_buf_puts(b, "</td><td>");
+	addrs(b, h);
+	web_buf_puts(b, "</td><td>");
+	for (r = CL_LB; r < CL_NROLES; r++)
+		if (h->potential & (1u << r)) {
+			web_buf_puts(b, first ? "" : ", ");
+			web_esc(b, cl_role_name(r));
+			first = 0;
+		}
+	web_buf_puts(b, "</td><td>");
+	web_esc(b, cl_role_name(h->status));
+	if (h->status_cluster && *h->status_cluster) {
+		web_buf_puts(b, " in ");
+		web_esc(b, h->status_cluster);
+	}
+	web_buf_puts(b, "</td></tr>\n");
+	return 0;
+}
+
 void
 page_form(const char *name)
 {
-	struct web_buf b = { 0 }, svc = { 0 };
+	struct web_buf b = { 0 }, svc = { 0 }, hosts = { 0 };
 	struct cl_cluster c;
 	struct cl_err e;
 	char *bs = NULL, *rsv = NULL;
@@ -889,9 +912,26 @@ page_form(const char *name)
 		bs = members_text(c.bs, c.nbs, 0);
 		rsv = members_text(c.rs, c.nrs, 1);
 	}
+	{
+		struct dir *d = dir_service();
+		if (!d) {
+			web_buf_free(&svc);
+			free(bs);
+			free(rsv);
+			cl_cluster_free(&c);
+			return;
+		}
+		if (cl_dir_hosts_each(d, host_brief, &hosts, &e) < 0) {
+			web_buf_free(&hosts);
+			web_buf_puts(&hosts, "<p class=\"error\">");
+			web_esc(&hosts, e.msg);
+			web_buf_puts(&hosts, "</p>");
+		}
+		dir_close(d);
+	}
 	page_begin(&b, name ? "Reconfigure the cluster" : "Create a cluster");
 	web_buf_puts(&b, "<p>Nothing changes yet: the next page shows the plan, host by "
-	    "host, and asks you to confirm it.</p>\n");
+	    "host, and asks you to confirm it.</p>\n<div class=\"cols\">");
 	form_begin(&b, "plan", "edit");
 	if (name) {
 		hidden(&b, "act", "change");
@@ -922,10 +962,15 @@ page_form(const char *name)
 	field(&b, "descr", "Description", c.descr ? c.descr : "", "free text", 0);
 	web_buf_puts(&b, "<div class=\"actions\"><button type=\"submit\">Show the plan</button> ");
 	link_to(&b, name ? "cluster" : "clusters", name, "Cancel");
-	web_buf_puts(&b, "</div></form>\n");
+	web_buf_puts(&b, "</div></form>\n<section><h2>Hosts in the directory</h2>\n"
+	    "<table><thead><tr><th>Host</th><th>Addresses</th><th>May be</th><th>Role now</th>"
+	    "</tr></thead><tbody>\n");
+	web_buf_put(&b, hosts.s ? hosts.s : "", hosts.len);
+	web_buf_puts(&b, "</tbody></table></section></div>\n");
 	page_end(&b);
 	respond(200, &b, NULL);
 	web_buf_free(&b);
+	web_buf_free(&hosts);
 	web_buf_free(&svc);
 	free(bs);
 	free(rsv);
