@@ -30,6 +30,7 @@
 struct nft_priv {
 	struct nft_ctx *ctx;
 	unsigned char mac[6];
+	char *names;		/* our maps and chains after our last apply */
 };
 
 static int
@@ -58,6 +59,7 @@ nft_close(struct dp *dp)
 
 	if (p != NULL) {
 		nft_ctx_free(p->ctx);
+		free(p->names);
 		free(p);
 	}
 	dp->priv = NULL;
@@ -188,8 +190,16 @@ existing(struct dp *dp)
 	char *names, *w;
 	const char *l;
 	size_t cap;
+	unsigned flags = nft_ctx_output_get_flags(p->ctx);
+	int rc;
 
-	if (nft_run_cmd_from_buffer(p->ctx, "list table " TABLE) != 0)
+	if (p->names != NULL)
+		return strdup(p->names);
+	/* Terse: without the elements of the (large) flow maps. */
+	nft_ctx_output_set_flags(p->ctx, flags | NFT_CTX_OUTPUT_TERSE);
+	rc = nft_run_cmd_from_buffer(p->ctx, "list table " TABLE);
+	nft_ctx_output_set_flags(p->ctx, flags);
+	if (rc != 0)
 		return strdup("");
 	out = nft_ctx_get_output_buffer(p->ctx);
 	cap = strlen(out) + 1;
@@ -336,8 +346,23 @@ nft_apply(struct dp *dp, struct dp_table *want0, const struct dp_table *prev)
 	}
 	if (fclose(f) != 0)
 		goto out;
+	free(p->names);
+	p->names = NULL;
 	if (run(dp, buf) == -1)
 		goto out;
+	/* What the table holds now, so the next apply need not list it. */
+	if ((f = open_memstream(&p->names, &len)) != NULL) {
+		for (i = 0; i < want.nsvc; i++) {
+			svc_key(&want.svc[i], k, sizeof k);
+			fprintf(f, "map f_%s\nmap s_%s\n", k, k);
+		}
+		if (want.nsvc > 0)
+			fprintf(f, "chain in_%u\n", dp->ifindex);
+		if (fclose(f) != 0) {
+			free(p->names);
+			p->names = NULL;
+		}
+	}
 	rc = 0;
 out:
 	free(have);
@@ -350,7 +375,11 @@ out:
 static int
 nft_remove(struct dp *dp, const struct dp_table *prev)
 {
+	struct nft_priv *p = dp->priv;
+
 	(void)prev;
+	free(p->names);
+	p->names = NULL;
 	return run(dp, "add table " TABLE "\ndelete table " TABLE "\n");
 }
 
