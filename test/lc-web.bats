@@ -326,6 +326,38 @@ seed() {
 	grep -qi '^x-frame-options: DENY' "$WT/head"
 }
 
+# cgi METHOD QUERY [BODY]: lc-web run directly as the web server would.
+cgi() {
+	local body=${3:-}
+	printf %s "$body" | env -i GATEWAY_INTERFACE=CGI/1.1 LC_WEB_CONF="$WT/lc-web.conf" \
+		REQUEST_METHOD="$1" QUERY_STRING="$2" SCRIPT_NAME=/lc-web REMOTE_ADDR=192.0.2.50 \
+		CONTENT_TYPE=application/x-www-form-urlencoded CONTENT_LENGTH=${#body} \
+		HTTPS="${HTTPS_ON:-}" HTTP_COOKIE="${COOKIE:-}" $LC_WEB
+}
+
+@test "lc-web: as a bare CGI: Secure cookie over TLS, HEAD, other methods, exit 0" {
+	web_boot
+	run -0 cgi GET p=login
+	tok=$(echo "$output" | sed -n 's/.*name="token" value="\([^"]*\)".*/\1/p')
+	[ -n "$tok" ]
+	HTTPS_ON=on run -0 cgi POST p=login "token=$tok&user=alice&password=alice-secret"
+	[[ ${lines[0]} == "Status: 303 See Other"* ]]
+	echo "$output" | grep -q '^Set-Cookie: lcweb=v1\.alice\..*; Path=/lc-web; Max-Age=3600; HttpOnly; SameSite=Strict; Secure'
+	grep -q 'admin=alice addr=192.0.2.50 action=login result=ok' "$WT/var/audit.log"
+	COOKIE=$(echo "$output" | sed -n 's/^Set-Cookie: \(lcweb=[^;]*\);.*/\1/p')
+	COOKIE=$COOKIE run -0 cgi HEAD p=hosts
+	[[ ${lines[0]} == "Status: 200 OK"* ]]
+	! echo "$output" | grep -q '<html'
+	COOKIE=$COOKIE run -0 cgi PUT p=hosts
+	[[ ${lines[0]} == "Status: 405 "* ]]
+	# The configuration unreadable: still an answer, the reason in the log.
+	mv "$WT/lc-web.conf" "$WT/lc-web.conf.x"
+	run -0 cgi GET p=login
+	[[ $output == *"Status: 500 "* ]]
+	[[ $output == *"not configured"* ]]
+	[[ $output == *"unable to read"* ]]
+}
+
 @test "lc-web: live status from the load balancer's agent over SNMPv3" {
 	[ -f "$NONSTOP_TOP/lib/snmp_sess.h" ] || skip "lib/snmp_sess (issue 5) not in this tree"
 	[ -x "${LC_AGENT%% *}" ] || skip "lc-agent not built"

@@ -284,8 +284,8 @@ action_plan(void)
 	web_esc(&b, a.c.name);
 	web_buf_puts(&b, "</strong>: ");
 	web_esc(&b, a.what);
-	web_buf_printf(&b, ". Applying makes generation %ld and changes the role of %zu "
-	    "host%s; nothing has changed yet.</p>\n", a.c.generation + 1, changed,
+	web_buf_printf(&b, ". Applying makes generation %ld and gives %zu host%s a new "
+	    "role file; nothing has changed yet.</p>\n", a.c.generation + 1, changed,
 	    changed == 1 ? "" : "s");
 	if (!a.dissolve) {
 		web_buf_puts(&b, "<h2>Definition</h2>\n");
