@@ -157,3 +157,12 @@ snap() { hx "$1" nft list ruleset; hx "$1" ip addr; hx "$1" sysctl net.ipv4.conf
 	run -111 hx 2 $LC_ROLE -d nft -s "$R/st" apply -f "$R/gone.role"
 	[[ $output == *"no MAC address for real server rs3"* ]]
 }
+
+@test "the role file parser survives fuzzing" {
+	command -v clang >/dev/null || skip "clang not installed"
+	[ -n "$(find /usr/lib/llvm-*/lib/clang -name 'libclang_rt.fuzzer-x86_64.a' 2>/dev/null | head -n 1)" ] ||
+		skip "clang's libFuzzer runtime is missing (libclang-rt-14-dev)"
+	run -0 make -s -C "$NONSTOP_TOP" fuzz-role_parse FUZZ_OUT="$R/fuzz"
+	mkdir -p "$R/corpus"
+	run -0 "$R/fuzz/role_parse" -runs=20000 -max_len=512 "$R/corpus" "$NONSTOP_TOP/test/fuzz/corpus/role_parse"
+}
