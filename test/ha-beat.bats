@@ -176,3 +176,17 @@ teardown() {
 	run -0 "$T/fuzz/hb_decode" -runs=30000 -max_len=256 "$T/corpus" "$NONSTOP_TOP/test/fuzz/corpus/hb_decode"
 	[[ "$output" == *"Done 30000 runs"* ]]
 }
+
+@test "check lines are validated" {
+	bad "check every 5 fall 2 rise 2 /bin/true"
+	run -100 $HA_BEAT -n -f "$T/bad.conf"
+	[[ "$output" == *"check every takes milliseconds from 10"* ]]
+	bad "check every 100 fall 2 /bin/true"
+	run -100 $HA_BEAT -n -f "$T/bad.conf"
+	[[ "$output" == *"check takes: every MS fall N rise N PROGRAM"* ]]
+	bad "check every 100 fall 2 rise 2 true"
+	run -100 $HA_BEAT -n -f "$T/bad.conf"
+	[[ "$output" == *"check program must be an absolute path"* ]]
+	bad "check every 100 fall 2 rise 2 /bin/true --flag"
+	run -0 $HA_BEAT -n -f "$T/bad.conf"
+}

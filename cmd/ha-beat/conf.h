@@ -11,6 +11,7 @@
 #define HB_MAXPATHS 2
 #define HB_MAXVIPS 16
 #define HB_MAXHOOKS 8
+#define HB_MAXCHECKS 4
 #define HB_MAXARGS 16
 #define HB_MAXANNOUNCE 8
 
@@ -25,6 +26,13 @@ struct node {
 
 struct hook {
 	enum hook_state state;
+	char *argv[HB_MAXARGS + 1];
+};
+
+/* A health check: the node is fit to be master only while it passes. */
+struct check {
+	unsigned every_ms;	/* run it this often; it must finish in time */
+	unsigned fall, rise;	/* failures to fail, successes to recover */
 	char *argv[HB_MAXARGS + 1];
 };
 
@@ -52,6 +60,8 @@ struct conf {
 	int keep_privileges;
 	struct hook hooks[HB_MAXHOOKS];
 	int nhooks;
+	struct check checks[HB_MAXCHECKS];
+	int nchecks;
 };
 
 extern const char *hook_state_name[HK_NSTATES];

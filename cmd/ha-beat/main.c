@@ -79,6 +79,15 @@ static int stdout_broken;
 
 static const char *state_name[] = { "backup", "master", "fault" };
 
+/* Health checks in flight and their verdicts. */
+struct checkrun {
+	pid_t pid;		/* running, or 0 */
+	int64_t next;		/* when to start it next */
+	unsigned oks, fails;	/* in a row */
+	int failed;		/* the verdict: 1 after fall failures */
+};
+static struct checkrun runs[HB_MAXCHECKS];
+
 static void
 usage(void)
 {
@@ -295,9 +304,11 @@ write_state(const char *s)
 		err_warn("unable to write %s:", statepath);
 }
 
+/* Enter state to; about names the node (or check) the reason concerns. */
 static void
 transition(int to, const char *reason, const char *about)
 {
+	const char *akey = strcmp(reason, "check-failed") == 0 ? "check" : "peer";
 	const char *from = state < 0 ? "init" : state_name[state];
 	int64_t t = now_ns();
 	int prev = state;
@@ -317,13 +328,109 @@ transition(int to, const char *reason, const char *about)
 	n_trans++;
 	send_msg(HB_ADVERT);	/* tell the group at once, not at the next tick */
 	write_state(state_name[to]);
-	out("event=transition group=%s node=%s from=%s to=%s reason=%s%s%s master=%s time=%.6f\n",
+	out("event=transition group=%s node=%s from=%s to=%s reason=%s%s%s%s%s master=%s time=%.6f\n",
 	    cf.group, cf.self, from, state_name[to], reason,
-	    about ? " peer=" : "", about ? about : "", master_name(), wall());
+	    about ? " " : "", about ? akey : "", about ? "=" : "",
+	    about ? about : "", master_name(), wall());
 	err_info("%s -> %s (%s%s%s)", from, state_name[to], reason,
 	    about ? " " : "", about ? about : "");
 	run_hooks(to == HB_MASTER ? HK_MASTER : to == HB_BACKUP ? HK_BACKUP :
 	    HK_FAULT, from, reason, 0);
+}
+
+static pid_t
+spawn(char *const argv[])
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		sigset_t all;
+		sigfillset(&all);
+		sigprocmask(SIG_UNBLOCK, &all, NULL);
+		dup2(2, 1);
+		setenv("HA_GROUP", cf.group, 1);
+		setenv("HA_NODE", cf.self, 1);
+		setenv("HA_STATE", state < 0 ? "init" : state_name[state], 1);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+static void
+check_result(int k, int ok)
+{
+	struct checkrun *r = &runs[k];
+	const struct check *c = &cf.checks[k];
+
+	if (ok) {
+		r->fails = 0;
+		if (r->oks < c->rise)
+			r->oks++;
+		if (r->failed && r->oks >= c->rise) {
+			r->failed = 0;
+			err_info("check %s passes again", c->argv[0]);
+		}
+	} else {
+		r->oks = 0;
+		if (r->fails < c->fall)
+			r->fails++;
+		if (!r->failed && r->fails >= c->fall) {
+			r->failed = 1;
+			err_warn("check %s failed %u times in a row", c->argv[0], r->fails);
+		}
+	}
+}
+
+/* Start the checks that are due; one still running when due has failed. */
+static void
+checks_run(int64_t t)
+{
+	int k;
+
+	for (k = 0; k < cf.nchecks; k++) {
+		struct checkrun *r = &runs[k];
+		if (t < r->next)
+			continue;
+		if (r->pid > 0) {
+			kill(r->pid, SIGKILL);	/* reaped by the SIGCHLD handler, ignored */
+			r->pid = 0;
+			check_result(k, 0);
+		}
+		r->pid = spawn(cf.checks[k].argv);
+		if (r->pid == -1) {
+			r->pid = 0;
+			check_result(k, 0);
+		}
+		r->next = t + (int64_t)cf.checks[k].every_ms * MS;
+	}
+}
+
+/* A child ended: a check's verdict, or a hook's. */
+static void
+reaped(pid_t pid, int st)
+{
+	int k;
+
+	for (k = 0; k < cf.nchecks; k++)
+		if (runs[k].pid == pid) {
+			runs[k].pid = 0;
+			check_result(k, WIFEXITED(st) && WEXITSTATUS(st) == 0);
+			return;
+		}
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		err_warn("hook %ld failed (status %d)", (long)pid, st);
+}
+
+static const char *
+check_failing(void)
+{
+	int k;
+
+	for (k = 0; k < cf.nchecks; k++)
+		if (runs[k].failed)
+			return cf.checks[k].argv[0];
+	return NULL;
 }
 
 static int
@@ -378,6 +485,9 @@ evaluate(int64_t t)
 	if (!link_ok) {
 		want = HB_FAULT;
 		reason = "link-down";
+	} else if ((about = check_failing()) != NULL) {
+		want = HB_FAULT;
+		reason = "check-failed";
 	} else if (t_hold) {
 		want = HB_BACKUP;
 		reason = "startup";
@@ -781,6 +891,9 @@ main(int argc, char **argv)
 		}
 		if (cf.has_witness && w_next < next)
 			next = w_next;
+		for (i = 0; i < cf.nchecks; i++)
+			if (runs[i].next < next)
+				next = runs[i].next;
 		if (next < t)
 			next = t;
 		to.tv_sec = (next - t) / NS;
@@ -817,9 +930,7 @@ main(int argc, char **argv)
 					break;
 				case SIGCHLD:
 					while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
-						if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-							err_warn("hook %ld failed (status %d)",
-							    (long)pid, st);
+						reaped(pid, st);
 					break;
 				}
 			}
@@ -846,6 +957,7 @@ main(int argc, char **argv)
 			witness_probe();
 			w_next = t + cf.witness_ms * MS;
 		}
+		checks_run(t);
 		evaluate(t);
 		if (state == HB_MASTER) {
 			if (t >= t_lease) {

@@ -246,3 +246,31 @@ teardown() {
 	wait_until 3000 hb_is 2 backup
 	sole_holder 2 1
 }
+
+@test "a failing health check puts the master in fault; the next node takes over, and back when it passes" {
+	cat >"$T/check" <<-EOF
+	#!/bin/sh
+	[ ! -e "$T/broken-\$HA_NODE" ]
+	EOF
+	chmod +x "$T/check"
+	hb_conf 3 "check every 50 fall 2 rise 2 $T/check"
+	hb_start 1; hb_start 2; hb_start 3
+	wait_until 3000 hb_is 1 master
+	touch "$T/broken-a"
+	wait_until 3000 hb_is 1 fault
+	grep -q "to=fault reason=check-failed check=$T/check" "$T/hb1.out"
+	wait_until 3000 hb_is 2 master
+	wait_until 2000 sole_holder 3 2
+	rm "$T/broken-a"
+	wait_until 3000 hb_is 1 master
+	wait_until 2000 sole_holder 3 1
+}
+
+@test "a check that hangs counts as failed" {
+	printf '#!/bin/sh\nexec sleep 10\n' >"$T/hang"
+	chmod +x "$T/hang"
+	hb_conf 2 "check every 50 fall 2 rise 1 $T/hang"
+	hb_start 1
+	wait_until 3000 hb_is 1 fault
+	grep -q 'reason=check-failed' "$T/hb1.out"
+}
