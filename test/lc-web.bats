@@ -193,6 +193,18 @@ seed() {
 	[ "$(slapd_dump)" = "$before" ]
 	[ -z "$(ls "$WT/roles")" ]
 	grep -q 'result=refused msg="bad or missing CSRF token"' "$WT/var/audit.log"
+	# An administrator removed from the directory changes nothing more.
+	$LCB admin add bob name=Bob secret="$WT/alice.pw" >/dev/null
+	mv "$WT/jar" "$WT/jar.1"
+	web_login bob alice-secret
+	[ "$status" = 303 ]
+	wget_ "?p=clusters"
+	btok=$(csrf)
+	$LCB admin delete bob
+	wpost "?p=plan" "csrf=$btok" act=drain c=web host=rs1
+	[ "$status" = 403 ]
+	grep -q 'no longer an administrator' "$WT/body"
+	mv "$WT/jar.1" "$WT/jar"
 	# A logout without the token does not log out either.
 	wpost "?p=logout"
 	[ "$status" = 403 ]

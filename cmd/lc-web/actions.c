@@ -59,6 +59,21 @@ build(struct dir *d, struct act *a)
 	int x;
 
 	memset(a, 0, sizeof(*a));
+	/* A session outlives nothing: an administrator removed from the
+	 * directory changes nothing more, whatever their cookie says. */
+	{
+		struct cl_admin ad;
+		if ((x = cl_dir_admin_get(d, rq.sess.admin, &ad, &e)) <= 0) {
+			if (x < 0)
+				fail_page(err_status(&e), "The directory failed", "%s", e.msg);
+			else
+				fail_page(403, "Not an administrator", "%s is no longer an "
+				    "administrator in the directory; nothing was changed.",
+				    rq.sess.admin);
+			return x < 0 ? err_status(&e) : 403;
+		}
+		cl_admin_free(&ad);
+	}
 	a->act = arg("act");
 	a->name = arg("c");
 	if (!a->act || !a->name || !*a->name) {

@@ -1,9 +1,12 @@
 /* lc-web pages: clusters, one cluster, hosts, history, forms, login. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
 
 #include "atomic.h"
 #include "kv.h"
@@ -669,6 +672,37 @@ page_hosts(void)
 
 /* ---- history ------------------------------------------------------------ */
 
+/* The last max bytes of a log, from the first whole line on (malloc'd). */
+static char *
+read_tail(const char *path, size_t max, size_t *len)
+{
+	struct stat st;
+	char *buf, *p;
+	off_t off = 0;
+	ssize_t r;
+	size_t got = 0;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0 || !(buf = malloc(max + 1))) {
+		close(fd);
+		return NULL;
+	}
+	if ((size_t)st.st_size > max)
+		off = st.st_size - (off_t)max;
+	while (got < max && (r = pread(fd, buf + got, max - got, off + (off_t)got)) > 0)
+		got += (size_t)r;
+	close(fd);
+	buf[got] = '\0';
+	if (off > 0 && (p = memchr(buf, '\n', got))) {
+		got -= (size_t)(p + 1 - buf);
+		memmove(buf, p + 1, got + 1);
+	}
+	*len = got;
+	return buf;
+}
+
 /* Lines of a key=value log, newest first, at most max, as table rows. */
 static size_t
 log_rows(struct web_buf *b, const char *path, const char *cluster, size_t max,
@@ -679,7 +713,7 @@ log_rows(struct web_buf *b, const char *path, const char *cluster, size_t max,
 	struct kv_rec r;
 	const char *why, *v;
 
-	if (!(text = atomic_read(path, 8 << 20, &len)))
+	if (!(text = read_tail(path, 1 << 20, &len)))
 		return 0;
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		if (n == cap) {
