@@ -473,6 +473,16 @@ nft_read(struct dp *dp, struct dp_table *cur, const struct dp_table *prev)
 					if (s->sched == SCHED_RR)
 						s->rs[i].weight = ps->rs[j].weight;
 				}
+		/* Quiesced servers have no slots: they are there at weight 0. */
+		for (j = 0; j < ps->nrs; j++) {
+			struct dp_rs *q;
+			if (ps->rs[j].weight != 0 ||
+			    dp_svc_find(s, &ps->rs[j].addr, ps->rs[j].port) != NULL)
+				continue;
+			if ((q = dp_svc_add_rs(s)) == NULL)
+				goto fail;
+			*q = ps->rs[j];
+		}
 	}
 	free(have);
 	return 0;

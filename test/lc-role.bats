@@ -166,3 +166,37 @@ snap() { hx "$1" nft list ruleset; hx "$1" ip addr; hx "$1" sysctl net.ipv4.conf
 	mkdir -p "$R/corpus"
 	run -0 "$R/fuzz/role_parse" -runs=20000 -max_len=512 "$R/corpus" "$NONSTOP_TOP/test/fuzz/corpus/role_parse"
 }
+
+@test "check: 0 while the kernel holds what was set up, 1 with the difference when not" {
+	run -0 hx 2 $LC_ROLE -d nft -s "$R/st" apply -f "$R/web.role"
+	run -0 hx 2 $LC_ROLE -s "$R/st" check
+	[ -z "$output" ]
+	hx 2 nft delete table netdev nonstop
+	run -1 hx 2 $LC_ROLE -s "$R/st" check
+	[[ $output == *"+ service=web vip=192.0.2.100 port=80 proto=tcp sched=wrr nrs=3"* ]]
+	hx 2 ip addr del 192.0.2.100/32 dev eth0
+	run -1 hx 2 $LC_ROLE -q -s "$R/st" check
+	[ -z "$output" ]
+	run -0 hx 2 $LC_ROLE -s "$R/st" apply -f "$R/web.role"
+	run -0 hx 2 $LC_ROLE -s "$R/st" check
+	# A real server whose ARP settings were undone by someone else.
+	run -0 hx 3 $LC_ROLE -s "$R/st3" apply -f "$R/rs.role"
+	run -0 hx 3 $LC_ROLE -s "$R/st3" check
+	hx 3 sysctl -qw net.ipv4.conf.all.arp_ignore=0
+	run -1 hx 3 $LC_ROLE -s "$R/st3" check
+	[ "$output" = "~ sysctl=net.ipv4.conf.all.arp_ignore value=0" ]
+}
+
+@test "-A leaves the VIPs to another holder (ha-beat)" {
+	run -0 hx 2 $LC_ROLE -d nft -A -s "$R/st" apply -f "$R/web.role"
+	! hx 2 ip addr show dev eth0 | grep -q 192.0.2.100
+	hx 2 nft list table netdev nonstop | grep -q "ip daddr 192.0.2.100"
+}
+
+@test "dry run of a role change lists the addresses that go" {
+	run -0 hx 2 $LC_ROLE -d nft -s "$R/st" apply -f "$R/web.role"
+	run -0 hx 2 $LC_ROLE -n -s "$R/st" apply -f "$R/rs.role"
+	[[ $output == *"- addr=192.0.2.100 dev=eth0"* ]]
+	[[ $output == *"+ addr=192.0.2.100 dev=lo"* ]]
+	[[ $output == *"- service=web vip=192.0.2.100"* ]]
+}

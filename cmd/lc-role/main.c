@@ -24,7 +24,7 @@
 
 #define STATEDIR "/var/lib/nonstop/lc-role"
 
-static int opt_n, opt_q;
+static int opt_n, opt_q, opt_A;
 static const char *opt_dp, *opt_if, *opt_role, *opt_file;
 static const char *statedir = STATEDIR;
 static long drain_ms = 30000;
@@ -33,8 +33,8 @@ static char statepath[4096];
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: %s [-nqvV] [-d nft|ipvs] [-i interface] "
-	    "[-r role] [-s statedir] [-t drain_ms] apply|show|undo|follow "
+	fprintf(stderr, "usage: %s [-AnqvV] [-d nft|ipvs] [-i interface] "
+	    "[-r role] [-s statedir] [-t drain_ms] apply|check|show|undo|follow "
 	    "[-f rolefile]\n", err_prog);
 	exit(EXIT_BAD);
 }
@@ -114,7 +114,8 @@ want_state(const struct role *r, int kind, const char *ifname, struct state *w)
 	if (kind == ROLE_LB) {
 		for (i = 0; i < r->nsvc; i++) {
 			struct dp_svc *s;
-			if (state_add_addr(w, &r->svc[i].vip, ifname) == -1 ||
+			/* -A: the VIPs are held by another (ha-beat). */
+			if ((!opt_A && state_add_addr(w, &r->svc[i].vip, ifname) == -1) ||
 			    (s = dp_table_add_svc(&w->table)) == NULL)
 				return -1;
 			memcpy(s->name, r->svc[i].name, sizeof s->name);
@@ -519,6 +520,51 @@ next:
 	return 0;
 }
 
+/*
+ * Is what we recorded still in the kernel? Prints what differs; 0 when
+ * all is there, 1 when not (a flushed table, a lost VIP).
+ */
+static int
+check(const struct state *old)
+{
+	struct dp_table cur;
+	struct dp *dp;
+	struct nl *nl;
+	FILE *out = stdout;
+	char a[ADDR_STRLEN], val[32];
+	size_t i;
+	int n = 0;
+	unsigned ifx;
+
+	if ((nl = nl_open()) == NULL)
+		err_die(EXIT_TEMP, "unable to open rtnetlink:");
+	for (i = 0; i < old->naddr; i++) {
+		ifx = nl_ifindex(old->addr[i].dev);
+		if (ifx == 0 || nl_addr_has(nl, ifx, &old->addr[i].a) != 1)
+			say("+ addr=%s dev=%s\n", addr_fmt(&old->addr[i].a, a, sizeof a),
+			    old->addr[i].dev), n++;
+	}
+	nl_close(nl);
+	for (i = 0; i < old->nsys; i++)
+		if (sysctl_get(old->sys[i].key, val, sizeof val) == -1 ||
+		    strcmp(val, old->sys[i].val) != 0)
+			say("~ sysctl=%s value=%s\n", old->sys[i].key, val), n++;
+	if (old->dp[0] && old->role == ROLE_LB) {
+		dp = open_dp(old->dp, old->ifname[0] ? old->ifname : NULL);
+		if (dp_read(dp, &cur, &old->table) == -1)
+			err_die(EXIT_TEMP, "unable to read the %s table:", old->dp);
+		if (opt_q && (out = fopen("/dev/null", "w")) == NULL)
+			out = stdout;
+		/* "+" is what the kernel lacks, as apply would put it back. */
+		n += dp_diff(out, &cur, &old->table);
+		if (out != stdout)
+			fclose(out);
+		dp_table_free(&cur);
+		dp_close(dp);
+	}
+	return n > 0 ? EXIT_NO : EXIT_OK;
+}
+
 /* --- main -------------------------------------------------------------- */
 
 int
@@ -534,8 +580,9 @@ main(int argc, char **argv)
 	char *end;
 
 	err_init(argv[0]);
-	while ((c = getopt(argc, argv, "d:f:i:nqr:s:t:vV")) != -1) {
+	while ((c = getopt(argc, argv, "Ad:f:i:nqr:s:t:vV")) != -1) {
 		switch (c) {
+		case 'A': opt_A = 1; break;
 		case 'd': opt_dp = optarg; break;
 		case 'f': opt_file = optarg; break;
 		case 'i': opt_if = optarg; break;
@@ -566,7 +613,7 @@ main(int argc, char **argv)
 		}
 	}
 	if (strcmp(cmd, "apply") && strcmp(cmd, "show") && strcmp(cmd, "undo") &&
-	    strcmp(cmd, "follow"))
+	    strcmp(cmd, "follow") && strcmp(cmd, "check"))
 		usage();
 	if (opt_dp != NULL && strcmp(opt_dp, "nft") && strcmp(opt_dp, "ipvs"))
 		err_die(EXIT_BAD, "unknown dataplane %s (nft or ipvs)", opt_dp);
@@ -634,6 +681,10 @@ main(int argc, char **argv)
 		goto done;
 	}
 
+	if (!strcmp(cmd, "check")) {
+		rc = check(&old);
+		goto done;
+	}
 	if (!strcmp(cmd, "undo")) {
 		state_free(&w);
 		state_init(&w);
