@@ -119,6 +119,11 @@ main(int argc, char **argv)
 	/* net-snmp: subagent, our socket, no config files, state under ours. */
 	snprintf(persist, sizeof persist, "%s/snmp", conf.statedir);
 	(void)mkdir(persist, 0700);
+	{
+		char sub[PATH_MAX + 16];
+		snprintf(sub, sizeof sub, "%s/cert_indexes", persist);
+		(void)mkdir(sub, 0700);
+	}
 	setenv("SNMP_PERSISTENT_DIR", persist, 1);
 	setenv("MIBS", "", 1);
 	netsnmp_ds_set_string(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_PERSISTENT_DIR, persist);

@@ -49,6 +49,7 @@ snmpd_start() {
 	fi
 	mkdir -p "$d/persist" "$d/state"
 	echo "udp:$addr:$port" >"$d/target"
+	echo "$h" >"$d/host"
 	cat >"$d/snmpd.conf" <<-CONF
 	agentAddress udp:$addr:$port
 	master agentx
@@ -79,8 +80,20 @@ agent_target() { cat "$BATS_TEST_TMPDIR/$1/target"; }
 agent_host() { local t; t=$(agent_target "$1"); t=${t#udp:}; echo "${t%:*}"; }
 agent_port() { local t; t=$(agent_target "$1"); echo "${t##*:}"; }
 agent_up() {
-	v3 snmpget "$(agent_target "$1")" -t 0.5 -r 0 -Oqv NONSTOP-MIB::nsHostName.0 2>/dev/null |
+	v3a "$1" snmpget -t 0.5 -r 0 -Oqv NONSTOP-MIB::nsHostName.0 2>/dev/null |
 		grep -qx "$1"
+}
+# v3a NAME TOOL ARGS...: v3 TOOL against agent NAME, run from its host's
+# namespace (the root namespace cannot reach topo_lan addresses).
+v3a() {
+	local name=$1 tool=$2 h; shift 2
+	h=$(cat "$BATS_TEST_TMPDIR/$name/host")
+	if [ "$h" = 0 ]; then
+		v3 "$tool" "$(agent_target "$name")" "$@"
+	else
+		ip netns exec "${NS_P}h$h" "$tool" -v3 -l authPriv -u "$SNMP_USER" -a SHA-256 \
+			-A "$SNMP_AUTH" -x AES -X "$SNMP_PRIV" -t 2 -r 1 "$(agent_target "$name")" "$@"
+	fi
 }
 # Run a tool in the agent's namespace (host 0: here).
 in_host() { local h=$1; shift; if [ "$h" = 0 ]; then "$@"; else hx "$h" "$@"; fi; }
