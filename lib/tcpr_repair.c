@@ -109,7 +109,7 @@ tcpr_repair_dump(int fd, uint32_t sid, struct tcpr_sess *s, size_t *unread,
 	struct tcp_info ti;
 	struct tcp_repair_window w;
 	uint32_t rcv_nxt, write_seq, snd_isn, rcv_isn, ts = 0;
-	int outq, inq, e;
+	int outq, inq, e, reuse = 0;
 
 	memset(s, 0, sizeof *s);
 	l = sizeof ti;
@@ -132,6 +132,10 @@ tcpr_repair_dump(int fd, uint32_t sid, struct tcpr_sess *s, size_t *unread,
 	if (getsockname(fd, (struct sockaddr *)&la, &ll) < 0 ||
 	    getpeername(fd, (struct sockaddr *)&pa, &pl) < 0)
 		return fail(why, "getsockname/getpeername");
+	/* repair mode resets SO_REUSEADDR on the way out: put it back after */
+	l = sizeof reuse;
+	if (getsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &reuse, &l) < 0)
+		return fail(why, "SO_REUSEADDR");
 	if (seti(fd, IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_ON) < 0)
 		return fail(why, "TCP_REPAIR on");
 	if (queue_seq(fd, TCP_RECV_QUEUE, &rcv_nxt, 0) < 0 ||
@@ -157,6 +161,7 @@ tcpr_repair_dump(int fd, uint32_t sid, struct tcpr_sess *s, size_t *unread,
 	seti(fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_NO_QUEUE);
 	if (seti(fd, IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_OFF_NO_WP) < 0)
 		return fail(why, "TCP_REPAIR off");
+	seti(fd, SOL_SOCKET, SO_REUSEADDR, reuse);
 
 	s->sid = sid;
 	s->family = la.ss_family == AF_INET ? AF_INET : AF_INET6;
@@ -195,6 +200,7 @@ off:
 	e = errno;
 	seti(fd, IPPROTO_TCP, TCP_REPAIR_QUEUE, TCP_NO_QUEUE);
 	seti(fd, IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_OFF_NO_WP);
+	seti(fd, SOL_SOCKET, SO_REUSEADDR, reuse);
 	errno = e;
 	return -1;
 }
