@@ -123,6 +123,19 @@ seed() {
 	wpost "?p=apply" "csrf=$tok" act=weight c=web host=rs2 weight=7 gen=3
 	[ "$status" = 303 ]
 	grep -q '^rs=rs2 .*weight=7' "$WT/roles/lb1.role"
+	# Enable: back to the host's own weight (rs1's is 2).
+	wpost "?p=apply" "csrf=$tok" act=enable c=web host=rs1 gen=4
+	[ "$status" = 303 ]
+	grep -q '^rs=rs1 addr=192.0.2.11.* weight=2' "$WT/roles/lb1.role"
+	# Reconfigure: a third real server.
+	wpost "?p=plan" "csrf=$tok" act=change c=web rs=rs1:0,rs2:7,rs3
+	[ "$status" = 200 ]
+	grep -q '<ins>+ rs=rs3</ins>' "$WT/body"
+	grep -q '<td>rs3</td><td>none</td><td>rs</td><td>add</td>' "$WT/body"
+	wpost "?p=apply" "csrf=$tok" act=change c=web rs=rs1:0,rs2:7,rs3 gen=5
+	[ "$status" = 303 ]
+	grep -q '^rs=rs3 addr=192.0.2.13' "$WT/roles/lb1.role"
+	grep -q '^role=rs host=rs3 cluster=web generation=6' "$WT/roles/rs3.role"
 	# Hosts and history pages.
 	wget_ "?p=hosts"
 	[ "$status" = 200 ]
@@ -134,9 +147,21 @@ seed() {
 	wpost "?p=plan" "csrf=$tok" act=dissolve c=web
 	[ "$status" = 200 ]
 	grep -q '<td>lb1</td><td>lb</td><td>none</td>' "$WT/body"
-	wpost "?p=apply" "csrf=$tok" act=dissolve c=web gen=4
+	# Deleting an applied cluster's definition is refused: dissolve first.
+	wpost "?p=apply" "csrf=$tok" act=delete c=web gen=6
+	[ "$status" = 400 ]
+	grep -q 'dissolve it first' "$WT/body"
+	wpost "?p=apply" "csrf=$tok" act=dissolve c=web gen=6
 	[ "$status" = 303 ]
 	grep -q '^role=none host=lb1' "$WT/roles/lb1.role"
+	grep -q '^role=none host=rs3' "$WT/roles/rs3.role"
+	wpost "?p=plan" "csrf=$tok" act=delete c=web
+	[ "$status" = 200 ]
+	grep -q 'Delete the definition' "$WT/body"
+	wpost "?p=apply" "csrf=$tok" act=delete c=web gen=7
+	[ "$status" = 303 ]
+	run -1 $LCB cluster show web
+	grep -q 'action=delete cluster=web what="delete the definition" result=ok' "$WT/var/audit.log"
 	# Log out: the old cookie is dead even if replayed.
 	cp "$WT/jar" "$WT/jar.old"
 	wpost "?p=logout" "csrf=$tok"

@@ -17,7 +17,7 @@ struct act {
 	const char *act, *name;
 	struct cl_cluster c;
 	struct cl_hosts hosts;
-	int add, dissolve;
+	int add, dissolve, del;
 	char what[600];		/* for people and the audit log */
 	char *before;		/* spec text of the stored definition */
 };
@@ -131,6 +131,10 @@ build(struct dir *d, struct act *a)
 	} else if (strcmp(a->act, "dissolve") == 0) {
 		a->dissolve = 1;
 		snprintf(a->what, sizeof a->what, "dissolve: every host goes back to role none");
+	} else if (strcmp(a->act, "delete") == 0) {
+		a->del = 1;
+		snprintf(a->what, sizeof a->what, "delete the definition");
+		return 0;
 	} else if (strcmp(a->act, "sched") == 0) {
 		if (!(v = arg("sched")) || cl_cluster_set(&a->c, "sched", v, &e) < 0) {
 			fail_page(400, "Bad scheduler", "Choose a scheduler: rr, wrr, lc or wlc.");
@@ -285,6 +289,14 @@ action_plan(void)
 		return;
 	}
 	dir_close(d);
+	if (a.del) {
+		page_begin(&b, "Confirm the change");
+		web_buf_puts(&b, "<p class=\"note\">Cluster <strong>");
+		web_esc(&b, a.c.name);
+		web_buf_puts(&b, "</strong>: its definition is removed from the directory. No "
+		    "host changes; a cluster that is applied must be dissolved first.</p>\n");
+		goto confirm;
+	}
 	if (cl_plan(&a.c, &a.hosts, a.c.applied, a.dissolve, a.c.generation + 1, &ch, &n,
 	    &e) < 0) {
 		fail_page(err_status(&e), "No plan", "%s", e.msg);
@@ -310,6 +322,7 @@ action_plan(void)
 	}
 	web_buf_puts(&b, "<h2>Hosts</h2>\n");
 	changes_table(&b, ch, n, 1);
+confirm:
 	web_buf_puts(&b, "<div class=\"actions\"><form method=\"post\" class=\"inline\" action=\"");
 	web_esc(&b, rq.script);
 	web_buf_puts(&b, "?p=apply\">");
@@ -327,8 +340,8 @@ action_plan(void)
 	snprintf(gen, sizeof gen, "%ld", a.c.generation);
 	hidden(&b, "gen", gen);
 	web_buf_printf(&b, "<button type=\"submit\"%s>%s</button></form>",
-	    a.dissolve ? " class=\"danger\"" : "", a.dissolve ? "Dissolve the cluster" :
-	    "Apply");
+	    a.dissolve || a.del ? " class=\"danger\"" : "", a.dissolve ?
+	    "Dissolve the cluster" : a.del ? "Delete the definition" : "Apply");
 	web_buf_puts(&b, "<a href=\"");
 	web_esc(&b, rq.script);
 	if (a.add)
@@ -380,6 +393,21 @@ action_apply(void)
 		fail_page(409, "The cluster changed", "Cluster %s was applied again (generation "
 		    "%ld, you planned against %ld) since you looked at the plan. Nothing was "
 		    "changed: look at the cluster and plan again.", a.name, a.c.generation, seen);
+		goto out;
+	}
+	if (a.del) {
+		if (cl_dir_cluster_delete(d, a.name, &e) < 0) {
+			audit(a.act, a.name, a.what, 0, "refused", e.msg);
+			fail_page(err_status(&e), "Not deleted", "%s", e.msg);
+			goto out;
+		}
+		audit(a.act, a.name, a.what, 0, "ok", NULL);
+		snprintf(hdr, sizeof hdr, "Location: %s?p=clusters&msg=deleted\r\n", rq.script);
+		page_begin(&b, "Deleted");
+		web_buf_puts(&b, "<p class=\"ok\">The cluster's definition was deleted.</p>\n");
+		page_end(&b);
+		respond(303, &b, hdr);
+		web_buf_free(&b);
 		goto out;
 	}
 	if (!a.dissolve && cl_dir_cluster_put(d, &a.c, a.add, &e) < 0) {

@@ -339,7 +339,10 @@ page_clusters(void)
 	dir_close(d);
 	page_begin(&b, "Clusters");
 	if (arg("msg") && strcmp(arg("msg"), "dissolved") == 0)
-		web_buf_puts(&b, "<p class=\"ok\">The cluster was dissolved.</p>\n");
+		web_buf_puts(&b, "<p class=\"ok\">The cluster was dissolved: its hosts have "
+		    "role none. Its definition stays until deleted.</p>\n");
+	if (arg("msg") && strcmp(arg("msg"), "deleted") == 0)
+		web_buf_puts(&b, "<p class=\"ok\">The cluster's definition was deleted.</p>\n");
 	if (rows.len) {
 		web_buf_puts(&b, "<table><thead><tr><th>Cluster</th><th>Virtual services</th>"
 		    "<th>Scheduler</th><th>Load balancer</th><th>Backups</th><th>Real servers</th>"
@@ -584,6 +587,11 @@ page_cluster(const char *name)
 	hidden(&b, "c", c.name);
 	hidden(&b, "act", "dissolve");
 	web_buf_puts(&b, "<button type=\"submit\" class=\"danger\">Dissolve</button></form>");
+	form_begin(&b, "plan", "inline");
+	hidden(&b, "c", c.name);
+	hidden(&b, "act", "delete");
+	web_buf_puts(&b, "<button type=\"submit\" class=\"quiet\">Delete the definition</button>"
+	    "</form>");
 	web_buf_puts(&b, "</div>\n");
 	page_end(&b);
 	respond(200, &b, NULL);
