@@ -12,6 +12,12 @@
 static const oid role_config[] = { 1, 3, 6, 1, 4, 1, 8072, 9999, 9999, 6678,
     1, 1, 6, 0 };
 
+static const char *const errname[] = { "noError", "tooBig", "noSuchName",
+    "badValue", "readOnly", "genErr", "noAccess", "wrongType", "wrongLength",
+    "wrongEncoding", "wrongValue", "noCreation", "inconsistentValue",
+    "resourceUnavailable", "commitFailed", "undoFailed", "authorizationError",
+    "notWritable", "inconsistentName" };
+
 static long long
 now_ms(void)
 {
@@ -33,8 +39,12 @@ on_answer(int op, netsnmp_session *s, int reqid, netsnmp_pdu *pdu, void *arg)
 		h->done = 1;
 		h->ms = (unsigned)(now_ms() - h->sent);
 		h->status = (int)pdu->errstat;
-		snprintf(h->why, sizeof h->why, "%s", pdu->errstat == 0 ? "ok" :
-		    snmp_errstring((int)pdu->errstat));
+		if (pdu->errstat == 0)
+			snprintf(h->why, sizeof h->why, "ok");
+		else if (pdu->errstat > 0 && pdu->errstat < (long)(sizeof errname / sizeof errname[0]))
+			snprintf(h->why, sizeof h->why, "%s", errname[pdu->errstat]);
+		else
+			snprintf(h->why, sizeof h->why, "error-%ld", pdu->errstat);
 		break;
 	case NETSNMP_CALLBACK_OP_RESEND:
 		break;	/* net-snmp resends after a time-window report */

@@ -23,7 +23,7 @@ setup() {
 }
 
 teardown() {
-	for n in lb1 rs1; do snmpd_stop "$n"; done
+	for n in lb1 rs1 h1 h2 h3; do snmpd_stop "$n"; done
 	topo_teardown
 }
 
@@ -193,4 +193,52 @@ get() { v3 snmpget "$(agent_target lb1)" -Oqv "$@"; }
 	bg_stop lb1-snmpd
 	snmpd_run lb1 0
 	wait_until 5000 agent_up lb1
+}
+
+# The push that lc-build apply makes (lib/snmp_push), through its driver.
+push_build() {
+	PUSH=$BATS_TEST_TMPDIR/snmp-push
+	[ -f "$BIN/../libnonstop.a" ] || skip "no libnonstop.a next to $BIN"
+	cc -D_GNU_SOURCE -DVERSION=\"test\" -I"$NONSTOP_TOP/lib" -o "$PUSH" \
+		"$NONSTOP_TOP/test/bench/snmp-push.c" "$BIN/../libnonstop.a" \
+		$(net-snmp-config --libs) -lcrypto
+}
+
+@test "apply to several hosts in parallel converges them all, idempotently; a dead host fails alone" {
+	push_build
+	args=()
+	for n in 1 2 3; do
+		printf 'role=none host=h%s generation=1 version=1\n' $n >"$BATS_TEST_TMPDIR/h$n.role"
+		snmpd_start h$n 0 "$BATS_TEST_TMPDIR/h$n.role" "" -a "$STUB"
+		{
+			printf 'role=rs host=h%s cluster=web generation=2 version=1\n' $n
+			printf 'service=web vip=192.0.2.100 port=80 proto=tcp sched=rr fwd=dr\n'
+			printf 'lb=h1 addr=192.0.2.1\nrs=h2 addr=192.0.2.2\nrs=h3 addr=192.0.2.3\n'
+		} >"$BATS_TEST_TMPDIR/new$n.role"
+		args+=("h$n,$(agent_target h$n),$BATS_TEST_TMPDIR/new$n.role")
+	done
+	sed -i 's/role=rs host=h1/role=lb host=h1/' "$BATS_TEST_TMPDIR/new1.role"
+	run -0 --separate-stderr $PUSH -k "$SNMP_CREDS" "${args[@]}"
+	[ "${#lines[@]}" -eq 3 ]
+	for n in 1 2 3; do
+		[[ ${lines[$((n - 1))]} == "host=h$n result=ok "* ]]
+		cmp "$BATS_TEST_TMPDIR/h$n.role" "$BATS_TEST_TMPDIR/new$n.role"
+	done
+	[ "$(v3a h1 snmpget -Oqv NONSTOP-MIB::nsHostRole.0)" = loadBalancer ]
+	[ "$(v3a h3 snmpget -Oqv NONSTOP-MIB::nsHostRole.0)" = realServer ]
+	wait_until 5000 test "$(wc -l <"$BATS_TEST_TMPDIR/lc-role.calls")" -eq 3
+	sleep 0.5
+	# Again: all ok, nothing re-applied.
+	run -0 --separate-stderr $PUSH -k "$SNMP_CREDS" "${args[@]}"
+	sleep 0.5
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/lc-role.calls")" -eq 3 ]
+	# A dead host and a refused push fail; the others still succeed.
+	snmpd_stop h3
+	printf 'role=none host=h2 generation=1 version=1\n' >"$BATS_TEST_TMPDIR/old2.role"
+	run -1 --separate-stderr $PUSH -k "$SNMP_CREDS" -w 500 \
+		"${args[0]}" "h2,$(agent_target h2),$BATS_TEST_TMPDIR/old2.role" "${args[2]}"
+	[[ ${lines[0]} == "host=h1 result=ok "* ]]
+	[[ ${lines[1]} == "host=h2 result=failed reason=inconsistentValue "* ]]
+	[[ ${lines[2]} == "host=h3 result=failed reason=timeout "* ]]
+	cmp "$BATS_TEST_TMPDIR/h2.role" "$BATS_TEST_TMPDIR/new2.role"
 }
