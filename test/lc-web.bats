@@ -140,9 +140,14 @@ seed() {
 	wget_ "?p=hosts"
 	[ "$status" = 200 ]
 	grep -q '<td>rs3</td>' "$WT/body"
+	# rs-probe's events and a failover manager's, merged newest first.
+	printf 'time=1763800000 event=rs-down rs=rs2 addr=192.0.2.12 reason=connect\n' >"$WT/state/web/events"
+	printf 'time=1763800050 event=takeover host=bs1 from=lb1\n' >"$WT/state/web/lb-watch.events"
+	printf 'time=1763800100 event=rs-up rs=rs2 addr=192.0.2.12\n' >>"$WT/state/web/events"
 	wget_ "?p=history"
 	[ "$status" = 200 ]
 	grep -q '<td>alice</td><td>drain</td>' "$WT/body"
+	sed -n '/Events of web/,$p' "$WT/body" | tr -d '\n' | grep -q 'rs-up.*takeover.*rs-down'
 	# Dissolve.
 	wpost "?p=plan" "csrf=$tok" act=dissolve c=web
 	[ "$status" = 200 ]

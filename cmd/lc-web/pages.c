@@ -1,4 +1,5 @@
 /* lc-web pages: clusters, one cluster, hosts, history, forms, login. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -711,34 +712,55 @@ read_tail(const char *path, size_t max, size_t *len)
 	return buf;
 }
 
-/* Lines of a key=value log, newest first, at most max, as table rows. */
+struct logline {
+	long long t;
+	size_t pos;
+	char *s;
+};
+
+static int
+logline_cmp(const void *a, const void *b)
+{
+	const struct logline *x = a, *y = b;
+
+	if (x->t != y->t)
+		return x->t < y->t ? -1 : 1;
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/*
+ * Lines of key=value logs (text, several files run together), newest
+ * first by their time= key (file order among equals), at most max, as
+ * table rows.
+ */
 static size_t
-log_rows(struct web_buf *b, const char *path, const char *cluster, size_t max,
+log_rows(struct web_buf *b, char *text, const char *cluster, size_t max,
     int audit_log)
 {
-	char *text, **lines = NULL, *line, *save = NULL;
-	size_t len, n = 0, cap = 0, i, j, shown = 0;
+	struct logline *lines = NULL, *nl;
+	char *line, *save = NULL;
+	size_t n = 0, cap = 0, i, j, shown = 0;
 	struct kv_rec r;
 	const char *why, *v;
 
-	if (!(text = read_tail(path, 1 << 20, &len)))
-		return 0;
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		if (n == cap) {
-			char **nl = realloc(lines, (cap = cap ? cap * 2 : 256) * sizeof(*nl));
-			if (!nl)
+			if (!(nl = realloc(lines, (cap = cap ? cap * 2 : 256) * sizeof(*nl))))
 				break;
 			lines = nl;
 		}
-		lines[n++] = line;
+		lines[n].s = line;
+		lines[n].pos = n;
+		lines[n].t = strncmp(line, "time=", 5) == 0 ? atoll(line + 5) : 0;
+		n++;
 	}
+	if (n)
+		qsort(lines, n, sizeof(*lines), logline_cmp);
 	for (i = n; i-- > 0 && shown < max;) {
-		if (kv_parse(&r, lines[i], &why) < 0 || r.n == 0) {
-			if (r.n == 0)
-				kv_free(&r);
+		if (kv_parse(&r, lines[i].s, &why) < 0)
 			continue;
-		}
-		if (audit_log && cluster && (!(v = kv_get(&r, "cluster")) || strcmp(v, cluster))) {
+		if (r.n == 0 || (audit_log && cluster &&
+		    (!(v = kv_get(&r, "cluster")) || strcmp(v, cluster)))) {
 			kv_free(&r);
 			continue;
 		}
@@ -783,19 +805,58 @@ log_rows(struct web_buf *b, const char *path, const char *cluster, size_t max,
 		kv_free(&r);
 	}
 	free(lines);
-	free(text);
 	return shown;
+}
+
+/*
+ * Every event log of a cluster's state folder run together: "events"
+ * (rs-probe's) and any "*.events" (a failover manager's, e.g.
+ * lb-watch.events), the last MiB of each.
+ */
+static char *
+cluster_events(const char *cluster)
+{
+	struct web_buf all = { 0 };
+	char dirp[4200], p[4500], *t;
+	struct dirent *de;
+	size_t len, nl;
+	DIR *dp;
+	int count = 0;
+
+	snprintf(dirp, sizeof dirp, "%s/%s", conf.state, cluster);
+	if (!(dp = opendir(dirp)))
+		return NULL;
+	while ((de = readdir(dp)) && count < 64) {
+		nl = strlen(de->d_name);
+		if (strcmp(de->d_name, "events") != 0 &&
+		    (nl <= 7 || strcmp(de->d_name + nl - 7, ".events") != 0))
+			continue;
+		count++;
+		snprintf(p, sizeof p, "%s/%s", dirp, de->d_name);
+		if (!(t = read_tail(p, 1 << 20, &len)))
+			continue;
+		web_buf_put(&all, t, len);
+		web_buf_puts(&all, "\n");
+		free(t);
+	}
+	closedir(dp);
+	if (all.oom) {
+		web_buf_free(&all);
+		return NULL;
+	}
+	return all.s;
 }
 
 static int
 events_of(const struct cl_cluster *c, void *arg)
 {
 	struct web_buf *b = arg, rows = { 0 };
-	char path[4200];
-	size_t n;
+	char *text;
+	size_t n = 0;
 
-	snprintf(path, sizeof path, "%s/%s/events", conf.state, c->name);
-	n = log_rows(&rows, path, NULL, 200, 0);
+	if ((text = cluster_events(c->name)))
+		n = log_rows(&rows, text, NULL, 200, 0);
+	free(text);
 	web_buf_puts(b, "<h2>Events of ");
 	web_esc(b, c->name);
 	web_buf_puts(b, "</h2>\n");
@@ -814,13 +875,15 @@ void
 page_history(const char *cluster)
 {
 	struct web_buf b = { 0 }, rows = { 0 };
-	char path[4200];
+	char path[4200], *text;
 	struct cl_err e;
 	struct cl_cluster c;
-	size_t n;
+	size_t n = 0, len;
 
 	snprintf(path, sizeof path, "%s/audit.log", conf.var);
-	n = log_rows(&rows, path, cluster, 200, 1);
+	if ((text = read_tail(path, 1 << 20, &len)))
+		n = log_rows(&rows, text, cluster, 200, 1);
+	free(text);
 	page_begin(&b, cluster ? "History of the cluster" : "History");
 	if (cluster) {
 		web_buf_puts(&b, "<p>Cluster ");
