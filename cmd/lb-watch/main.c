@@ -1,0 +1,348 @@
+/*
+ * lb-watch: the load balancer's failover in cascade order (LB, then the
+ * primary backup server, then the secondary), built on ha-beat: it writes
+ * the ha-beat configuration from the role file, is ha-beat's hook (take
+ * over or give back the balancer role through lc-role) and its health
+ * check (a balancer whose table is gone hands over while it runs).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "atomic.h"
+#include "err.h"
+#include "kv.h"
+#include "role.h"
+
+#define STATEDIR "/var/lib/nonstop/lb-watch"
+
+static const char *opt_dp, *opt_if, *opt_key, *opt_file;
+static const char *statedir = STATEDIR;
+static long interval_ms = 20;
+static int opt_n, opt_q;
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: %s [-nqvV] [-d nft|ipvs] [-i interface] "
+	    "[-k keyfile] [-s statedir] [-t interval_ms] -f rolefile "
+	    "conf | check | hook state\n", err_prog);
+	exit(EXIT_BAD);
+}
+
+static char *
+absolute(const char *path)
+{
+	char *p = realpath(path, NULL);
+
+	if (p == NULL)
+		err_die(errno == ENOENT ? EXIT_BAD : EXIT_TEMP, "unable to resolve %s:",
+		    path);
+	return p;
+}
+
+/* lc-role: $LC_ROLE, beside this binary, or on PATH. */
+static const char *
+lc_role_path(void)
+{
+	static char buf[PATH_MAX];
+	const char *e = getenv("LC_ROLE");
+	ssize_t n;
+	char *slash;
+
+	if (e != NULL && *e != '\0')
+		return e;
+	n = readlink("/proc/self/exe", buf, sizeof buf - 16);
+	if (n > 0) {
+		buf[n] = '\0';
+		if ((slash = strrchr(buf, '/')) != NULL) {
+			strcpy(slash + 1, "lc-role");
+			if (access(buf, X_OK) == 0)
+				return buf;
+		}
+	}
+	return "lc-role";
+}
+
+/* Print ha-beat.conf for this host: the cascade is the priority order. */
+static int
+conf(const struct role *r, const char *rolefile)
+{
+	char self[PATH_MAX], a[ADDR_STRLEN];
+	char *role_abs, *state_abs, *key_abs;
+	const char *hooks[] = { "master", "backup", "fault", "stop" };
+	ssize_t n;
+	size_t i, j;
+	long every;
+
+	if (opt_if == NULL || opt_key == NULL)
+		err_die(EXIT_BAD, "conf needs -i interface and -k keyfile");
+	if (strlen(r->cluster) > 31)
+		err_die(EXIT_BAD, "cluster name %s too long for an ha-beat group "
+		    "(31 characters)", r->cluster);
+	if (r->nbs == 0)
+		err_die(EXIT_BAD, "%s: no backup server: nothing to fail over to",
+		    rolefile);
+	if ((n = readlink("/proc/self/exe", self, sizeof self - 1)) <= 0)
+		err_die(EXIT_TEMP, "unable to find my own path:");
+	self[n] = '\0';
+	role_abs = absolute(rolefile);
+	key_abs = absolute(opt_key);
+	if (mkdir(statedir, 0755) == -1 && errno != EEXIST)
+		err_die(EXIT_TEMP, "unable to create %s:", statedir);
+	state_abs = absolute(statedir);
+	every = interval_ms * 4 < 50 ? 50 : interval_ms * 4;
+
+	printf("# ha-beat.conf for %s in cluster %s (generation %lu), "
+	    "written by lb-watch from %s\n", r->host, r->cluster, r->generation,
+	    role_abs);
+	printf("group %s\ninterface %s\ninterval %ld\ndead 3\n", r->cluster,
+	    opt_if, interval_ms);
+	printf("key %s\n", key_abs);
+	printf("node %s %s priority 250\n", r->lb.name,
+	    addr_fmt(&r->lb.addr, a, sizeof a));
+	for (i = 0; i < r->nbs; i++)
+		printf("node %s %s priority %d\n", r->bs[i].name,
+		    addr_fmt(&r->bs[i].addr, a, sizeof a),
+		    250 - r->bs[i].order > 1 ? 250 - r->bs[i].order : 1);
+	printf("self %s\n", r->host);
+	for (i = 0; i < r->nsvc; i++) {
+		for (j = 0; j < i; j++)
+			if (addr_eq(&r->svc[j].vip, &r->svc[i].vip))
+				break;
+		if (j == i)
+			printf("vip %s/%u\n", addr_fmt(&r->svc[i].vip, a, sizeof a),
+			    r->svc[i].vip.plen);
+	}
+	printf("check every %ld fall 2 rise 3 %s -q -s %s -f %s check\n", every,
+	    self, state_abs, role_abs);
+	for (i = 0; i < 4; i++)
+		printf("hook %s %s%s%s -s %s -f %s hook %s\n", hooks[i], self,
+		    opt_dp ? " -d " : "", opt_dp ? opt_dp : "", state_abs, role_abs,
+		    hooks[i]);
+	free(role_abs);
+	free(key_abs);
+	free(state_abs);
+	return 0;
+}
+
+/* Run argv, wait; its exit status, or 111 when it could not run. */
+static int
+run(const char *const argv[])
+{
+	/* execvp's argv is not const for history's sake only. */
+	union { const char *const *c; char *const *v; } u = { argv };
+	pid_t pid;
+	int st;
+
+	if ((pid = fork()) == -1)
+		err_die(EXIT_TEMP, "fork:");
+	if (pid == 0) {
+		execvp(argv[0], u.v);
+		err_warn("unable to run %s:", argv[0]);
+		_exit(EXIT_TEMP);
+	}
+	while (waitpid(pid, &st, 0) == -1)
+		if (errno != EINTR)
+			err_die(EXIT_TEMP, "waitpid:");
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	return EXIT_TEMP;
+}
+
+static int
+lock(int how)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof path, "%s/lock", statedir);
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) == -1)
+		err_die(EXIT_TEMP, "unable to open %s:", path);
+	while (flock(fd, how) == -1)
+		if (errno != EINTR)
+			err_die(EXIT_TEMP, "unable to lock %s:", path);
+	return fd;
+}
+
+static void
+event(const struct role *r, const char *what, const char *state, int rc)
+{
+	char path[PATH_MAX], *line = NULL;
+	size_t len = 0;
+	struct timeval tv;
+	const char *reason = getenv("HA_REASON"), *master = getenv("HA_MASTER");
+	FILE *f;
+	int fd;
+
+	gettimeofday(&tv, NULL);
+	if ((f = open_memstream(&line, &len)) == NULL)
+		return;
+	kv_fput(f, 1, "event", what);
+	kv_fput(f, 0, "cluster", r->cluster);
+	kv_fput(f, 0, "host", r->host);
+	kv_fput(f, 0, "state", state);
+	kv_fput(f, 0, "reason", reason ? reason : "");
+	kv_fput(f, 0, "master", master ? master : "");
+	fprintf(f, " rc=%d time=%ld.%06ld\n", rc, (long)tv.tv_sec, (long)tv.tv_usec);
+	if (fclose(f) != 0) {
+		free(line);
+		return;
+	}
+	if (!opt_q)
+		fputs(line, stdout);
+	/* One write with O_APPEND: readers see whole lines. */
+	snprintf(path, sizeof path, "%s/events", statedir);
+	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644)) != -1) {
+		if (write(fd, line, len) != (ssize_t)len)
+			err_warn("unable to append to %s:", path);
+		close(fd);
+	}
+	free(line);
+}
+
+/* Take the balancer role (master) or give it back (anything else). */
+static int
+hook(const struct role *r, const char *rolefile, const char *state)
+{
+	char lcstate[PATH_MAX], rolepath[PATH_MAX], *prev;
+	const char *argv[16];
+	const char *want;
+	int argc = 0, rc, fd;
+
+	if (strcmp(state, "master") && strcmp(state, "backup") &&
+	    strcmp(state, "fault") && strcmp(state, "stop"))
+		err_die(EXIT_BAD, "unknown state %s (master, backup, fault, stop)",
+		    state);
+	want = strcmp(state, "master") == 0 ? "lb" : "bs";
+	if (opt_n) {
+		printf("state=%s role=%s\n", state, want);
+		return 0;
+	}
+	if (mkdir(statedir, 0755) == -1 && errno != EEXIST)
+		err_die(EXIT_TEMP, "unable to create %s:", statedir);
+	/* ha-beat does not wait for these hooks: one at a time. */
+	fd = lock(LOCK_EX);
+	snprintf(lcstate, sizeof lcstate, "%s/lc-role", statedir);
+	snprintf(rolepath, sizeof rolepath, "%s/role", statedir);
+	prev = atomic_read(rolepath, 64, NULL);
+	if (prev != NULL)
+		prev[strcspn(prev, "\n")] = '\0';
+	argv[argc++] = lc_role_path();
+	argv[argc++] = "-q";
+	argv[argc++] = "-A";
+	if (opt_dp != NULL) {
+		argv[argc++] = "-d";
+		argv[argc++] = opt_dp;
+	}
+	argv[argc++] = "-r";
+	argv[argc++] = want;
+	argv[argc++] = "-s";
+	argv[argc++] = lcstate;
+	argv[argc++] = "apply";
+	argv[argc++] = "-f";
+	argv[argc++] = rolefile;
+	argv[argc] = NULL;
+	rc = run(argv);
+	if (rc == 0 && atomic_write_str(rolepath, strcmp(want, "lb") ? "bs\n" : "lb\n",
+	    0644) == -1)
+		err_warn("unable to write %s:", rolepath);
+	if (strcmp(want, "lb") == 0)
+		event(r, rc == 0 ? "takeover" : "takeover-failed", state, rc);
+	else if (prev != NULL && strcmp(prev, "lb") == 0)
+		event(r, rc == 0 ? "giveback" : "giveback-failed", state, rc);
+	else
+		event(r, rc == 0 ? "standby" : "standby-failed", state, rc);
+	free(prev);
+	close(fd);
+	return rc == 0 ? EXIT_OK : rc == EXIT_BAD ? EXIT_BAD : EXIT_TEMP;
+}
+
+/* ha-beat health check: the master's table must be what lc-role set up. */
+static int
+check(void)
+{
+	char lcstate[PATH_MAX];
+	const char *argv[8];
+	const char *st = getenv("HA_STATE");
+	int rc, fd;
+
+	if (st == NULL || strcmp(st, "master") != 0)
+		return EXIT_OK;
+	if (mkdir(statedir, 0755) == -1 && errno != EEXIST)
+		err_die(EXIT_TEMP, "unable to create %s:", statedir);
+	fd = lock(LOCK_SH);
+	snprintf(lcstate, sizeof lcstate, "%s/lc-role", statedir);
+	argv[0] = lc_role_path();
+	argv[1] = opt_q ? "-q" : "-v";
+	argv[2] = "-s";
+	argv[3] = lcstate;
+	argv[4] = "check";
+	argv[5] = NULL;
+	rc = run(argv);
+	close(fd);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct role r;
+	char why[512], *end;
+	const char *cmd;
+	int c, rc;
+
+	err_init(argv[0]);
+	while ((c = getopt(argc, argv, "d:f:i:k:nqs:t:vV")) != -1) {
+		switch (c) {
+		case 'd': opt_dp = optarg; break;
+		case 'f': opt_file = optarg; break;
+		case 'i': opt_if = optarg; break;
+		case 'k': opt_key = optarg; break;
+		case 'n': opt_n = 1; break;
+		case 'q': opt_q = 1; break;
+		case 's': statedir = optarg; break;
+		case 't':
+			interval_ms = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || interval_ms < 1 ||
+			    interval_ms > 60000)
+				usage();
+			break;
+		case 'v': err_verbose++; break;
+		case 'V': puts("lb-watch " VERSION); return 0;
+		default: usage();
+		}
+	}
+	if (optind >= argc || opt_file == NULL)
+		usage();
+	cmd = argv[optind++];
+	if (strcmp(cmd, "hook") == 0 ? argc - optind != 1 : argc != optind)
+		usage();
+	if (opt_dp != NULL && strcmp(opt_dp, "nft") && strcmp(opt_dp, "ipvs"))
+		err_die(EXIT_BAD, "unknown dataplane %s (nft or ipvs)", opt_dp);
+	if (strcmp(cmd, "conf") && strcmp(cmd, "hook") && strcmp(cmd, "check"))
+		usage();
+	if (role_read(opt_file, &r, why, sizeof why) == -1)
+		err_die(errno == EINVAL || errno == ENOENT ? EXIT_BAD : EXIT_TEMP,
+		    "%s: %s", opt_file, why);
+	if (r.kind != ROLE_LB && r.kind != ROLE_BS)
+		err_die(EXIT_BAD, "%s: this host is %s: lb-watch runs on the "
+		    "balancer and its backup servers", opt_file, role_kind_name(r.kind));
+	if (strcmp(cmd, "conf") == 0)
+		rc = conf(&r, opt_file);
+	else if (strcmp(cmd, "hook") == 0)
+		rc = hook(&r, opt_file, argv[optind]);
+	else
+		rc = check();
+	role_free(&r);
+	err_check_stdout();
+	return rc;
+}

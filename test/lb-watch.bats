@@ -1,0 +1,173 @@
+#!/usr/bin/env bats
+# lb-watch with ha-beat: the balancer's cascade in namespaces. h1 client,
+# h2 lb1, h3 bs1 (primary), h4 bs2 (secondary), h5-h7 real servers.
+load lib/common
+
+LB_WATCH=${LB_WATCH:-$BIN/lb-watch}
+LC_ROLE=${LC_ROLE:-$BIN/lc-role}
+PY=${PY:-/usr/bin/python3}
+
+setup() {
+	need_root
+	nft list tables >/dev/null 2>&1 || skip "nftables unavailable"
+	[ -x "$PY" ] || skip "needs python3 for the test servers"
+	[ -x "$HA_BEAT" ] || skip "ha-beat not built"
+	R=$BATS_TEST_TMPDIR
+	export LC_ROLE
+	role lb lb1 >"$R/lb1.role"
+	role bs bs1 >"$R/bs1.role"
+	role bs bs2 >"$R/bs2.role"
+	role rs rs >"$R/rs.role"
+	make_key "$R/key" >/dev/null
+}
+
+teardown() { topo_teardown; }
+
+role() {
+	cat <<-EOR
+	role=$1 host=$2 cluster=web generation=1 version=1
+	service=web vip=192.0.2.100 port=80 proto=tcp sched=rr fwd=dr
+	lb=lb1 addr=192.0.2.2
+	bs=bs1 addr=192.0.2.3 order=1
+	bs=bs2 addr=192.0.2.4 order=2
+	rs=rs1 addr=192.0.2.5 weight=1
+	rs=rs2 addr=192.0.2.6 weight=1
+	rs=rs3 addr=192.0.2.7 weight=1
+	EOR
+}
+
+cluster() {
+	topo_lan 7
+	cat >"$R/t.py" <<-'EOP'
+	import socket, sys, threading, collections
+	if sys.argv[1] == "serve":
+	    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+	    s.bind(("0.0.0.0", 80)); s.listen(256)
+	    while True:
+	        c, _ = s.accept()
+	        try: c.sendall((sys.argv[2] + "\n").encode())
+	        except OSError: pass
+	        c.close()
+	elif sys.argv[1] == "up":
+	    socket.create_connection((sys.argv[2], 80), 2).close()
+	else:
+	    cnt = collections.Counter()
+	    for i in range(int(sys.argv[3])):
+	        try:
+	            s = socket.create_connection((sys.argv[2], 80), 2)
+	            cnt[s.makefile().readline().strip() or "empty"] += 1; s.close()
+	        except OSError: cnt["fail"] += 1
+	    print(" ".join("%s=%d" % kv for kv in sorted(cnt.items())))
+	EOP
+	local i
+	for i in 5 6 7; do
+		hx $i $LC_ROLE -s "$R/st$i" apply -f "$R/rs.role"
+		bg "srv$i" $i $PY "$R/t.py" serve "rs$((i - 4))"
+	done
+	for i in 5 6 7; do wait_until 5000 hx $i $PY "$R/t.py" up 192.0.2.$i; done
+	beat 2 lb1
+	beat 3 bs1
+	beat 4 bs2
+}
+
+# beat H NAME: ha-beat on host H with the configuration lb-watch writes.
+beat() {
+	$LB_WATCH -d nft -i eth0 -k "$R/key" -s "$R/lw$1" -f "$R/$2.role" conf >"$R/$2.conf"
+	mkdir -p "$R/hb$1"
+	bg "beat$1" "$1" $HA_BEAT -s "$R/hb$1" -f "$R/$2.conf"
+}
+state() { cat "$R/hb$1/state" 2>/dev/null; }
+is() { [ "$(state "$1")" = "$2" ]; }
+has_vip() { hx "$1" ip -br addr show dev eth0 | grep -q '192\.0\.2\.100/'; }
+# Exactly one host holds the VIP and it is host $1.
+only_vip() {
+	local i
+	for i in 2 3 4; do
+		if [ "$i" = "$1" ]; then has_vip "$i" || return 1
+		else ! has_vip "$i" || return 1; fi
+	done
+}
+serves() { hx 1 $PY "$R/t.py" count 192.0.2.100 "$1"; }
+# Every server answers through the VIP and no connection fails.
+all_served() { local o; o=$(serves 24); [[ $o == *rs1=*rs2=*rs3=* && $o != *fail* ]]; }
+events() { cat "$R/lw$1/events" 2>/dev/null; }
+
+@test "conf: the cascade order is the priority order; bad input exits 100" {
+	run -0 $LB_WATCH -i eth0 -k "$R/key" -s "$R/lw" -f "$R/bs1.role" conf
+	[[ $output == *"node lb1 192.0.2.2 priority 250"* ]]
+	[[ $output == *"node bs1 192.0.2.3 priority 249"* ]]
+	[[ $output == *"node bs2 192.0.2.4 priority 248"* ]]
+	[[ $output == *"self bs1"* ]]
+	[[ $output == *"vip 192.0.2.100/32"* ]]
+	[[ $output == *"hook master $LB_WATCH -s "*" hook master"* ]]
+	[[ $output == *"check every 80 fall 2 rise 3 "* ]]
+	$LB_WATCH -i eth0 -k "$R/key" -s "$R/lw" -f "$R/bs1.role" conf >"$R/c.conf"
+	run -0 $HA_BEAT -n -f "$R/c.conf"
+	run -100 $LB_WATCH -i eth0 -k "$R/key" -f "$R/rs.role" conf
+	run -100 $LB_WATCH -k "$R/key" -f "$R/bs1.role" conf
+	run -100 $LB_WATCH -f "$R/bs1.role" hook sideways
+	run -100 $LB_WATCH -f "$R/bs1.role"
+	run -100 $LB_WATCH -f "$R/nonexistent.role" check
+	run -0 $LB_WATCH -V
+}
+
+@test "check passes on a backup and fails on a master whose table is gone" {
+	topo_lan 7
+	HA_STATE=backup run -0 hx 2 $LB_WATCH -s "$R/lw2" -f "$R/lb1.role" check
+	run -0 hx 2 $LB_WATCH -d nft -s "$R/lw2" -f "$R/lb1.role" hook master
+	[[ $output == "event=takeover cluster=web host=lb1 state=master "* ]]
+	HA_STATE=master run -0 hx 2 $LB_WATCH -s "$R/lw2" -f "$R/lb1.role" check
+	hx 2 nft delete table netdev nonstop
+	HA_STATE=master run -1 hx 2 $LB_WATCH -q -s "$R/lw2" -f "$R/lb1.role" check
+	run -0 hx 2 $LB_WATCH -s "$R/lw2" -f "$R/lb1.role" hook fault
+	[[ $output == "event=giveback cluster=web host=lb1 state=fault "* ]]
+	[ "$(events 2 | wc -l)" -eq 2 ]
+	run -0 hx 2 $LB_WATCH -s "$R/lw2" -f "$R/lb1.role" hook backup
+	[[ $output == "event=standby "* ]]
+}
+
+@test "the balancer crashes: the primary backup serves; the balancer returns and takes back" {
+	cluster
+	wait_until 10000 is 2 master
+	wait_until 5000 grep -q "event=takeover" "$R/lw2/events"
+	wait_until 5000 all_served
+	is 3 backup && is 4 backup
+	only_vip 2
+
+	# Crash: the balancer's cable is cut and its ha-beat dies.
+	link_cut 2
+	bg_stop beat2 KILL
+	wait_until 10000 is 3 master
+	wait_until 5000 grep -q "event=takeover cluster=web host=bs1" "$R/lw3/events"
+	wait_until 5000 all_served
+	is 4 backup
+
+	# It comes back (a reboot): it takes the role back, bs1 gives it up.
+	link_mend 2
+	beat 2 lb1
+	wait_until 10000 is 2 master
+	wait_until 5000 grep -q "event=giveback cluster=web host=bs1" "$R/lw3/events"
+	wait_until 5000 all_served
+	wait_until 5000 only_vip 2
+	is 3 backup
+}
+
+@test "the balancer alive but its table flushed: a backup takes over, the balancer releases the VIP" {
+	cluster
+	wait_until 10000 is 2 master
+	wait_until 5000 all_served
+	hx 2 nft delete table netdev nonstop
+	wait_until 10000 is 3 master
+	wait_until 5000 grep -q "event=giveback cluster=web host=lb1" "$R/lw2/events"
+	! has_vip 2
+	wait_until 5000 all_served
+	# Its check passes again once it no longer balances: it takes back.
+	wait_until 15000 is 2 master
+	wait_until 5000 only_vip 2
+	wait_until 5000 all_served
+	hx 2 $LC_ROLE -s "$R/lw2/lc-role" check
+}
+
+@test "the primary backup crashes too: the secondary serves" {
+	skip "ha-beat groups of three need a majority: the secondary alone goes to fault (needs a quorum option in ha-beat)"
+}
