@@ -198,6 +198,22 @@ seed() {
 	[ "$status" = 403 ]
 	! grep -qi '^set-cookie' "$WT/head"
 	grep -c 'action=login result=refused' "$WT/var/audit.log" | grep -qx 2
+	# Five failures from one address lock it out for a while, even with
+	# the right password; the lock is per address.
+	web_login alice wrong
+	web_login alice wrong
+	web_login alice wrong
+	[ "$status" = 403 ]
+	web_login alice alice-secret
+	[ "$status" = 429 ]
+	grep -q 'Too many failed logins' "$WT/body"
+	! grep -qi '^set-cookie: lcweb=v' "$WT/head"
+	ls "$WT/var/throttle/127_0_0_1"
+	# The window over, the right password works and clears the count.
+	printf '5 %s\n' $(($(date +%s) - 400)) >"$WT/var/throttle/127_0_0_1"
+	web_login alice alice-secret
+	[ "$status" = 303 ]
+	[ ! -e "$WT/var/throttle/127_0_0_1" ]
 }
 
 @test "lc-web: a POST without its token, or with another session's, changes nothing" {

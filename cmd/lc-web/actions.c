@@ -314,6 +314,10 @@ action_plan(void)
 	web_buf_printf(&b, ". Applying makes generation %ld and gives %zu host%s a new "
 	    "role file; nothing has changed yet.</p>\n", a.c.generation + 1, changed,
 	    changed == 1 ? "" : "s");
+	if (a.c.sched && (strcmp(a.c.sched, "lc") == 0 || strcmp(a.c.sched, "wlc") == 0))
+		web_buf_puts(&b, "<p class=\"note\">The scheduler is least-connection: only the "
+		    "IPVS dataplane has it. A balancer on the nftables dataplane refuses this "
+		    "role file (lc-role says so), and keeps its last one.</p>\n");
 	if (!a.dissolve) {
 		web_buf_puts(&b, "<h2>Definition</h2>\n");
 		after = cl_spec(&a.c, &a.hosts);

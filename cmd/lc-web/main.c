@@ -166,6 +166,7 @@ reason(int status)
 	case 405: return "Method Not Allowed";
 	case 409: return "Conflict";
 	case 413: return "Content Too Large";
+	case 429: return "Too Many Requests";
 	case 503: return "Service Unavailable";
 	default: return "Internal Server Error";
 	}
@@ -405,6 +406,75 @@ read_session(void)
 	web_csrf(&conf.key, &rq.sess, rq.csrf);
 }
 
+/*
+ * Failed logins per client address: <var>/throttle/<addr> holds
+ * "count first" (failures since first, seconds). THROTTLE_MAX failures
+ * within THROTTLE_WINDOW seconds lock the address out for the rest of
+ * the window, the right password included.
+ */
+#define THROTTLE_MAX 5
+#define THROTTLE_WINDOW 300
+
+static void
+throttle_path(char *p, size_t n)
+{
+	char a[64];
+	const char *s = rq.remote ? rq.remote : "-";
+	size_t i;
+
+	for (i = 0; s[i] && i < sizeof a - 1; i++)
+		a[i] = (s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
+		    (s[i] >= 'A' && s[i] <= 'F') ? s[i] : '_';
+	a[i] = '\0';
+	snprintf(p, n, "%s/throttle/%s", conf.var, a);
+}
+
+/* Seconds the client must still wait, 0 if it may try. */
+static long
+throttle_left(long *count, long long *first)
+{
+	char p[4200], *t;
+	size_t len;
+
+	*count = 0;
+	*first = rq.now;
+	throttle_path(p, sizeof p);
+	if (!(t = atomic_read(p, 128, &len)))
+		return 0;
+	if (sscanf(t, "%ld %lld", count, first) != 2 || *first > rq.now ||
+	    rq.now - *first >= THROTTLE_WINDOW) {
+		*count = 0;
+		*first = rq.now;
+	}
+	free(t);
+	return *count >= THROTTLE_MAX ? (long)(*first + THROTTLE_WINDOW - rq.now) : 0;
+}
+
+static void
+throttle_fail(void)
+{
+	char p[4200], d[4200], v[64];
+	long count;
+	long long first;
+
+	(void)throttle_left(&count, &first);
+	snprintf(d, sizeof d, "%s/throttle", conf.var);
+	(void)mkdir(d, 0700);
+	throttle_path(p, sizeof p);
+	snprintf(v, sizeof v, "%ld %lld\n", count + 1, first);
+	if (atomic_write_str(p, v, 0600) < 0)
+		err_warn("unable to write %s:", p);
+}
+
+static void
+throttle_clear(void)
+{
+	char p[4200];
+
+	throttle_path(p, sizeof p);
+	unlink(p);
+}
+
 static void
 login(void)
 {
@@ -426,8 +496,21 @@ login(void)
 		page_login(400, "Enter your administrator name and your password.");
 		return;
 	}
+	{
+		long count, left;
+		long long first;
+		if ((left = throttle_left(&count, &first)) > 0) {
+			audit("login", NULL, NULL, 0, "refused", "too many failed logins");
+			snprintf(msg, sizeof msg, "Too many failed logins from your address. "
+			    "Try again in %ld minute%s.", (left + 59) / 60,
+			    (left + 59) / 60 == 1 ? "" : "s");
+			page_login(429, msg);
+			return;
+		}
+	}
 	if (!web_admin_ok(user) || strlen(pw) > 1024) {
 		usleep(300000);
+		throttle_fail();
 		audit("login", NULL, NULL, 0, "refused", "bad name");
 		page_login(403, "Wrong administrator name or password.");
 		return;
@@ -454,6 +537,7 @@ login(void)
 			    "in a moment.", msg);
 		} else {
 			usleep(300000);
+			throttle_fail();
 			audit("login", NULL, NULL, 0, "refused", "wrong password or no such administrator");
 			page_login(403, "Wrong administrator name or password.");
 		}
@@ -470,12 +554,14 @@ login(void)
 		if (x < 0)
 			fail_page(err_status(&e), "Login failed", "%s", e.msg);
 		else {
+			throttle_fail();
 			audit("login", NULL, NULL, 0, "refused", "not an administrator");
 			page_login(403, "Wrong administrator name or password.");
 		}
 		return;
 	}
 	cl_admin_free(&a);
+	throttle_clear();
 	sess_sweep();
 	if (web_sess_new(&conf.key, user, rq.now, conf.ttl, &s, cookie) < 0) {
 		fail_page(500, "Login failed", "lc-web could not make a session: %s",
