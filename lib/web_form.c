@@ -228,8 +228,11 @@ web_cookie_get(const char *h, const char *name, char *out, size_t outsize)
 		while (i < len && h[i] != '=' && h[i] != ';')
 			i++;
 		if (i == len || h[i] != '=') {
-			errno = EINVAL;
-			return -1;
+			/* A nameless or valueless cookie of some other site part:
+			 * browsers send them; they are no business of ours. */
+			if (i < len)
+				i++;
+			continue;
 		}
 		ne = i++;
 		while (ne > ns && (h[ne - 1] == ' ' || h[ne - 1] == '\t'))

@@ -40,8 +40,9 @@ const char *web_form_get(const struct web_form *f, const char *name);
 
 /*
  * The value of cookie name in a Cookie header ("a=1; b=2"), copied into
- * out (size outsize). Returns 1 found, 0 not there, -1 when the header is
- * malformed or over the limits (errno EINVAL), or the value does not fit.
+ * out (size outsize); pieces without '=' are skipped. Returns 1 found, 0
+ * not there, -1 (errno EINVAL) when the header is over the limits, or
+ * the value is not made of cookie-octets or does not fit.
  */
 int web_cookie_get(const char *header, const char *name, char *out,
     size_t outsize);

@@ -289,6 +289,9 @@ seed() {
 	status=$(curl -s -o "$WT/body" -w '%{http_code}' -H "Cookie: lcweb=$bad" "$WEB?p=clusters")
 	[ "$status" = 403 ]
 	grep -q 'Your session was not valid' "$WT/body"
+	# Other cookies around ours, even odd ones, do not matter.
+	status=$(curl -s -o "$WT/body" -w '%{http_code}' -H "Cookie: theme=dark; odd; lcweb=$c; x=\"q\"" "$WEB?p=clusters")
+	[ "$status" = 200 ]
 	# Nor is one with a later expiry pasted in.
 	forged=$(echo "$c" | awk -F. '{ $3 = $3 + 86400; print }' OFS=.)
 	status=$(curl -s -o "$WT/body" -w '%{http_code}' -H "Cookie: lcweb=$forged" "$WEB?p=clusters")
