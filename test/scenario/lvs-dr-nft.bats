@@ -155,6 +155,12 @@ between() { [ "$1" -ge "$2" ] && [ "$1" -le "$3" ] || { echo "$1 not in [$2,$3]"
 	hx 2 $LC_ROLE -s "$R/st" -t 1500 follow -f "$R/web.role" <&5 \
 	    >"$R/follow.out" 2>"$R/follow.err" 3>&- &
 	echo $! >"$R/follow.pid"
+	# After setup it keeps CAP_NET_ADMIN only, with no_new_privs.
+	local lp
+	wait_until 5000 pgrep -f "$R/st -t 1500 follow"
+	lp=$(pgrep -f "$R/st -t 1500 follow" | head -n 1)
+	wait_until 5000 grep -q "^CapEff:.*0000000000001000$" "/proc/$lp/status"
+	grep -q "^NoNewPrivs:.*1$" "/proc/$lp/status"
 	bg hold 0 hx 1 $PY "$R/t.py" hold 192.0.2.100 "$R/go" "$R/held"
 	wait_until 20000 test -e "$R/held"
 	[ "$(cat "$R/held")" = "rs1 rs2 rs3" ]
