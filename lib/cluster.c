@@ -2205,6 +2205,57 @@ record_host(struct dir *d, const char *host, int role, const char *cluster,
 	return rc < 0 ? direrr(e, d) : 0;
 }
 
+/*
+ * Add to t the hosts that were applied but are members no more: their role
+ * files (role none) go out too, and a push needs their addresses. Taken
+ * from the directory, else from the applied spec (a host deleted since).
+ */
+static int
+applied_hosts(struct dir *d, const struct cl_cluster *c, struct cl_hosts *t,
+    struct cl_err *e)
+{
+	struct cl_cluster old;
+	struct cl_hosts oh = { 0 };
+	const char **names = NULL;
+	char **missing = NULL;
+	size_t n = 0, k = 0, i;
+	int rc = -1;
+
+	if (!c->applied || !*c->applied)
+		return 0;
+	memset(&old, 0, sizeof(old));
+	if (cl_spec_parse(c->applied, &old, &oh, e) < 0)
+		goto out;
+	if (!(names = member_names(&old, &n)) ||
+	    !(missing = calloc(n + 1, sizeof(*missing)))) {
+		nomem(e);
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		if (!cl_hosts_get(t, names[i]))
+			missing[k++] = (char *)(uintptr_t)names[i];
+	if (k && cl_dir_hosts_get(d, missing, k, t, e) < 0)
+		goto out;
+	for (i = 0; i < k; i++) {
+		const struct cl_host *h;
+		struct cl_host copy;
+		if (cl_hosts_get(t, missing[i]) || !(h = cl_hosts_get(&oh, missing[i])))
+			continue;
+		if (host_copy(&copy, h) < 0 || cl_hosts_put(t, &copy) < 0) {
+			cl_host_free(&copy);
+			nomem(e);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	free(names);
+	free(missing);
+	cl_cluster_free(&old);
+	cl_hosts_free(&oh);
+	return rc;
+}
+
 int
 cl_apply(struct dir *d, struct cl_cluster *c, int dissolve, const char *folder,
     cl_push_fn *push, void *pusharg, int dryrun, struct cl_change **out,
@@ -2220,7 +2271,7 @@ cl_apply(struct dir *d, struct cl_cluster *c, int dissolve, const char *folder,
 
 	*out = NULL;
 	*nout = 0;
-	if (cl_dir_members(d, c, &hosts, e) < 0)
+	if (cl_dir_members(d, c, &hosts, e) < 0 || applied_hosts(d, c, &hosts, e) < 0)
 		goto done;
 	if (!dissolve && (cl_validate(c, &hosts, e) < 0 || cl_dir_cross_check(d, c, e) < 0))
 		goto done;

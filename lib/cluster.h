@@ -140,8 +140,12 @@ void cl_changes_free(struct cl_change *ch, size_t n);
 
 /*
  * Where rendered role files go after they are written: the SNMP push to
- * each host's agent (lc-agent) plugs in here. Returns 0, or -1 with e set
- * (apply then records nothing in the directory).
+ * each host's agent (lc-agent) plugs in here. ch[0..n) is every host of
+ * the plan, members and hosts leaving (role none) alike, with its file in
+ * ch[i].file; cl_hosts_get(hosts, ch[i].host) gives its address (addr[0])
+ * and agent port (agent, 0 when unknown). Called on every apply, changed
+ * or not, so a failed push heals by applying again. Returns 0, or -1 with
+ * e set: apply then fails (exit 111 for a temporary e->ldaprc).
  */
 typedef int cl_push_fn(const struct cl_cluster *c, struct cl_hosts *hosts,
     const struct cl_change *ch, size_t n, void *arg, struct cl_err *e);
