@@ -105,6 +105,9 @@ teardown() {
 	! has_vip 1
 	[ "$both_ms" -le 1500 ]
 	sole_holder 3 2
+	# The IPv6 address had the same lease.
+	wait_until 1000 bash -c "! ip netns exec $(ns 1) ip -6 -o addr show dev eth0 | grep -q 2001:db8::100/"
+	has_vip6 2
 }
 
 @test "heartbeat partition in a three-node group: only the majority side holds the VIP" {
