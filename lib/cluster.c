@@ -3015,7 +3015,7 @@ cl_export(struct dir *d, const char *name, const char *path,
 
 	if ((x = cl_dir_cluster_get(d, name, &c, e)) <= 0) {
 		cl_cluster_free(&c);
-		return x < 0 ? -1 : seterr(e, "not-found", "no cluster %s", name);
+		return x < 0 ? -1 : seterr(e, "input", "no cluster %s", name);
 	}
 	if (cl_dir_members(d, &c, &hosts, e) < 0)
 		goto out;

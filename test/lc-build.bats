@@ -93,6 +93,11 @@ clusters_round_trip() {
 	[ "$output" = 'cluster=web valid=yes' ]
 	run -0 $L cluster delete web
 	run -1 $L cluster show web
+	run -1 $L cluster delete web
+	run -100 $L cluster validate web
+	run -100 $L -o "$T/roles" cluster apply web
+	run -100 $L cluster export web "$T/x.tgz"
+	[ ! -e "$T/x.tgz" ]
 }
 
 @test "lc-build: clusters round trip (slapd.conf)" { clusters_round_trip conf; }
@@ -430,4 +435,16 @@ export_import() {
 	$LC_BUILD -H "$SLAPD_LDAPI_b" -k "$key" cluster import "$T/web.tgz"
 	run -0 $LC_BUILD -H "$SLAPD_LDAPI_b" cluster show web
 	[[ $output == *"rs=rs1 generation=2"* ]]
+}
+
+@test "lc-build: both schema forms define the same types and classes" {
+	slapd_start a conf
+	slapd_start b config
+	for n in a b; do
+		u=SLAPD_LDAPI_$n
+		ldapsearch -LLL -o ldif-wrap=no -Q -Y EXTERNAL -H "${!u}" -b cn=Subschema -s base \
+			attributeTypes objectClasses | grep -i "nonstop" | sort >"$T/schema.$n"
+	done
+	[ "$(grep -c "NAME 'nonstop" "$T/schema.a")" -eq 22 ]
+	cmp "$T/schema.a" "$T/schema.b"
 }

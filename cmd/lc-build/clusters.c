@@ -70,8 +70,9 @@ cluster_print(const struct cl_cluster *c, void *arg)
 	return ferror(stdout) ? -1 : 0;
 }
 
+/* A missing cluster is a negative answer to show, bad input to the rest. */
 static void
-load(struct dir *d, const char *name, struct cl_cluster *c)
+load(struct dir *d, const char *name, struct cl_cluster *c, int missing)
 {
 	struct cl_err e;
 	int x = cl_dir_cluster_get(d, name, c, &e);
@@ -79,7 +80,7 @@ load(struct dir *d, const char *name, struct cl_cluster *c)
 	if (x < 0)
 		die_err(&e);
 	if (x == 0)
-		err_die(EXIT_NO, "no cluster %s", name);
+		err_die(missing, "no cluster %s", name);
 }
 
 /* Every rule, the directory-wide one included. */
@@ -139,7 +140,7 @@ cluster_apply(struct dir *d, const char *name, int dissolve)
 		    dissolve ? "dissolve" : "apply");
 	if (stat(opt.folder, &st) < 0 || !S_ISDIR(st.st_mode))
 		err_die(EXIT_BAD, "-o %s: not a folder", opt.folder);
-	load(d, name, &c);
+	load(d, name, &c, EXIT_BAD);
 	/* XXX the SNMP push to each host's agent (issue 5) goes in as push. */
 	if (cl_apply(d, &c, dissolve, opt.folder, NULL, NULL, opt.dryrun, &ch, &n, &gen,
 	    &e) < 0)
@@ -223,7 +224,7 @@ cmd_cluster(int argc, char **argv)
 				err_die(EXIT_BAD, "rule exists: cluster %s is already in the directory",
 				    argv[2]);
 		} else
-			load(d, argv[2], &c);
+			load(d, argv[2], &c, EXIT_BAD);
 		for (i = 3; i < argc; i++) {
 			if (!(v = split_kv(argv[i])))
 				err_die(EXIT_BAD, "operand %s: want key=value", argv[i]);
@@ -257,13 +258,13 @@ cmd_cluster(int argc, char **argv)
 			cluster_usage();
 		d = connect_dir();
 		if (strcmp(sub, "show") == 0) {
-			load(d, argv[2], &c);
+			load(d, argv[2], &c, EXIT_NO);
 			cluster_print(&c, NULL);
 		} else if (strcmp(sub, "delete") == 0) {
 			if (!opt.dryrun && cl_dir_cluster_delete(d, argv[2], &e) < 0)
 				die_err(&e);
 		} else if (strcmp(sub, "validate") == 0) {
-			load(d, argv[2], &c);
+			load(d, argv[2], &c, EXIT_BAD);
 			check(d, &c, &hosts);
 			out_begin();
 			out_str("cluster", c.name);
@@ -272,7 +273,7 @@ cmd_cluster(int argc, char **argv)
 		} else if (strcmp(sub, "plan") == 0) {
 			struct cl_change *ch;
 			size_t n;
-			load(d, argv[2], &c);
+			load(d, argv[2], &c, EXIT_BAD);
 			check(d, &c, &hosts);
 			if (cl_plan(&c, &hosts, c.applied, 0, c.generation + 1, &ch, &n, &e) < 0)
 				die_err(&e);

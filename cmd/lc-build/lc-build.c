@@ -40,7 +40,7 @@ void
 die_err(const struct cl_err *e)
 {
 	if (e->rule[0] && strcmp(e->rule, "not-found") == 0)
-		err_die(EXIT_NO, "%s", e->msg);
+		err_die(EXIT_NO, "%s", e->msg);	/* show, delete */
 	if (e->rule[0] && strcmp(e->rule, "input") != 0 && strcmp(e->rule, "archive") != 0)
 		err_die(EXIT_BAD, "rule %s: %s", e->rule, e->msg);
 	if (e->rule[0])
