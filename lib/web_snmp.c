@@ -6,10 +6,8 @@
 #include <sys/select.h>
 #include <time.h>
 
-#include "web_snmp.h"
-
-#if __has_include("snmp_sess.h")
 #include "snmp_sess.h"
+#include "web_snmp.h"
 
 /* NONSTOP-MIB::nsRsEntry = nonstopMIB.1.2.2.1 */
 static const oid entry[] = { 1, 3, 6, 1, 4, 1, 8072, 9999, 9999, 6678, 1, 2, 2, 1 };
@@ -241,17 +239,3 @@ fail:
 	return -1;
 }
 
-#else
-
-int
-web_snmp_rs_table(const char *credsfile, const char *peer, const char *engine,
-    unsigned timeout_ms, struct web_rs_live *out, size_t max, char *why,
-    size_t whylen)
-{
-	(void)credsfile, (void)peer, (void)engine, (void)timeout_ms, (void)out, (void)max;
-	snprintf(why, whylen, "lc-web was built without SNMP (lib/snmp_sess.h)");
-	errno = ENOSYS;
-	return -1;
-}
-
-#endif

@@ -27,7 +27,7 @@ struct web_rs_live {
  * by timeout_ms and the whole walk by 8 requests, as the user of the
  * credentials file creds (lib/snmp_sess.h; loaded once per process). Up
  * to max rows go to out in index order. Returns the row count, or -1
- * with why (also when lc-web was built without lib/snmp_sess).
+ * with why.
  */
 int web_snmp_rs_table(const char *creds, const char *peer, const char *engine,
     unsigned timeout_ms, struct web_rs_live *out, size_t max, char *why,

@@ -6,6 +6,9 @@
 #                   identity uid=lc-web; lc-web's key and configuration;
 #                   lighttpd serving it. Sets WEB (the page's URL), LCB
 #                   (lc-build as alice), WT (the folder of it all).
+#                   With WEB_HOST=i (a topo_lan host), lighttpd and so
+#                   lc-web run in that host's namespace and reach slapd over
+#                   its ldapi socket; curl here runs there too (web_x).
 #   web_stop        stop lighttpd (slapd: slapd_stop_all)
 #   wget_ PATH      GET with the cookie jar $WT/jar: body in $WT/body,
 #                   status in $status
@@ -39,9 +42,11 @@ web_boot() {
 	$root admin add alice name="Alice Admin" secret="$WT/alice.pw" >/dev/null || return 1
 	$root admin add lc-web name="lc-web service" secret="$WT/svc.pw" >/dev/null || return 1
 	LCB="$LC_BUILD -H $SLAPD_URI -b $SLAPD_BASE -D uid=alice,ou=admins,$SLAPD_BASE -y $WT/alice.pw"
+	local uri=$SLAPD_URI
+	[ "${WEB_HOST:-0}" = 0 ] || uri=$SLAPD_LDAPI
 	cat >"$WT/lc-web.conf" <<-CONF
 	# lc-web test configuration
-	uri=$SLAPD_URI
+	uri=$uri
 	base=$SLAPD_BASE
 	binddn=uid=lc-web,ou=admins,$SLAPD_BASE
 	pwfile=$WT/svc.pw
@@ -65,16 +70,30 @@ web_boot() {
 		server.pid-file = "$WT/lighttpd.pid"
 		include "$NONSTOP_TOP/contrib/lighttpd/lc-web.conf"
 		CONF
-		/usr/sbin/lighttpd -D -f "$WT/lighttpd.conf" >"$WT/lighttpd.out" 2>&1 3>&- &
+		if [ "${WEB_HOST:-0}" = 0 ]; then
+			/usr/sbin/lighttpd -D -f "$WT/lighttpd.conf" >"$WT/lighttpd.out" 2>&1 3>&- &
+		else
+			ip netns exec "${NS_P}h$WEB_HOST" /usr/sbin/lighttpd -D -f "$WT/lighttpd.conf" \
+				>"$WT/lighttpd.out" 2>&1 3>&- &
+		fi
 		echo $! >"$WT/lighttpd.bgpid"
 		WEB=http://127.0.0.1:$WEB_PORT/lc-web
-		if wait_until 5000 curl -s -o /dev/null "$WEB?p=css"; then
+		if wait_until 10000 web_x curl -s -o /dev/null "$WEB?p=css"; then
 			return 0
 		fi
 		web_stop
 	done
 	cat "$WT/lighttpd.out" "$WT/lighttpd.err" >&2
 	return 1
+}
+
+# web_x CMD...: run CMD where lighttpd runs (here, or host $WEB_HOST).
+web_x() {
+	if [ "${WEB_HOST:-0}" = 0 ]; then
+		"$@"
+	else
+		ip netns exec "${NS_P}h$WEB_HOST" "$@"
+	fi
 }
 
 web_stop() {
@@ -88,7 +107,7 @@ web_stop() {
 }
 
 wget_() {
-	status=$(curl -s -b "$WT/jar" -c "$WT/jar" -o "$WT/body" -D "$WT/head" \
+	status=$(web_x curl -s -b "$WT/jar" -c "$WT/jar" -o "$WT/body" -D "$WT/head" \
 		-w '%{http_code}' "$WEB$1")
 }
 
@@ -98,7 +117,7 @@ wpost() {
 	local args=()
 	for a in "$@"; do args+=(--data-urlencode "$a"); done
 	[ $# -gt 0 ] || args=(--data-binary "")
-	status=$(curl -s -b "$WT/jar" -c "$WT/jar" -o "$WT/body" -D "$WT/head" \
+	status=$(web_x curl -s -b "$WT/jar" -c "$WT/jar" -o "$WT/body" -D "$WT/head" \
 		-w '%{http_code}' "${args[@]}" "$WEB$path")
 }
 

@@ -1,12 +1,14 @@
 #!/usr/bin/env bats
-# An administrator in headless Chromium, through lighttpd and lc-web over a
-# real slapd: logs in, creates a cluster, sees it with its live status,
-# drains a real server; lc-role on the balancer (a namespace, nftables DR)
-# applies each generation and a client sees the balancer change. The
-# screenshots are kept in $WEB_SHOTS (default test/artifacts/web/).
+# An administrator in headless Chromium on the admin host (a namespace,
+# with lighttpd and lc-web; slapd reached over its ldapi socket): logs in,
+# creates a cluster, sees it with the live status the balancer's lc-agent
+# serves over SNMPv3, drains a real server; lc-role on the balancer
+# (nftables DR) applies each generation and a client sees the balancer
+# change. Screenshots are kept in $WEB_SHOTS (default test/artifacts/web/).
 load ../lib/common
 load ../lib/slapd
 load ../lib/web
+load ../lib/snmpd
 
 LC_ROLE=${LC_ROLE:-$BIN/lc-role}
 PY=${PY:-/usr/bin/python3}
@@ -24,13 +26,15 @@ setup() {
 }
 
 teardown() {
+	[ -f "$BATS_TEST_TMPDIR/lb1/target" ] && snmpd_stop lb1
 	web_stop
 	slapd_stop_all
 	topo_teardown
 }
 
+# The browser runs on the admin host h5, next to lighttpd.
 drive() {
-	$PY "$NONSTOP_TOP/test/web/drive.py" "$SHOTS" "$@"
+	hx 5 $PY "$NONSTOP_TOP/test/web/drive.py" "$SHOTS" "$@"
 }
 
 # Where new connections to the VIP land, from the client h1: "rs1=N rs2=M".
@@ -50,10 +54,19 @@ spread() {
 }
 
 @test "web-admin: log in, create a cluster, see it live, drain a real server" {
-	topo_lan 4
-	web_boot
-	# h2 the balancer lb1, h3 and h4 the real servers rs1 and rs2.
-	$LCB host add lb1 addr=192.0.2.2 roles=lb,bs >/dev/null
+	# Live status from the balancer's agent over SNMP (lc-agent built),
+	# else from rs-probe's state file.
+	live=file
+	if [ -x "${LC_AGENT%% *}" ] && command -v snmpd >/dev/null; then
+		live=snmp
+		snmp_env
+	fi
+	# h1 a client, h2 the balancer lb1, h3 and h4 the real servers rs1 and
+	# rs2, h5 the admin host.
+	topo_lan 5
+	WEB_HOST=5 web_boot
+	[ $live = file ] || echo "snmp=$SNMP_CREDS" >>"$WT/lc-web.conf"
+	$LCB host add lb1 addr=192.0.2.2 roles=lb,bs agent=161 >/dev/null
 	$LCB host add rs1 addr=192.0.2.3 roles=rs >/dev/null
 	$LCB host add rs2 addr=192.0.2.4 roles=rs >/dev/null
 	for i in 3 4; do
@@ -89,19 +102,28 @@ while True:
 	echo "before: $output"
 	[[ $output == *rs1=* && $output == *rs2=* && $output != *fail* ]]
 
-	# What rs-probe on the balancer reports, where lc-web reads it.
-	mkdir -p "$WT/state/web"
-	cat >"$WT/state/web/rs-probe.state" <<-S
+	# What rs-probe on the balancer decided: served by its agent, or read
+	# by lc-web from the state folder.
+	st=$BATS_TEST_TMPDIR/lb1/state
+	[ $live = snmp ] || st=$WT/state/web
+	mkdir -p "$st" "$WT/state/web"
+	cat >"$st/rs-probe.state" <<-S
 	probe=rs-probe version=1 time=$(date +%s) sweeps=40 down_events=0 up_events=2 interval=2000 timeout=1000
 	rs=rs1 addr=192.0.2.3 port=80 status=up weight=1 load=12 conns=10 checks=40 failures=0 since=$(($(date +%s) - 80))
 	rs=rs2 addr=192.0.2.4 port=80 status=up weight=1 load=31 conns=10 checks=40 failures=0 since=$(($(date +%s) - 80))
 	S
+	if [ $live = snmp ]; then
+		snmpd_start lb1 2 "$WT/roles/lb1.role"
+		source_text="agent (udp:192.0.2.2:161"
+	else
+		source_text="as rs-probe on the load balancer last reported"
+	fi
 	printf 'time=%s event=rs-up rs=rs1 addr=192.0.2.3\ntime=%s event=rs-up rs=rs2 addr=192.0.2.4\n' \
 		"$(date +%s)" "$(date +%s)" >"$WT/state/web/events"
 
 	run drive "goto=$WEB" "fill=input[name=user]=alice" "fill=input[name=password]=alice-secret" \
 		"click=form.login button" shot=05-clusters \
-		"goto=$WEB?p=cluster&c=web" expect=rs-probe "expect=up" shot=06-live \
+		"goto=$WEB?p=cluster&c=web" "expect=$source_text" "expect=up" shot=06-live \
 		"click=tbody tr:first-child form.inline button" "expect=drain rs1" shot=07-drain-plan \
 		"click=.actions form button" "expect=Applied: generation 2" "expect=0 (drained)" \
 		shot=08-drained "goto=$WEB?p=hosts" expect=rs2 shot=09-hosts \
