@@ -60,10 +60,10 @@ struct rs {
 static struct {
 	const char *rolefile, *creds, *statedir, *path;
 	unsigned interval, timeout;
-	int rise, fall, expect, weights, once;
-	unsigned wstep;
+	int rise, fall, expect, weights, once, agent_only;
+	unsigned wstep, count;
 } opt = { "/etc/nonstop/role", "/etc/nonstop/snmp.creds", "/var/lib/nonstop",
-    NULL, 2000, 1000, 2, 2, 200, 0, 0, 0 };
+    NULL, 2000, 1000, 2, 2, 200, 0, 0, 0, 0, 0 };
 
 static struct role role;
 static struct rs *rs;
@@ -71,6 +71,7 @@ static size_t nrs;
 static struct snmp_creds creds;
 static int epfd = -1;
 static uint64_t sweeps, down_events, up_events;
+static int changed;	/* a state or weight changed in this sweep */
 static volatile sig_atomic_t stop;
 static struct timespec role_mtime;
 
@@ -87,7 +88,7 @@ static const oid q[][14] = {
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: rs-probe [-1nvVW] [-e status] [-f rolefile] "
+	fprintf(stderr, "usage: rs-probe [-1AnvVW] [-c count] [-e status] [-f rolefile] "
 	    "[-F fall] [-k credentials] [-r rise] [-s statedir] [-t interval] "
 	    "[-u path] [-w timeout]\n");
 	exit(EXIT_BAD);
@@ -511,7 +512,7 @@ decide(struct rs *r)
 	r->checks++;
 	if (!r->snmp_ok)
 		why = r->snmp_done ? r->snmp_reason : "agent-timeout";
-	for (k = 0; why == NULL && k < r->nchk; k++)
+	for (k = 0; why == NULL && !opt.agent_only && k < r->nchk; k++)
 		if (!r->chk[k].ok)
 			why = r->chk[k].phase == C_DONE ? r->chk[k].reason :
 			    r->chk[k].phase == C_CONNECT ? "connect-timeout" : "http-timeout";
@@ -522,6 +523,7 @@ decide(struct rs *r)
 			r->status = ST_UP;
 			r->since = time(NULL);
 			up_events++;
+			changed = 1;
 			event(r, "rs-up", NULL, NULL);
 		}
 	} else {
@@ -532,6 +534,7 @@ decide(struct rs *r)
 			r->status = ST_DOWN;
 			r->since = time(NULL);
 			down_events++;
+			changed = 1;
 			event(r, "rs-down", "reason", why);
 		}
 	}
@@ -549,6 +552,7 @@ decide(struct rs *r)
 				d = -step;
 			r->weight += d;
 			snprintf(w, sizeof w, "%d", r->weight);
+			changed = 1;
 			event(r, "weight", "weight", w);
 		}
 	}
@@ -558,7 +562,7 @@ static void
 sweep(void)
 {
 	struct epoll_event evs[64];
-	long long deadline;
+	long long deadline, t0 = now_ms();
 	size_t i, k, open = 0;
 
 	for (i = 0; i < nrs; i++) {
@@ -581,10 +585,10 @@ sweep(void)
 			r->snmp_done = 1;
 			snprintf(r->snmp_reason, sizeof r->snmp_reason, "agent-no-session");
 		}
-		for (k = 0; k < r->nchk; k++)
+		for (k = 0; k < r->nchk && !opt.agent_only; k++)
 			chk_start(r, &r->chk[k]);
 	}
-	deadline = now_ms() + opt.timeout;
+	deadline = t0 + opt.timeout;
 	for (;;) {
 		long long now = now_ms();
 		int n, j;
@@ -619,6 +623,8 @@ sweep(void)
 		decide(r);
 	}
 	sweeps++;
+	err_debug("sweep %llu: %zu servers in %lld ms", (unsigned long long)sweeps,
+	    nrs, now_ms() - t0);
 }
 
 static void
@@ -656,9 +662,11 @@ main(int argc, char **argv)
 
 	err_init(argv[0]);
 	opterr = 0;
-	while ((c = getopt(argc, argv, "1e:f:F:k:nr:s:t:u:vVw:W")) != -1) {
+	while ((c = getopt(argc, argv, "1Ac:e:f:F:k:nr:s:t:u:vVw:W")) != -1) {
 		switch (c) {
 		case '1': opt.once = 1; break;
+		case 'A': opt.agent_only = 1; break;
+		case 'c': opt.count = num_arg(optarg, 1, 1000000000, "count"); break;
 		case 'e': opt.expect = (int)num_arg(optarg, 100, 599, "status"); break;
 		case 'f': opt.rolefile = optarg; break;
 		case 'F': opt.fall = (int)num_arg(optarg, 1, 100, "fall count"); break;
@@ -682,7 +690,7 @@ main(int argc, char **argv)
 	if (optind != argc)
 		usage();
 	if (opt.once)
-		opt.rise = opt.fall = 1;
+		opt.rise = opt.fall = 1, opt.count = 1;
 	if (opt.timeout > opt.interval)
 		err_die(EXIT_BAD, "timeout %u ms longer than the interval %u ms",
 		    opt.timeout, opt.interval);
@@ -712,13 +720,20 @@ main(int argc, char **argv)
 	    opt.interval, opt.timeout);
 
 	for (;;) {
+		static long long written;
 		long long start = now_ms(), left;
 
+		changed = 0;
 		sweep();
-		if (!opt.once)
+		/* On every change, else at most once a second: fast sweeps
+		 * must not turn into a stream of fsyncs. */
+		if (!opt.once && (changed || start - written >= 1000 ||
+		    (opt.count && sweeps >= opt.count))) {
 			state_write();
+			written = start;
+		}
 		err_check_stdout();
-		if (stop || opt.once)
+		if (stop || (opt.count && sweeps >= opt.count))
 			break;
 		while (!stop && (left = start + opt.interval - now_ms()) > 0) {
 			struct timespec ts = { left / 1000, (left % 1000) * 1000000 };
@@ -735,5 +750,5 @@ main(int argc, char **argv)
 	targets_free();
 	snmp_creds_wipe(&creds);
 	err_check_stdout();
-	return opt.once && anydown ? EXIT_NO : EXIT_OK;
+	return opt.count && anydown ? EXIT_NO : EXIT_OK;
 }
