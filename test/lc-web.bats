@@ -81,7 +81,7 @@ seed() {
 	[[ $output == *"generation=1"* ]]
 	grep -q '^rs=rs1 addr=192.0.2.11' "$WT/roles/lb1.role"
 	grep -q '^role=rs host=rs2 cluster=web generation=1' "$WT/roles/rs2.role"
-	grep -q 'admin=alice .*action=create cluster=web .*generation=1 result=ok' "$WT/var/audit.log"
+	grep -q 'admin=alice .*action=create cluster=web what="create service=192.0.2.100:80/tcp sched=wrr lb=lb1 bs=bs1 rs=rs1,rs2 descr=\\"front door\\"" generation=1 result=ok' "$WT/var/audit.log"
 	wget_ "?p=cluster&c=web"
 	[ "$status" = 200 ]
 	grep -q '192.0.2.100' "$WT/body"

@@ -127,7 +127,23 @@ build(struct dir *d, struct act *a)
 				return 400;
 			}
 		}
-		snprintf(a->what, sizeof a->what, "%s", a->add ? "create" : "reconfigure");
+		{
+			size_t len = (size_t)snprintf(a->what, sizeof a->what, "%s",
+			    a->add ? "create" : "reconfigure");
+			int k;
+			/* What was asked for, key by key, for the audit log. */
+			for (i = 0; i < sizeof form_keys / sizeof form_keys[0] &&
+			    len < sizeof a->what - 1; i++) {
+				if (!(v = arg(form_keys[i])))
+					continue;
+				k = kv_sput(a->what + len, sizeof a->what - len, 0, form_keys[i], v);
+				if (k < 0 || (size_t)k >= sizeof a->what - len) {
+					a->what[len] = '\0';
+					break;
+				}
+				len += (size_t)k;
+			}
+		}
 	} else if (strcmp(a->act, "dissolve") == 0) {
 		a->dissolve = 1;
 		snprintf(a->what, sizeof a->what, "dissolve: every host goes back to role none");

@@ -680,7 +680,9 @@ handle(void)
 	rq.remote = getenv("REMOTE_ADDR");
 	rq.https = getenv("HTTPS") && strcasecmp(getenv("HTTPS"), "on") == 0;
 	rq.now = time(NULL);
-	/* SCRIPT_NAME goes into headers and links: it must be plain. */
+	/* SCRIPT_NAME goes into headers and links: it must be plain and short. */
+	if (strlen(rq.script) > 200)
+		rq.script = "";
 	for (p = rq.script; *p; p++)
 		if ((unsigned char)*p <= ' ' || *p == ';' || *p == '"' || *p == '\'' ||
 		    *p == '<' || *p == '>' || (unsigned char)*p >= 0x7f) {
