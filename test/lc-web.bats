@@ -451,6 +451,28 @@ cgi() {
 	grep -q "agent did not answer" "$WT/body"
 }
 
+@test "lc-web: the shipped lighttpd configuration and the demo script work" {
+	run -0 /usr/sbin/lighttpd -tt -f "$NONSTOP_TOP/contrib/lighttpd/lighttpd.conf"
+	port=$(slapd_port)
+	NONSTOP_BIN=$BIN "$NONSTOP_TOP/contrib/lighttpd/lc-web-demo.sh" -p "$port" -t 20 \
+		>"$BATS_TEST_TMPDIR/demo.out" 2>&1 3>&- &
+	demo=$!
+	wait_until 20000 grep -q 'password:' "$BATS_TEST_TMPDIR/demo.out" || {
+		cat "$BATS_TEST_TMPDIR/demo.out"; kill $demo; false; }
+	pw=$(sed -n 's/.*password: \([^ ]*\).*/\1/p' "$BATS_TEST_TMPDIR/demo.out")
+	[ ${#pw} -ge 12 ]
+	grep -q "http://127.0.0.1:$port/lc-web" "$BATS_TEST_TMPDIR/demo.out"
+	WT=$BATS_TEST_TMPDIR WEB=http://127.0.0.1:$port/lc-web
+	web_login admin "$pw"
+	[ "$status" = 303 ]
+	wget_ "?p=cluster&c=web"
+	[ "$status" = 200 ]
+	grep -q 'demo shop' "$WT/body"
+	kill $demo
+	wait_until 5000 not_running $demo
+	! curl -s -o /dev/null "$WEB?p=css"
+}
+
 @test "lc-web: fuzz web_form: form, cookie, session and token parsers survive 30000 inputs" {
 	command -v clang >/dev/null || skip "clang not installed"
 	local t=$BATS_TEST_TMPDIR c=$BATS_TEST_TMPDIR/corpus

@@ -87,4 +87,11 @@ curl -s -o /dev/null "http://127.0.0.1:$port/lc-web?p=css" ||
 echo "== lc-web: http://127.0.0.1:$port/lc-web"
 echo "   administrator: admin   password: $(cat "$w/admin.pw")"
 echo "   (a fresh directory with hosts lb1 bs1 rs1-rs3 and cluster web; gone when this stops)"
-if [ -n "$secs" ]; then sleep "$secs"; else echo "   Ctrl-C to stop"; wait "${pids[-1]}"; fi
+# Wait in the background so that a signal ends the demo at once.
+if [ -n "$secs" ]; then
+	sleep "$secs" &
+	pids+=($!)
+else
+	echo "   Ctrl-C to stop"
+fi
+wait "${pids[-1]}"
