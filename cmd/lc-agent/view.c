@@ -927,14 +927,41 @@ apply_start(void)
 	agent.error[0] = '\0';
 }
 
+/* 1 if the role file or rs-probe's state changed since the last look. */
+static int
+inputs_changed(void)
+{
+	static struct timespec role_m, probe_m;
+	static ino_t role_i, probe_i;
+	char path[4096];
+	struct stat st;
+	int changed = 0;
+
+	memset(&st, 0, sizeof st);
+	(void)stat(conf.rolefile, &st);
+	if (st.st_ino != role_i || st.st_mtim.tv_sec != role_m.tv_sec ||
+	    st.st_mtim.tv_nsec != role_m.tv_nsec)
+		changed = 1;
+	role_i = st.st_ino, role_m = st.st_mtim;
+	snprintf(path, sizeof path, "%s/rs-probe.state", conf.statedir);
+	memset(&st, 0, sizeof st);
+	(void)stat(path, &st);
+	if (st.st_ino != probe_i || st.st_mtim.tv_sec != probe_m.tv_sec ||
+	    st.st_mtim.tv_nsec != probe_m.tv_nsec)
+		changed = 1;
+	probe_i = st.st_ino, probe_m = st.st_mtim;
+	return changed;
+}
+
 void
 view_tick(void)
 {
-	int st;
+	int st, reaped = 0;
 	pid_t pid;
 
 	if (agent.child > 0 && (pid = waitpid(agent.child, &st, WNOHANG)) == agent.child) {
 		agent.child = 0;
+		reaped = 1;
 		if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
 			agent.status = RSTAT_ACTIVE;
 			agent.error[0] = '\0';
@@ -959,5 +986,8 @@ view_tick(void)
 			apply_start();
 		}
 	}
-	build_if_stale();
+	/* Idle hosts only stat two files: notifications need a rebuild only
+	 * when what they are made from changed. */
+	if (inputs_changed() || reaped)
+		build_if_stale();
 }
