@@ -1,0 +1,591 @@
+#!/usr/bin/env bash
+# nonstop demo, part 2: a whole load cluster in network namespaces, built
+# only from the project's tools. A throw-away slapd holds the directory;
+# lc-build writes the role files; each host runs its own snmpd + lc-agent;
+# lc-role makes rs1-rs3 real servers and lb1 the balancer on nftables;
+# rs-probe | lc-role follow takes a failed web server out and back; lb1 and
+# bs1 form an ha-beat group whose hooks run lc-role, so a crashed balancer,
+# or one whose dataplane is gone, hands the VIP and the balancing over; lc-web
+# shows the directory. A client fetches from the VIP every 20 ms throughout.
+# Prints a timeline. Run as root from the top of the tree after make.
+# DEMO_WAIT=s keeps everything up s seconds at the end (to open lc-web).
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+bin=${NONSTOP_BIN:-$top/build/bin}
+LC_BUILD=$bin/lc-build LC_ROLE=$bin/lc-role LC_AGENT=$bin/lc-agent
+RS_PROBE=$bin/rs-probe HA_BEAT=$bin/ha-beat LC_WEB=$bin/lc-web
+[ "$(id -u)" -eq 0 ] || { echo "cluster: fatal: run as root (network namespaces)" >&2; exit 100; }
+
+P=nsclu$$
+work=$(mktemp -d /tmp/nonstop-cluster.XXXXXX)
+chmod 700 "$work"
+rootpids=()
+cleanup() {
+	local ns pid
+	disown -a 2>/dev/null
+	for ns in $(ip netns list | awk '{print $1}' | grep "^$P"); do
+		for pid in $(ip netns pids "$ns"); do kill -9 "$pid" 2>/dev/null; done
+		ip netns del "$ns"
+	done
+	for pid in "${rootpids[@]}"; do kill "$pid" 2>/dev/null; done
+	for pid in "${rootpids[@]}"; do
+		for ((k = 0; k < 100; k++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.02; done
+		kill -9 "$pid" 2>/dev/null
+	done
+	if [ -n "${DEMO_KEEP:-}" ]; then echo "cluster: kept $work" >&2; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+trap 'exit 111' INT TERM
+
+say() { echo "   $*"; }
+skip() { echo "   SKIPPED: $*"; }
+mark() { echo "$EPOCHREALTIME $*" >>"$work/marks"; echo "-> $*"; }
+# seen WHAT: the system's reaction, a mark of its own in the timeline.
+seen() { echo "$EPOCHREALTIME seen: $*" >>"$work/marks"; echo "   seen: $*"; }
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "$1" ]; }
+pw() { head -c "${1:-12}" /dev/urandom | base64 | tr -d '/+=\n'; }
+# wait_for SECONDS CMD...: poll every 50 ms, bounded.
+wait_for() {
+	local n=$(($1 * 20)) k
+	shift
+	for ((k = 0; k < n; k++)); do "$@" 2>/dev/null && return 0; sleep 0.05; done
+	return 1
+}
+# Network: a bridge in ${P}sw, one namespace per host on it.
+declare -A addr=([c]=192.0.2.1 [lb1]=192.0.2.2 [bs1]=192.0.2.3
+	[rs1]=192.0.2.11 [rs2]=192.0.2.12 [rs3]=192.0.2.13)
+hosts=(c lb1 bs1 rs1 rs2 rs3)
+nx() { local h=$1; shift; ip netns exec "$P$h" "$@"; }
+VIP=192.0.2.100
+base="dc=nonstop,dc=example"
+
+echo "== part 2: a load cluster (lc-build, lc-role, lc-agent, rs-probe, ha-beat, lc-web)"
+echo "   hosts, each in its own network namespace on one bridge: client c 192.0.2.1,"
+echo "   balancer lb1 .2, backup server bs1 .3, real servers rs1-rs3 .11-.13; VIP $VIP:80"
+echo
+
+# ---------------------------------------------------------------- directory
+mkdir -p "$work/roles"
+dir_ok=
+echo "== 1. the directory: our own slapd, nonstop schema, lc-build"
+if ! have /usr/sbin/slapd || ! have ldapwhoami; then
+	skip "slapd or ldap-utils not installed (sh contrib/deps.sh)"
+elif [ ! -x "$LC_BUILD" ]; then
+	skip "$LC_BUILD not built"
+else
+	mkdir -p "$work/ldap/data"
+	rootpw=$(pw 18)
+	sed -e "s|/var/lib/nonstop/ldap|$work/ldap|g" \
+	    -e "s|/usr/local/share/nonstop/schema|$top/schema|g" \
+	    -e "s|{SSHA}REPLACE-with-slappasswd-output|$(/usr/sbin/slappasswd -s "$rootpw")|" \
+	    "$top/schema/slapd.conf.example" >"$work/ldap/slapd.conf"
+	ldapi="ldapi://$(printf %s "$work/ldap/ldapi" | sed 's|/|%2F|g')"
+	for _ in 1 2 3; do
+		lport=$((20000 + RANDOM % 10000))
+		(exec 3<>"/dev/tcp/127.0.0.1/$lport") 2>/dev/null && continue
+		/usr/sbin/slapd -f "$work/ldap/slapd.conf" -h "ldap://127.0.0.1:$lport/ $ldapi" -d 0 \
+			>"$work/ldap/log" 2>&1 3>&- &
+		spid=$!
+		wait_for 10 ldapwhoami -Q -Y EXTERNAL -H "$ldapi" >/dev/null && { rootpids+=("$spid"); break; }
+		kill "$spid" 2>/dev/null
+		spid=
+	done
+	if [ -z "${spid:-}" ]; then
+		skip "slapd did not start: $(tail -n 2 "$work/ldap/log" | tr '\n' ' ')"
+	else
+		(umask 077; pw 12 >"$work/admin.pw"; pw 24 >"$work/svc.pw")
+		root="$LC_BUILD -H $ldapi -b $base"
+		lcb="$LC_BUILD -H ldap://127.0.0.1:$lport/ -b $base -D uid=admin,ou=admins,$base -y $work/admin.pw"
+		say "slapd on ldap://127.0.0.1:$lport/ (suffix $base), schema from schema/"
+		say "administrator: admin, with a generated password (printed once, in step 7)"
+		run() { echo "   \$ lc-build $*" | sed "s|$work|\$W|g"; }
+		if run init && $root init >/dev/null &&
+			run admin add admin name=Administrator secret=\$W/admin.pw &&
+			$root admin add admin name=Administrator secret="$work/admin.pw" >/dev/null &&
+			$root admin add lc-web name="lc-web service" secret="$work/svc.pw" >/dev/null &&
+			echo "   (then as uid=admin over ldap://:)" &&
+			run host add lb1 addr=192.0.2.2 roles=lb,bs agent=161 &&
+			$lcb host add lb1 addr=192.0.2.2 roles=lb,bs agent=161 descr="load balancer" &&
+			run host add bs1 addr=192.0.2.3 roles=lb,bs agent=161 &&
+			$lcb host add bs1 addr=192.0.2.3 roles=lb,bs agent=161 descr="backup server" &&
+			run "host add rs1..rs3 addr=192.0.2.11..13 roles=rs weight=1..3 agent=161" &&
+			$lcb host add rs1 addr=192.0.2.11 roles=rs weight=1 agent=161 &&
+			$lcb host add rs2 addr=192.0.2.12 roles=rs weight=2 agent=161 &&
+			$lcb host add rs3 addr=192.0.2.13 roles=rs weight=3 agent=161 &&
+			run cluster add web service=$VIP:80/tcp sched=wrr lb=lb1 bs=bs1 rs=rs1,rs2,rs3 &&
+			$lcb -q cluster add web service=$VIP:80/tcp sched=wrr lb=lb1 bs=bs1 rs=rs1,rs2,rs3 &&
+			run cluster plan web && $lcb cluster plan web | sed 's/^/     /' &&
+			run -o \$W/roles cluster apply web && $lcb -o "$work/roles" cluster apply web | sed 's/^/     /'
+		then
+			dir_ok=1
+			say "role file of lb1 (nonstop-role(5)):"
+			sed 's/^/     /' "$work/roles/lb1.role"
+		else
+			skip "lc-build failed (see above); the cluster is not built from the directory"
+		fi
+	fi
+fi
+if [ -z "$dir_ok" ]; then
+	# No directory: the same role files in the documented format, said so.
+	say "writing the role files by hand instead (nonstop-role(5)), as lc-build would"
+	for h in lb1 bs1 rs1 rs2 rs3; do
+		case $h in lb1) r=lb ;; bs1) r=bs ;; *) r=rs ;; esac
+		{
+			echo "role=$r host=$h cluster=web generation=1 version=1"
+			echo "service=web vip=$VIP port=80 proto=tcp sched=wrr fwd=dr"
+			echo "lb=lb1 addr=192.0.2.2"
+			echo "bs=bs1 addr=192.0.2.3 order=1"
+			for i in 1 2 3; do echo "rs=rs$i addr=192.0.2.1$i weight=$i"; done
+			for a in lb1 bs1 rs1 rs2 rs3; do echo "agent=$a addr=${addr[$a]} port=161"; done
+		} >"$work/roles/$h.role"
+	done
+fi
+echo
+
+# ---------------------------------------------------------------- hosts
+echo "== 2. hosts: namespaces, web servers, snmpd + lc-agent (SNMPv3 authPriv)"
+ip netns add "${P}sw"
+ip -n "${P}sw" link add br0 type bridge
+ip -n "${P}sw" link set br0 up
+for h in "${hosts[@]}"; do
+	ip netns add "$P$h"
+	ip -n "$P$h" link set lo up
+	ip -n "${P}sw" link add "p$h" type veth peer name eth0 netns "$P$h"
+	ip -n "${P}sw" link set "p$h" master br0 up
+	ip -n "$P$h" addr add "${addr[$h]}/24" dev eth0
+	ip -n "$P$h" link set eth0 up
+	mkdir -p "$work/$h"
+	[ -f "$work/roles/$h.role" ] && cp "$work/roles/$h.role" "$work/$h/role"
+done
+say "role files copied from the apply folder to each host (lc-build(8) BUGS: no push yet)"
+if have busybox; then
+	web_start() {
+		(ip netns exec "$P$1" busybox httpd -f -p 80 -h "$work/$1/www" >/dev/null 2>&1 3>&- &
+		echo $! >"$work/$1/web.pid")
+	}
+	say "web servers: busybox httpd on rs1-rs3, each page says its host's name"
+else
+	web_start() {
+		(ip netns exec "$P$1" python3 -m http.server 80 --bind 0.0.0.0 --directory "$work/$1/www" \
+			>/dev/null 2>&1 3>&- &
+		echo $! >"$work/$1/web.pid")
+	}
+	say "web servers: python3 http.server on rs1-rs3, each page says its host's name"
+fi
+web_up() { nx c bash -c "exec 3<>/dev/tcp/${addr[$1]}/80"; }
+for h in rs1 rs2 rs3; do
+	mkdir -p "$work/$h/www"
+	echo "$h" >"$work/$h/www/index.html"
+	web_start "$h"
+done
+for h in rs1 rs2 rs3; do wait_for 10 web_up "$h" || say "warning: $h's web server is not up"; done
+
+snmp_ok=
+if ! have snmpd || ! have snmpget; then
+	skip "snmpd or snmp tools not installed: no agents, no rs-probe"
+elif [ ! -x "$LC_AGENT" ]; then
+	skip "$LC_AGENT not built: no agents, no rs-probe"
+else
+	export SNMP_PERSISTENT_DIR=$work/mgr SNMPCONFPATH=$work/mgr
+	export MIBDIRS=$top/mib:$top/test/mibs:/usr/share/snmp/mibs MIBS=NONSTOP-MIB
+	mkdir -p "$work/mgr/cert_indexes"
+	suser=nonstop sauth=a$(pw 12) spriv=p$(pw 12)
+	(umask 077; printf 'user=%s auth=SHA-256 authpass=%s priv=AES privpass=%s\n' \
+		"$suser" "$sauth" "$spriv" >"$work/snmp.creds")
+	agent_start() {
+		local h=$1 d=$work/$1
+		mkdir -p "$d/persist" "$d/state"
+		cat >"$d/snmpd.conf" <<-CONF
+		agentAddress udp:${addr[$h]}:161
+		master agentx
+		agentXSocket $d/agentx.sock
+		agentXPerms 0600 0700
+		agentXTimeout 5
+		engineID $h
+		dontLogTCPWrappersConnects yes
+		createUser $suser SHA-256 "$sauth" AES "$spriv"
+		rwuser -s usm $suser priv .1.3.6.1.4.1.8072.9999.9999
+		rouser -s usm $suser priv .1.3.6.1.2.1.1
+		CONF
+		nx "$h" env SNMP_PERSISTENT_DIR="$d/persist" MIBS= MIBDIRS="$top/test/mibs" \
+			snmpd -f -C -c "$d/snmpd.conf" -Lf "$d/snmpd.log" -p "$d/snmpd.pid" \
+			>/dev/null 2>&1 3>&- &
+	}
+	agent_sub() {
+		local h=$1 d=$work/$1
+		nx "$h" "$LC_AGENT" -a "" -f "$d/role" -s "$d/state" -x "$d/agentx.sock" -N "$h" \
+			>"$d/agent.log" 2>&1 3>&- &
+	}
+	v3() {
+		nx c snmpget -v3 -l authPriv -u "$suser" -a SHA-256 -A "$sauth" -x AES -X "$spriv" \
+			-t 0.5 -r 0 -Oqv "udp:${addr[$1]}:161" "$2"
+	}
+	agent_is() { [ "$(v3 "$1" NONSTOP-MIB::nsHostName.0)" = "$1" ]; }
+	for h in lb1 bs1 rs1 rs2 rs3; do agent_start "$h"; done
+	for h in lb1 bs1 rs1 rs2 rs3; do
+		wait_for 10 test -S "$work/$h/agentx.sock" && agent_sub "$h"
+	done
+	n=0
+	for h in lb1 bs1 rs1 rs2 rs3; do
+		if wait_for 15 agent_is "$h"; then
+			n=$((n + 1))
+		else
+			say "warning: $h's agent does not answer"
+		fi
+	done
+	say "snmpd + lc-agent on lb1 bs1 rs1 rs2 rs3: $n of 5 answer SNMPv3 authPriv"
+	say "(user $suser, generated auth and priv passwords, engine ID = host name)"
+	for h in rs1 rs2 rs3; do
+		say "$h: nsHostRole=$(v3 "$h" NONSTOP-MIB::nsHostRole.0 2>/dev/null)" \
+			"nsHostServicesUp=$(v3 "$h" NONSTOP-MIB::nsHostServicesUp.0 2>/dev/null)"
+	done
+	[ "$n" -eq 5 ] && snmp_ok=1
+fi
+echo
+# ---------------------------------------------------------------- roles
+echo "== 3. roles: lc-role on every host (nftables dataplane: no IPVS here)"
+role_ok=
+if [ ! -x "$LC_ROLE" ]; then
+	skip "$LC_ROLE not built: no balancing, parts 3-5 cannot run"
+elif ! nx c nft list tables >/dev/null 2>&1; then
+	skip "nftables does not work in a namespace here: parts 3-5 cannot run"
+else
+	role_ok=1
+	lcr() { local h=$1; shift; nx "$h" "$LC_ROLE" -d nft -s "$work/$h/lc-role" "$@"; }
+	for h in rs1 rs2 rs3; do
+		out=$(lcr "$h" apply -f "$work/$h/role" 2>&1) || { role_ok=; say "$h: lc-role apply failed: $out"; }
+	done
+	say "rs1..rs3\$ lc-role -d nft apply -f rsN.role; then rs1\$ lc-role show:"
+	lcr rs1 show 2>&1 | sed 's/^/     /'
+
+fi
+
+# The balancer pair: ha-beat holds the VIP; its hooks make the master the
+# balancer (lc-role -r lb) and the others backup servers (lc-role -r bs); a
+# check makes a master whose dataplane is gone hand over.
+hb_ok=
+cat >"$work/lb-hook" <<HOOK
+#!/bin/sh
+# ha-beat hook: \$1 is the state entered; lc-role takes the matching role.
+case \$1 in master) r=lb ;; *) r=bs ;; esac
+d=$work/\$HA_NODE
+t0=\$(date +%s.%N)
+flock "\$d/lc-role.lock" "$LC_ROLE" -d nft -s "\$d/lc-role" -r \$r apply -f "\$d/role" >>"\$d/hook.out" 2>&1
+rc=\$?
+echo "\$t0 \$(date +%s.%N) \$HA_NODE \$1 \$r \$rc" >>"$work/hooks"
+HOOK
+cat >"$work/lb-check" <<CHECK
+#!/bin/sh
+# ha-beat check: a master that has taken the lb role must still have its
+# dataplane, lc-role's nftables table; backups and a master whose hook has
+# not yet run pass.
+[ "\$HA_STATE" = master ] || exit 0
+head -n 1 "$work/\$HA_NODE/lc-role/state" 2>/dev/null | grep -q ' role=lb' || exit 0
+# (Only the list of tables: a dump of the table races lc-role's flow maps.)
+out=\$(nft list tables netdev 2>&1) && echo "\$out" | grep -qx 'table netdev nonstop' && exit 0
+echo "\$(date +%s.%N) \$HA_NODE \${out:-no table netdev nonstop}" | tr '\n' ' ' | cut -c 1-120 >>"$work/checks"
+echo >>"$work/checks"
+exit 1
+CHECK
+chmod 755 "$work/lb-hook" "$work/lb-check"
+head -c 32 /dev/urandom >"$work/ha.key"
+chmod 600 "$work/ha.key"
+cat >"$work/ha-beat.conf" <<CONF
+group lb
+interface eth0
+interval 20
+dead 5
+key $work/ha.key
+node lb1 192.0.2.2 priority 100
+node bs1 192.0.2.3 priority 50
+vip $VIP/24
+preempt no
+check every 500 fall 2 rise 2 $work/lb-check
+hook master $work/lb-hook master
+hook backup $work/lb-hook backup
+hook fault $work/lb-hook fault
+CONF
+hb_start() {
+	mkdir -p "$work/$1/hb"
+	nx "$1" "$HA_BEAT" -q -f "$work/ha-beat.conf" -N "$1" -s "$work/$1/hb" \
+		>>"$work/events" 2>>"$work/$1/ha-beat.log" 3>&- &
+}
+hb_state() { [ "$(cat "$work/$1/hb/state" 2>/dev/null)" = "$2" ]; }
+# hooked HOST STATE [N]: a hook for STATE on HOST succeeded after line N of the log.
+hooked() { tail -n +"$((${3:-0} + 1))" "$work/hooks" 2>/dev/null | grep -q " $1 $2 [a-z]* 0\$"; }
+nhooks() { { wc -l <"$work/hooks"; } 2>/dev/null || echo 0; }
+if [ -n "$role_ok" ]; then
+	if [ ! -x "$HA_BEAT" ]; then
+		skip "$HA_BEAT not built: lb1 takes its role directly, no failover group"
+		lcr lb1 apply -f "$work/lb1/role" >/dev/null 2>&1 || role_ok=
+		lcr bs1 apply -f "$work/bs1/role" >/dev/null 2>&1
+	elif ! "$HA_BEAT" -n -f "$work/ha-beat.conf" -N lb1 2>/dev/null; then
+		skip "ha-beat -n refuses the group's configuration: $("$HA_BEAT" -n -f "$work/ha-beat.conf" -N lb1 2>&1)"
+		lcr lb1 apply -f "$work/lb1/role" >/dev/null 2>&1 || role_ok=
+	else
+		say "lb1 (priority 100) and bs1 (50): ha-beat group lb, heartbeat every 20 ms,"
+		say "dead after 5 missed, VIP $VIP, preempt no; hooks: master -> lc-role -r lb apply,"
+		say "backup and fault -> lc-role -r bs apply; check every 500 ms: a master with the"
+		say "lb role recorded must still have its nftables table (fall 2, rise 2)"
+		mark "start ha-beat on lb1 and bs1"
+		hb_start lb1
+		hb_start bs1
+		if wait_for 15 hb_state lb1 master && wait_for 15 hooked lb1 master && wait_for 15 hb_state bs1 backup; then
+			hb_ok=1
+		else
+			say "warning: lb1 did not become master with its lb role; see below"
+			cat "$work/lb1/hook.out" "$work/lb1/ha-beat.log" 2>/dev/null | tail -n 5 | sed 's/^/     /'
+			role_ok=
+		fi
+	fi
+	if [ -n "$role_ok" ]; then
+		say "lb1\$ lc-role show"
+		lcr lb1 show 2>&1 | sed 's/^/     /'
+	fi
+fi
+echo
+
+# ---------------------------------------------------------------- client
+cat >"$work/client.py" <<'PY'
+import os, socket, sys, time
+out, stop = open(sys.argv[1], "w", buffering=1), sys.argv[2]
+end = time.time() + 200
+while time.time() < end and not os.path.exists(stop):
+    t = time.time()
+    try:
+        s = socket.create_connection(("192.0.2.100", 80), timeout=0.1)
+        s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        data = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        s.close()
+        body = data.split(b"\r\n\r\n", 1)[-1].strip().decode() or "?"
+    except (OSError, UnicodeDecodeError) as e:
+        body = "- " + type(e).__name__
+    out.write("%.6f %s\n" % (t, body))
+    time.sleep(max(0, 0.02 - (time.time() - t)))
+PY
+served() { tail -n "$1" "$work/client" 2>/dev/null | grep -c ' rs[0-9]$'; }
+if [ -n "$role_ok" ]; then
+	echo "== 4. the client: a new connection to $VIP:80 every 20 ms (wrr 1:2:3)"
+	mark "client starts: GET http://$VIP/ every 20 ms, each a new TCP connection"
+	nx c python3 "$work/client.py" "$work/client" "$work/client.stop" >/dev/null 2>&1 3>&- &
+	wait_for 10 test -s "$work/client"
+	sleep 4
+fi
+
+# ---------------------------------------------------------------- probe
+if [ -n "$role_ok" ]; then
+	echo "== 5. rs-probe on lb1 | lc-role follow: a web server dies and comes back"
+	if [ -z "$snmp_ok" ]; then
+		skip "the agents are not all up: no rs-probe"
+	elif [ ! -x "$RS_PROBE" ]; then
+		skip "$RS_PROBE not built"
+	else
+		say "lb1\$ rs-probe -f lb1.role -k snmp.creds -t 500 -w 400 -F 2 -r 2 | lc-role -t 1000 follow -f lb1.role"
+		# shellcheck disable=SC2016 # expanded by the inner bash
+		nx lb1 bash -c '
+			W=$1 RS_PROBE=$2 LC_ROLE=$3
+			"$RS_PROBE" -f "$W/lb1/role" -k "$W/snmp.creds" -s "$W/lb1/state" -t 500 -w 400 -F 2 -r 2 2>"$W/probe.err" |
+			while IFS= read -r l; do printf "%s %s\n" "$EPOCHREALTIME" "$l" >>"$W/probe.log"; printf "%s\n" "$l"; done |
+			"$LC_ROLE" -d nft -s "$W/lb1/lc-role" -t 1000 follow -f "$W/lb1/role" 2>"$W/follow.err" | tee "$W/follow.raw" |
+			while IFS= read -r l; do printf "%s %s\n" "$EPOCHREALTIME" "$l" >>"$W/follow.log"; done
+		' probe "$work" "$RS_PROBE" "$LC_ROLE" >/dev/null 2>&1 3>&- &
+		up3() { [ "$(grep -c 'event=rs-up' "$work/probe.log" 2>/dev/null)" -ge 3 ]; }
+		if ! wait_for 15 up3; then
+			skip "rs-probe did not report the three real servers up: $(tail -n 2 "$work/probe.err" 2>/dev/null)"
+		else
+			sleep 1
+			mark "rs2's web server dies (kill -9)"
+			kill -9 "$(cat "$work/rs2/web.pid")"
+			wait_for 15 grep -q 'event=rs-down rs=rs2' "$work/probe.log" || say "warning: no rs-down for rs2"
+			wait_for 10 grep -q 'event=quiesced rs=rs2' "$work/follow.log" &&
+				seen "lc-role follow quiesced rs2: no new connections go to it"
+			wait_for 10 grep -q 'event=removed rs=rs2' "$work/follow.log" || say "warning: follow did not remove rs2"
+			sleep 2.5
+			mark "rs2's web server restarts"
+			web_start rs2
+			if wait_for 15 grep -q 'event=added rs=rs2' "$work/follow.log"; then
+				seen "lc-role follow added rs2 back"
+			else
+				say "warning: follow did not add rs2 back"
+			fi
+			sleep 2.5
+			say "rs-probe printed (the first three lines came at its start):"
+			sed 's/^[0-9.]* /     /' "$work/probe.log"
+		fi
+	fi
+	echo
+fi
+
+# ---------------------------------------------------------------- failover
+if [ -n "$hb_ok" ]; then
+	echo "== 6. the balancer fails: bs1 takes over the VIP and the balancing"
+	nh=$(nhooks)
+	mark "CRASH lb1: cut its cable, kill -9 everything on it (ha-beat, rs-probe, follow, snmpd, lc-agent)"
+	ip -n "${P}sw" link set plb1 down
+	for pid in $(ip netns pids "${P}lb1"); do kill -9 "$pid" 2>/dev/null; done
+	wait_for 15 hb_state bs1 master || say "warning: bs1 did not become master"
+	if wait_for 15 hooked bs1 master "$nh"; then
+		seen "bs1 is master and balances (its hook applied the lb role)"
+	else
+		say "warning: bs1's master hook did not apply the lb role"
+	fi
+	sleep 2.5
+	nh=$(nhooks)
+	mark "lb1 comes back: cable mended, ha-beat restarted (preempt no: bs1 stays master)"
+	ip -n "${P}sw" link set plb1 up
+	hb_start lb1
+	wait_for 15 hb_state lb1 backup || say "warning: lb1 did not come back as backup"
+	wait_for 15 hooked lb1 backup "$nh" || say "warning: lb1's backup hook did not run"
+	sleep 1.5
+	nh=$(nhooks)
+	mark "bs1's dataplane is gone: nft flush ruleset on bs1 (a careless firewall reload)"
+	nx bs1 nft flush ruleset
+	wait_for 15 hb_state lb1 master || say "warning: lb1 did not take over"
+	if wait_for 15 hooked lb1 master "$nh"; then
+		seen "lb1 is master and balances again"
+	else
+		say "warning: lb1's master hook did not apply the lb role"
+	fi
+	sleep 2.5
+	echo
+fi
+if [ -s "$work/client" ]; then
+	mark "client stops"
+	touch "$work/client.stop"
+	sleep 0.3
+fi
+
+# ---------------------------------------------------------------- lc-web
+echo "== 7. lc-web: the directory in a browser"
+web_ok=
+if [ -z "$dir_ok" ]; then
+	skip "no directory (step 1), so nothing for lc-web to show"
+elif ! have /usr/sbin/lighttpd || [ ! -f /usr/lib/lighttpd/mod_cgi.so ] || ! have curl; then
+	skip "lighttpd (with mod_cgi) or curl not installed (sh contrib/deps.sh)"
+elif [ ! -x "$LC_WEB" ]; then
+	skip "$LC_WEB not built"
+else
+	mkdir -p "$work/web/www" "$work/web/var" "$work/web/state/web"
+	# rs-probe's state and events, copied from the balancer (lc-web(8) FILES).
+	cp "$work/lb1/state/rs-probe.state" "$work/lb1/state/events" "$work/web/state/web/" 2>/dev/null
+	head -c 32 /dev/urandom >"$work/web/web.key"
+	chmod 600 "$work/web/web.key"
+	cat >"$work/web/lc-web.conf" <<-CONF
+	uri=ldap://127.0.0.1:$lport/
+	base=$base
+	binddn=uid=lc-web,ou=admins,$base
+	pwfile=$work/svc.pw
+	key=$work/web/web.key
+	roles=$work/roles
+	var=$work/web/var
+	state=$work/web/state
+	title=demo
+	CONF
+	if ! out=$("$LC_WEB" -n -f "$work/web/lc-web.conf" 2>&1); then
+		skip "lc-web -n -f lc-web.conf failed: $out"
+	else
+		for _ in 1 2 3; do
+			wport=$((20000 + RANDOM % 10000))
+			(exec 3<>"/dev/tcp/127.0.0.1/$wport") 2>/dev/null && continue
+			cat >"$work/web/lighttpd.conf" <<-CONF
+			var.lcweb_bin = "$LC_WEB"
+			var.lcweb_conf = "$work/web/lc-web.conf"
+			server.bind = "127.0.0.1"
+			server.port = $wport
+			server.document-root = "$work/web/www"
+			server.errorlog = "$work/web/lighttpd.err"
+			include "$top/contrib/lighttpd/lc-web.conf"
+			CONF
+			/usr/sbin/lighttpd -D -f "$work/web/lighttpd.conf" >"$work/web/lighttpd.out" 2>&1 3>&- &
+			lpid=$!
+			WEB=http://127.0.0.1:$wport/lc-web
+			if wait_for 5 curl -s -o /dev/null "$WEB?p=css"; then
+				rootpids+=("$lpid")
+				web_ok=1
+				break
+			fi
+			kill "$lpid" 2>/dev/null
+		done
+		[ -n "$web_ok" ] || skip "lighttpd did not start: $(tail -n 2 "$work/web/lighttpd.out" "$work/web/lighttpd.err" 2>/dev/null | tr '\n' ' ')"
+	fi
+fi
+if [ -n "$web_ok" ]; then
+	say "lc-web (behind lighttpd): $WEB"
+	say "administrator: admin   password: $(cat "$work/admin.pw")   (generated for this run)"
+	jar=$work/web/jar
+	curl -s -c "$jar" -o "$work/web/login.html" "$WEB?p=login"
+	tok=$(sed -n 's/.*name="token" value="\([^"]*\)".*/\1/p' "$work/web/login.html" | head -n 1)
+	st=$(curl -s -b "$jar" -c "$jar" -o /dev/null -w '%{http_code}' --data-urlencode "token=$tok" \
+		--data-urlencode user=admin --data-urlencode "password=$(cat "$work/admin.pw")" "$WEB?p=login")
+	st2=$(curl -s -b "$jar" -c "$jar" -o "$work/web/cluster.html" -w '%{http_code}' "$WEB?p=cluster&c=web")
+	say "curl: login as admin -> HTTP $st; GET ?p=cluster&c=web -> HTTP $st2; the page as text:"
+	sed -e 's/<[^>]*>/ /g' -e 's/&nbsp;/ /g' -e 's/[[:space:]]\+/ /g' -e 's/^ //' "$work/web/cluster.html" |
+		grep -v '^ *$' | head -n 20 | cut -c 1-110 | sed 's/^/     | /'
+elif [ -n "$dir_ok" ]; then
+	say "administrator: admin   password: $(cat "$work/admin.pw")   (generated for this run)"
+fi
+echo
+
+# ---------------------------------------------------------------- timeline
+if [ -s "$work/marks" ]; then
+	echo "== timeline ([op] operator, [seen] the cluster's reaction, [ha] ha-beat, [hook] its"
+	echo "   hooks, [check] its check, [probe] rs-probe, [follow] lc-role follow on lb1,"
+	echo "   [client] runs of 3+ requests without an answer)"
+	t0=$(head -n 1 "$work/marks" | cut -d' ' -f1)
+	{
+		sed -e 's/^\([0-9.]*\) seen: \(.*\)/\1 [seen]   \2/' -e 's/^\([0-9.]*\) \([^[].*\)/\1 [op]     \2/' "$work/marks"
+		sed -n 's/^event=transition .*node=\([a-z0-9]*\) from=\([a-z]*\) to=\([a-z]*\) reason=\([a-z-]*\).* time=\([0-9.]*\)$/\5 [ha]     \1: \2 -> \3 (\4)/p' "$work/events" 2>/dev/null
+		awk '{ printf "%s [hook]   %s entered %s: lc-role -r %s apply exited %s after %.0f ms\n", $1, $3, $4, $5, $6, ($2 - $1) * 1000 }' "$work/hooks" 2>/dev/null
+		sed 's/^\([0-9.]*\) /\1 [probe]  /' "$work/probe.log" 2>/dev/null
+		sed -n 's/^\([0-9.]*\) \([a-z0-9]*\) \(.*\)/\1 [check]  \2: failed: \3/p' "$work/checks" 2>/dev/null
+		sed 's/^\([0-9.]*\) /\1 [follow] /' "$work/follow.log" 2>/dev/null
+		awk '{ if ($2 == "-") { if (!n++) s = $1 } else { if (n >= 3) printf "%s [client] no answer from the VIP for %.0f ms, then served by %s\n", s, ($1 - s) * 1000, $2; n = 0 } }' "$work/client" 2>/dev/null
+	} | sort -n | awk -v t0="$t0" '{ t = $1; $1 = ""; printf "%8.3f s %s\n", t - t0, $0 }'
+	echo
+fi
+if [ -s "$work/client" ]; then
+	echo "== what the client saw, phase by phase (a phase starts at an [op] or [seen] line)"
+	awk 'NR == FNR { m[++nm] = $1; sub(/^[0-9.]* /, ""); what[nm] = $0; next }
+	{
+		while (i < nm && $1 >= m[i + 1]) { flush(); i++ }
+		n++; c[$2]++
+		if ($2 == "-") {
+			r = $3 == "ConnectionRefusedError" ? "refused" : $3 ~ /^(timeout|TimeoutError)$/ ? "timeout" : \
+			    $3 == "ConnectionResetError" ? "reset" : $3
+			why[r]++
+			if (!run) rs = $1
+			run++
+		} else {
+			if (run) { d = ($1 - rs) * 1000; if (d > worst) worst = d }
+			run = 0
+		}
+	}
+	function flush(  k, s, j) {
+		if (n) {
+			s = ""
+			for (j = 1; j <= 3; j++) s = s " rs" j "=" c["rs" j] + 0
+			printf "   after \"%s\" (%.2f s):\n", what[i], (i < nm ? m[i + 1] : last) - m[i]
+			printf "     %d requests:%s, failed=%d", n, s, c["-"] + 0
+			s = ""
+			for (k in why) s = s (s == "" ? "" : ", ") why[k] " " k
+			if (s != "") printf " (%s)", s
+			printf ", longest without an answer %.0f ms\n", worst
+		}
+		n = 0; worst = 0; run = 0; delete c; delete why
+	}
+	{ last = $1 }
+	END { flush() }' "$work/marks" <(sort -n "$work/client")
+	echo "   (wrr weights 1:2:3 on nftables are statistical: a hash of the client's port)"
+fi
+if [ -n "${DEMO_WAIT:-}" ] && [ -n "$web_ok" ]; then
+	w=${DEMO_WAIT%%[!0-9]*}
+	[ "${w:-0}" -gt 3600 ] && w=3600
+	echo "== DEMO_WAIT: lc-web stays at $WEB for ${w:-0} s"
+	sleep "${w:-0}"
+fi
+echo "== part 2 done: namespaces, processes and files removed"
