@@ -13,7 +13,7 @@ iproute2 nftables iptables procps psmisc
 bats mandoc python3
 keepalived
 slapd ldap-utils
-snmpd snmp smitools
+snmpd snmp smitools snmptrapd
 lighttpd
 clang libclang-rt-14-dev
 tcpdump

@@ -242,3 +242,61 @@ push_build() {
 	[[ ${lines[2]} == "host=h3 result=failed reason=timeout "* ]]
 	cmp "$BATS_TEST_TMPDIR/h2.role" "$BATS_TEST_TMPDIR/new2.role"
 }
+
+@test "contrib/snmpd/snmpd.conf as shipped (placeholders filled): authPriv works, nothing else does" {
+	snmp_env
+	d=$BATS_TEST_TMPDIR/lb1
+	port=$((20000 + RANDOM % 20000))
+	mkdir -p "$d/persist" "$d/state"
+	echo 0 >"$d/host"
+	echo "udp:127.0.0.1:$port" >"$d/target"
+	sed -e "s|udp:ADDR:161|udp:127.0.0.1:$port|" -e "s|engineID HOST|engineID lb1|" \
+		-e "s|/var/agentx/master|$d/agentx.sock|" -e "s|AUTH-PASSPHRASE|$SNMP_AUTH|" \
+		-e "s|PRIV-PASSPHRASE|$SNMP_PRIV|" -e "s|^createUser nonstop|createUser $SNMP_USER|" \
+		-e "s|usm nonstop|usm $SNMP_USER|" \
+		"$NONSTOP_TOP/contrib/snmpd/snmpd.conf" >"$d/snmpd.conf"
+	snmpd_run lb1 0
+	wait_until 10000 test -S "$d/agentx.sock"
+	bg lb1-agent 0 $LC_AGENT -a '' -f "$ROLE" -s "$d/state" -x "$d/agentx.sock"
+	wait_until 10000 agent_up lb1
+	run -1 snmpget -v2c -c public -t 0.5 -r 0 "$(agent_target lb1)" NONSTOP-MIB::nsHostName.0
+	run -2 snmpget -v3 -l authNoPriv -u "$SNMP_USER" -a SHA-256 -A "$SNMP_AUTH" -t 1 -r 0 \
+		"$(agent_target lb1)" NONSTOP-MIB::nsHostName.0
+	# The engine ID is the host name: a manager can skip discovery.
+	run -0 v3 snmpget "$(agent_target lb1)" -e 0x80001f88046c6231 -Oqv NONSTOP-MIB::nsHostName.0
+	[ "$output" = lb1 ]
+}
+
+@test "notifications: nsRsDown and nsRsUp on rs-probe's changes, nsTakeover when bs becomes lb" {
+	command -v snmptrapd >/dev/null || skip "snmptrapd not installed"
+	tport=$((20000 + RANDOM % 20000))
+	cat >"$BATS_TEST_TMPDIR/trapd.conf" <<-EOF
+	createUser -e 0x80001f88046c6231 $SNMP_USER SHA-256 "$SNMP_AUTH" AES "$SNMP_PRIV"
+	authUser log $SNMP_USER priv
+	EOF
+	bg trapd 0 snmptrapd -f -C -c "$BATS_TEST_TMPDIR/trapd.conf" -Lf "$BATS_TEST_TMPDIR/traps" \
+		-p "$BATS_TEST_TMPDIR/trapd.pid" "udp:127.0.0.1:$tport"
+	d=$BATS_TEST_TMPDIR/lb1/state
+	mkdir -p "$d"
+	st() {
+		printf 'probe=rs-probe version=1 time=1 sweeps=1 down_events=0 up_events=1\n' >"$d/s.tmp"
+		printf 'rs=rs1 addr=192.0.2.11 port=80 status=%s reason=%s weight=1 load=0 conns=0 checks=1 failures=0 since=1\n' "$1" "$2" >>"$d/s.tmp"
+		mv "$d/s.tmp" "$d/rs-probe.state"
+	}
+	st up ""
+	sed -i 's/^role=lb /role=bs /; /^rs=/d' "$ROLE"
+	SNMPD_EXTRA="trapsess -v3 -l authPriv -u $SNMP_USER -a SHA-256 -A $SNMP_AUTH -x AES -X $SNMP_PRIV udp:127.0.0.1:$tport" \
+		snmpd_start lb1 0 "$ROLE"
+	# The backup server takes over: its role file becomes the balancer's.
+	sed -i 's/^role=bs /role=lb /' "$ROLE"
+	echo 'rs=rs1 addr=192.0.2.11 port=80 weight=1' >>"$ROLE"
+	wait_until 10000 grep -q nsTakeover "$BATS_TEST_TMPDIR/traps"
+	sleep 0.5
+	st down connect-refused
+	wait_until 10000 grep -q nsRsDown "$BATS_TEST_TMPDIR/traps"
+	grep -q 'connect-refused' "$BATS_TEST_TMPDIR/traps"
+	st up ""
+	wait_until 10000 grep -q nsRsUp "$BATS_TEST_TMPDIR/traps"
+	grep -q 'event=takeover' "$d/events"
+	bg_stop trapd
+}

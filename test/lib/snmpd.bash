@@ -61,6 +61,7 @@ snmpd_start() {
 	createUser $SNMP_USER SHA-256 "$SNMP_AUTH" AES "$SNMP_PRIV"
 	rwuser -s usm $SNMP_USER priv .1.3.6.1.4.1.8072.9999.9999
 	rouser -s usm $SNMP_USER priv .1.3.6.1.2.1.1
+	${SNMPD_EXTRA:-}
 	CONF
 	snmpd_run "$name" "$h"
 	wait_until 10000 test -S "$d/agentx.sock" || { echo "snmpd $name did not start" >&2; cat "$d/snmpd.log" >&2; return 1; }
