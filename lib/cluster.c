@@ -113,14 +113,24 @@ bstr(struct buf *b, const char *s)
 static void
 bkv(struct buf *b, int first, const char *key, const char *val)
 {
-	char tmp[600];
+	char tmp[600], *big;
 	int n = kv_sput(tmp, sizeof(tmp), first, key, val ? val : "");
 
-	if (n < 0 || (size_t)n >= sizeof(tmp)) {
+	if (n < 0) {
 		b->bad = 1;
 		return;
 	}
-	bput(b, tmp, (size_t)n);
+	if ((size_t)n < sizeof(tmp)) {
+		bput(b, tmp, (size_t)n);
+		return;
+	}
+	if (!(big = malloc((size_t)n + 1))) {
+		b->bad = 1;
+		return;
+	}
+	kv_sput(big, (size_t)n + 1, first, key, val ? val : "");
+	bput(b, big, (size_t)n);
+	free(big);
 }
 
 static void

@@ -448,3 +448,17 @@ export_import() {
 	[ "$(grep -c "NAME 'nonstop" "$T/schema.a")" -eq 22 ]
 	cmp "$T/schema.a" "$T/schema.b"
 }
+
+@test "lc-build: an IPv6 cluster" {
+	boot conf
+	$L host add lb6 addr=2001:db8:0:0::2 roles=lb >/dev/null
+	$L host add rs6 addr=2001:db8::11,192.0.2.11 roles=rs >/dev/null
+	run -0 $L host show lb6
+	[[ $output == "host=lb6 addr=2001:db8::2 "* ]]
+	run -0 $L cluster add v6 "service=[2001:db8::100]:443" sched=rr lb=lb6 rs=rs6
+	[ "$output" = 'cluster=v6 sched=rr fwd=dr service=v6@[2001:db8::100]:443/tcp lb=lb6 rs=rs6 generation=0' ]
+	run -0 $L -o "$T/roles" cluster apply v6
+	grep -qx 'service=v6 vip=2001:db8::100 port=443 proto=tcp sched=rr fwd=dr' "$T/roles/lb6.role"
+	grep -qx 'rs=rs6 addr=2001:db8::11 weight=1' "$T/roles/lb6.role"
+	refuse address $L cluster change v6 "service=192.0.2.100:443"
+}

@@ -1,6 +1,9 @@
 /* lc-build output records: "key=value ..." lines, or JSON objects with -j. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "err.h"
 
 #include "kv.h"
 #include "lc-build.h"
@@ -85,7 +88,7 @@ out_bool(const char *k, int v)
 	first = 0;
 }
 
-/* Text: one comma-separated value; JSON: an array. */
+/* Text: one comma-separated value (none when empty); JSON: an array. */
 void
 out_list(const char *k, char *const *v, size_t n)
 {
@@ -101,17 +104,24 @@ out_list(const char *k, char *const *v, size_t n)
 		}
 		putchar(']');
 	} else {
-		char buf[4096];
 		size_t len = 0;
-		buf[0] = '\0';
-		for (i = 0; i < n; i++) {
-			int w = snprintf(buf + len, sizeof(buf) - len, "%s%s",
-			    i ? "," : "", v[i]);
-			if (w < 0 || (size_t)w >= sizeof(buf) - len)
-				break;
-			len += (size_t)w;
+		char *buf;
+
+		if (n == 0)
+			return;		/* text: an empty list is left out */
+		for (i = 0; i < n; i++)
+			len += strlen(v[i]) + 1;
+		if (!(buf = malloc(len + 1)))
+			err_die(EXIT_TEMP, "out of memory");
+		for (i = 0, len = 0; i < n; i++) {
+			if (i)
+				buf[len++] = ',';
+			memcpy(buf + len, v[i], strlen(v[i]));
+			len += strlen(v[i]);
 		}
+		buf[len] = '\0';
 		kv_fput(stdout, first, k, buf);
+		free(buf);
 	}
 	first = 0;
 }
