@@ -444,8 +444,23 @@ cgi() {
 	grep -q "agent (udp:127.0.0.1:$port, NONSTOP-MIB nsRsTable)" "$WT/body"
 	grep -q '<span class="up">up</span></td><td class="num">3</td><td class="num">42</td><td class="num">1.50</td>' "$WT/body"
 	grep -q '<span class="down">down</span> <small>http-503</small>' "$WT/body"
-	# The agent gone: said on the page, and the state file (none here) is the fallback.
+	# An apply pushes the balancer's role file to its agent.
+	tok=$(csrf)
+	wpost "?p=apply" "csrf=$tok" act=weight c=web host=rs1 weight=4 gen=1
+	[ "$status" = 303 ]
+	wait_until 5000 eval "v3 snmpget $(agent_target lb1) -Oqv NONSTOP-MIB::nsHostGeneration.0 | grep -qx 2"
+	# The agent gone: an apply fails (503) and records nothing; the page
+	# says the agent did not answer, and the state file (none here) is the fallback.
 	bg_stop lb1-snmpd
+	wpost "?p=apply" "csrf=$tok" act=weight c=web host=rs1 weight=5 gen=2
+	[ "$status" = 503 ]
+	grep -q 'lb1 (timeout)' "$WT/body"
+	grep -q 'apply again' "$WT/body"
+	grep -q 'action=weight cluster=web .*result=error' "$WT/var/audit.log"
+	# lib/cluster claims the generation before it pushes: the directory is
+	# ahead of the agent until an apply (of the same definition) heals it.
+	run -0 $LCB cluster show web
+	[[ $output == *"generation=3"* ]]
 	wget_ "?p=cluster&c=web"
 	[ "$status" = 200 ]
 	grep -q "agent did not answer" "$WT/body"

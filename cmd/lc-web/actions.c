@@ -12,6 +12,7 @@
 
 #include "kv.h"
 #include "lc-web.h"
+#include "web_snmp.h"
 
 struct act {
 	const char *act, *name;
@@ -435,11 +436,21 @@ action_apply(void)
 		fail_page(err_status(&e), "Not applied", "%s", e.msg);
 		goto out;
 	}
-	/* XXX the SNMP push to each host's agent goes in as push, as in lc-build. */
-	if (cl_apply(d, &a.c, a.dissolve, conf.roles, NULL, NULL, 0, &ch, &n, &gen, &e) < 0) {
+	/* With SNMP credentials the role files also go to each host's agent. */
+	if (cl_apply(d, &a.c, a.dissolve, conf.roles, conf.snmp ? web_snmp_push : NULL,
+	    conf.snmp, 0, &ch, &n, &gen, &e) < 0) {
 		audit(a.act, a.name, a.what, 0, "error", e.msg);
-		fail_page(err_status(&e), "Not applied", "The definition was stored but "
-		    "applying it failed: %s", e.msg);
+		if (strcmp(e.rule, "push") == 0)
+			fail_page(503, "Not every host has its role file", "The new generation "
+			    "is recorded and the role files are written, but %s. When the "
+			    "agents are back, apply again (Push the role files again, on the "
+			    "cluster's page): that sends every file anew.", e.msg);
+		else if (strcmp(e.rule, "concurrent") == 0)
+			fail_page(409, "The cluster changed", "%s. Nothing was changed by this "
+			    "request.", e.msg);
+		else
+			fail_page(err_status(&e), "Not applied", "The definition was stored but "
+			    "applying it failed: %s", e.msg);
 		goto out;
 	}
 	audit(a.act, a.name, a.what, gen, "ok", NULL);

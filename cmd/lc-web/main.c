@@ -282,6 +282,10 @@ err_status(const struct cl_err *e)
 {
 	if (e->rule[0] && strcmp(e->rule, "not-found") == 0)
 		return 404;
+	if (e->rule[0] && strcmp(e->rule, "push") == 0)
+		return 503;	/* an agent did not answer: apply again later */
+	if (e->rule[0] && strcmp(e->rule, "concurrent") == 0)
+		return 409;
 	if (e->rule[0])
 		return 400;
 	return e->ldaprc && dir_temporary(e->ldaprc) ? 503 : 500;

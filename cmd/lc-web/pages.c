@@ -586,6 +586,11 @@ page_cluster(const char *name)
 	link_to(&b, "history", c.name, "History");
 	form_begin(&b, "plan", "inline");
 	hidden(&b, "c", c.name);
+	hidden(&b, "act", "change");
+	web_buf_puts(&b, "<button type=\"submit\" class=\"quiet\">Push the role files again"
+	    "</button></form>");
+	form_begin(&b, "plan", "inline");
+	hidden(&b, "c", c.name);
 	hidden(&b, "act", "dissolve");
 	web_buf_puts(&b, "<button type=\"submit\" class=\"danger\">Dissolve</button></form>");
 	form_begin(&b, "plan", "inline");
