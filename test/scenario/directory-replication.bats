@@ -93,4 +93,10 @@ syncrepl() {
 	wait_until 10000 $LB host show rs9
 	run -100 $LB cluster add api service=192.0.2.101:80 lb=bs1 rs=rs9
 	[[ $output == *"rule cross-cluster"* ]]
+	# With both providers in -H, a dead first one is skipped.
+	slapd_stop a
+	dead=$(slapd_port)
+	run -0 $LC_BUILD -H "ldap://127.0.0.1:$dead/ $SLAPD_URI_b" -b "$SLAPD_BASE" \
+		-D "uid=alice,ou=admins,$SLAPD_BASE" -y "$T/alice.pw" cluster show web
+	[[ $output == "cluster=web "* ]]
 }
