@@ -112,6 +112,10 @@ seed() {
 	grep -q '0 (drained)' "$WT/body"
 	grep -q '>Enable</button>' "$WT/body"
 	grep -q 'action=drain cluster=web what="drain rs1 (weight 0)" generation=2 result=ok' "$WT/var/audit.log"
+	# Nothing changed: the plan says so, and applying would only rewrite.
+	wpost "?p=plan" "csrf=$tok" act=change c=web
+	[ "$status" = 200 ]
+	grep -q 'Nothing differs from generation 2' "$WT/body"
 	# A stale confirmation (planned against generation 1) changes nothing.
 	wpost "?p=apply" "csrf=$tok" act=weight c=web host=rs2 weight=5 gen=1
 	[ "$status" = 409 ]

@@ -295,7 +295,7 @@ action_plan(void)
 	struct cl_err e;
 	struct act a;
 	struct dir *d = dir_service();
-	char *after, gen[32];
+	char *after = NULL, gen[32];
 	size_t n = 0, i, changed = 0;
 
 	if (!d)
@@ -328,9 +328,17 @@ action_plan(void)
 	web_esc(&b, a.c.name);
 	web_buf_puts(&b, "</strong>: ");
 	web_esc(&b, a.what);
-	web_buf_printf(&b, ". Applying makes generation %ld and gives %zu host%s a new "
-	    "role file; nothing has changed yet.</p>\n", a.c.generation + 1, changed,
-	    changed == 1 ? "" : "s");
+	if (changed == 0 && a.before && (after = cl_spec(&a.c, &a.hosts)) &&
+	    strcmp(a.before, after) == 0 && a.c.applied && strcmp(a.c.applied, after) == 0)
+		web_buf_printf(&b, ". Nothing differs from generation %ld: applying again "
+		    "rewrites every host's role file%s.</p>\n", a.c.generation,
+		    conf.snmp ? " and sends it to the host's agent" : "");
+	else
+		web_buf_printf(&b, ". Applying makes generation %ld and gives %zu host%s a "
+		    "new role file; nothing has changed yet.</p>\n", a.c.generation + 1,
+		    changed, changed == 1 ? "" : "s");
+	free(after);
+	after = NULL;
 	if (a.c.sched && (strcmp(a.c.sched, "lc") == 0 || strcmp(a.c.sched, "wlc") == 0))
 		web_buf_puts(&b, "<p class=\"note\">The scheduler is least-connection: only the "
 		    "IPVS dataplane has it. A balancer on the nftables dataplane refuses this "
