@@ -135,10 +135,10 @@ cluster_apply(struct dir *d, const char *name, int dissolve)
 	size_t n = 0, i, changed = 0;
 	long gen = 0;
 
-	if (!opt.folder)
+	if (!opt.folder && !opt.dryrun)
 		err_die(EXIT_BAD, "%s needs -o folder for the role files",
 		    dissolve ? "dissolve" : "apply");
-	if (stat(opt.folder, &st) < 0 || !S_ISDIR(st.st_mode))
+	if (opt.folder && (stat(opt.folder, &st) < 0 || !S_ISDIR(st.st_mode)))
 		err_die(EXIT_BAD, "-o %s: not a folder", opt.folder);
 	load(d, name, &c, EXIT_BAD);
 	/* XXX the SNMP push to each host's agent (issue 5) goes in as push. */
