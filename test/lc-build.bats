@@ -462,3 +462,23 @@ export_import() {
 	grep -qx 'rs=rs6 addr=2001:db8::11 weight=1' "$T/roles/lb6.role"
 	refuse address $L cluster change v6 "service=192.0.2.100:443"
 }
+
+@test "lc-build: nonstop.ldif goes into a running cn=config server with ldapadd" {
+	# A server made without the schema: the example minus its include and
+	# the indexes and access rule on the schema's attributes.
+	grep -v -e 'nonstop.ldif' -e 'olcDbIndex: nonstop' -e 'dnattr=nonstop' "$NONSTOP_TOP/schema/config.ldif.example" >"$T/bare.ldif"
+	cp -r "$NONSTOP_TOP/schema" "$T/schema"
+	cp "$T/bare.ldif" "$T/schema/config.ldif.example"
+	NONSTOP_TOP=$T slapd_start a config
+	run -100 $LC_BUILD -H "$SLAPD_LDAPI" -b "$SLAPD_BASE" host add h1 addr=192.0.2.1
+	run -0 ldapadd -Q -Y EXTERNAL -H "$SLAPD_LDAPI" -f "$NONSTOP_TOP/schema/nonstop.ldif"
+	ldapmodify -Q -Y EXTERNAL -H "$SLAPD_LDAPI" >/dev/null <<-EOF2
+	dn: olcDatabase={1}mdb,cn=config
+	changetype: modify
+	add: olcDbIndex
+	olcDbIndex: nonstopMemberHost eq
+	EOF2
+	$LC_BUILD -H "$SLAPD_LDAPI" -b "$SLAPD_BASE" init
+	run -0 $LC_BUILD -H "$SLAPD_LDAPI" -b "$SLAPD_BASE" host add h1 addr=192.0.2.1 roles=rs
+	run -0 $LC_BUILD -H "$SLAPD_LDAPI" -b "$SLAPD_BASE" host show h1
+}
