@@ -1,5 +1,6 @@
 /* The load-cluster model and its directory; see cluster.h. */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -1137,14 +1138,12 @@ cl_spec_parse(const char *text, struct cl_cluster *c, struct cl_hosts *hosts,
 			}
 		} else if (strcmp(r.v[0].key, "service") == 0) {
 			struct cl_service *ns = realloc(c->svc, (c->nsvc + 1) * sizeof(*ns));
-			const char *why2 = NULL;
 			char tmp[600];
 			if (!ns) {
 				kv_free(&r);
 				return nomem(e);
 			}
 			c->svc = ns;
-			(void)why2;
 			snprintf(tmp, sizeof(tmp), "name=%s vip=%s port=%s proto=%s",
 			    kv_get(&r, "service"), kv_get(&r, "vip") ? kv_get(&r, "vip") : "",
 			    kv_get(&r, "port") ? kv_get(&r, "port") : "",
@@ -3085,11 +3084,34 @@ cl_export(struct dir *d, const char *name, const char *path,
 			goto arerr;
 	if (archive_write_close(a) != ARCHIVE_OK)
 		goto arerr;
+	/* Like atomic_write: synced before the rename, the folder after. */
+	if ((x = open(tmp, O_RDONLY | O_CLOEXEC)) < 0 || fsync(x) < 0) {
+		seterr(e, "", "unable to sync %.200s: %s", tmp, strerror(errno));
+		e->ldaprc = LDAP_OTHER;
+		if (x >= 0)
+			close(x);
+		unlink(tmp);
+		goto out;
+	}
+	close(x);
 	if (rename(tmp, path) < 0) {
 		seterr(e, "", "unable to rename %.200s: %s", tmp, strerror(errno));
 		e->ldaprc = LDAP_OTHER;
 		unlink(tmp);
 		goto out;
+	}
+	{
+		char *dirc = strdup(path);
+		char *slash = dirc ? strrchr(dirc, '/') : NULL;
+		int dfd;
+		if (slash)
+			*(slash == dirc ? slash + 1 : slash) = '\0';
+		dfd = open(slash ? dirc : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd >= 0) {
+			fsync(dfd);
+			close(dfd);
+		}
+		free(dirc);
 	}
 	rc = 0;
 	goto out;
