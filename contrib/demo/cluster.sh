@@ -421,6 +421,10 @@ if [ -n "$role_ok" ]; then
 			sleep 2.5
 			say "rs-probe printed (the first three lines came at its start):"
 			sed 's/^[0-9.]* /     /' "$work/probe.log"
+			say "lb1's lc-agent serves what rs-probe saw (NONSTOP-MIB::nsRsTable, SNMPv3 authPriv):"
+			nx c snmptable -v3 -l authPriv -u "$suser" -a SHA-256 -A "$sauth" -x AES -X "$spriv" \
+				-t 2 -r 1 -OU -Cf ' ' -Cb "udp:${addr[lb1]}:161" NONSTOP-MIB::nsRsTable 2>&1 |
+				grep -v '^ *$' | head -n 6 | sed 's/^/     /'
 		fi
 	fi
 	echo
@@ -430,9 +434,9 @@ fi
 if [ -n "$hb_ok" ]; then
 	echo "== 6. the balancer fails: bs1 takes over the VIP and the balancing"
 	nh=$(nhooks)
-	mark "CRASH lb1: cut its cable, kill -9 everything on it (ha-beat, rs-probe, follow, snmpd, lc-agent)"
-	ip -n "${P}sw" link set plb1 down
+	mark "CRASH lb1: kill -9 everything on it (ha-beat, rs-probe, follow, snmpd, lc-agent), cut its cable"
 	for pid in $(ip netns pids "${P}lb1"); do kill -9 "$pid" 2>/dev/null; done
+	ip -n "${P}sw" link set plb1 down
 	wait_for 15 hb_state bs1 master || say "warning: bs1 did not become master"
 	if wait_for 15 hooked bs1 lb "$nh"; then
 		seen "bs1 is master and balances (its hook applied the lb role)"
@@ -599,6 +603,7 @@ if [ -s "$work/client" ]; then
 		n++
 		if ($2 == "-") {
 			f++; lastf = $1
+			why[$3 == "ConnectionRefusedError" ? "refused" : $3 ~ /^(timeout|TimeoutError)$/ ? "timeout" : $3]++
 			if (!run) rs = $1
 			run++
 		} else {
@@ -606,13 +611,15 @@ if [ -s "$work/client" ]; then
 			run = 0
 		}
 	}
-	function flush() {
+	function flush(  k, s) {
 		if (i > 1 && n) {
 			printf "   %s:\n", what[i]
-			if (f) printf "     %d of %d requests failed, the last %.2f s after the step; longest without an answer %.0f ms\n", f, n, lastf - m[i], worst
+			s = ""
+			for (k in why) s = s (s == "" ? "" : ", ") why[k] " " k
+			if (f) printf "     %d of %d requests failed (%s), the last %.2f s after the step;\n       longest without an answer %.0f ms\n", f, n, s, lastf - m[i], worst
 			else printf "     none of %d requests failed\n", n
 		}
-		n = 0; f = 0; worst = 0; run = 0
+		n = 0; f = 0; worst = 0; run = 0; delete why
 	}
 	END { flush() }' "$work/marks" <(sort -n "$work/client")
 	echo "   (rs-probe takes a dead server out after 2 failed sweeps 500 ms apart; ha-beat"
