@@ -33,6 +33,8 @@ connect_dir(void)
 
 	if (!d)
 		err_die(dir_temporary(rc) ? EXIT_TEMP : EXIT_BAD, "%s", msg);
+	err_debug("bound to %s as %s, base %s", opt.dir.uri ? opt.dir.uri : "(ldap.conf)",
+	    opt.dir.binddn ? opt.dir.binddn : "SASL EXTERNAL", dir_base(d));
 	return d;
 }
 
