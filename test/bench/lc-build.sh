@@ -59,6 +59,7 @@ fresh() {
 fresh
 gen_ldif >"$T/hosts.ldif"
 
+echo "# load average at start: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores (others' work skews the rates)"
 echo "# bulk import of $NHOSTS hosts, $RUNS runs each, fresh slapd per run"
 for ((r = 0; r < RUNS; r++)); do
 	fresh
