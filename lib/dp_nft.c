@@ -149,13 +149,14 @@ resolve(struct dp *dp, struct dp_table *t)
 	size_t i, j;
 	int tries, missing = 0;
 	char a[ADDR_STRLEN];
-	struct timespec ts = { 0, 20 * 1000 * 1000 };
+	struct timespec ts = { 0, 2 * 1000 * 1000 };
 
-	for (tries = 0; tries < 75; tries++) {
+	/* Poll every 2 ms for 1.5 s; ask again every 0.25 s. */
+	for (tries = 0; tries < 750; tries++) {
 		if ((missing = dp_neigh(dp->ifindex, t)) <= 0)
 			break;
 		for (i = 0; i < t->nsvc; i++)
-			for (j = 0; j < t->svc[i].nrs && tries % 25 == 0; j++)
+			for (j = 0; j < t->svc[i].nrs && tries % 125 == 0; j++)
 				if (!t->svc[i].rs[j].has_mac && t->svc[i].rs[j].weight > 0)
 					dp_neigh_kick(&t->svc[i].rs[j].addr);
 		nanosleep(&ts, NULL);

@@ -72,6 +72,16 @@ lc_role_path(void)
 	return "lc-role";
 }
 
+/* The state folder, whatever the caller's umask. */
+static void
+make_statedir(void)
+{
+	if (mkdir(statedir, 0755) == 0)
+		(void)chmod(statedir, 0755);
+	else if (errno != EEXIST)
+		err_die(EXIT_TEMP, "unable to create %s:", statedir);
+}
+
 /* Print ha-beat.conf for this host: the cascade is the priority order. */
 static int
 conf(const struct role *r, const char *rolefile)
@@ -96,8 +106,7 @@ conf(const struct role *r, const char *rolefile)
 	self[n] = '\0';
 	role_abs = absolute(rolefile);
 	key_abs = absolute(opt_key);
-	if (mkdir(statedir, 0755) == -1 && errno != EEXIST)
-		err_die(EXIT_TEMP, "unable to create %s:", statedir);
+	make_statedir();
 	state_abs = absolute(statedir);
 	every = interval_ms * 4 < 50 ? 50 : interval_ms * 4;
 
@@ -227,8 +236,7 @@ hook(const struct role *r, const char *rolefile, const char *state)
 		printf("state=%s role=%s\n", state, want);
 		return 0;
 	}
-	if (mkdir(statedir, 0755) == -1 && errno != EEXIST)
-		err_die(EXIT_TEMP, "unable to create %s:", statedir);
+	make_statedir();
 	/* ha-beat does not wait for these hooks: one at a time. */
 	fd = lock(LOCK_EX);
 	snprintf(lcstate, sizeof lcstate, "%s/lc-role", statedir);
@@ -277,8 +285,7 @@ check(void)
 
 	if (st == NULL || strcmp(st, "master") != 0)
 		return EXIT_OK;
-	if (mkdir(statedir, 0755) == -1 && errno != EEXIST)
-		err_die(EXIT_TEMP, "unable to create %s:", statedir);
+	make_statedir();
 	fd = lock(LOCK_SH);
 	snprintf(lcstate, sizeof lcstate, "%s/lc-role", statedir);
 	argv[0] = lc_role_path();

@@ -713,7 +713,11 @@ main(int argc, char **argv)
 	}
 	if ((nl = nl_open()) == NULL)
 		err_die(EXIT_TEMP, "unable to open rtnetlink:");
-	if (mkdir(statedir, 0755) == -1 && errno != EEXIST)
+	/* chmod: a caller's umask (keepalived's is 077 or so) must not
+	 * leave a folder we cannot enter once CAP_DAC_OVERRIDE is gone. */
+	if (mkdir(statedir, 0755) == 0)
+		(void)chmod(statedir, 0755);
+	else if (errno != EEXIST)
 		err_die(EXIT_TEMP, "unable to create %s:", statedir);
 	drop_privs();
 
@@ -722,6 +726,12 @@ main(int argc, char **argv)
 		goto done;
 	}
 	converge(nl, dp, &old, &w);
+	/* A backup is ready to take over: the real servers' MACs resolved. */
+	if (w.role == ROLE_BS) {
+		size_t i;
+		for (i = 0; i < r.nrs; i++)
+			dp_neigh_kick(&r.rs[i].addr);
+	}
 	if (!strcmp(cmd, "undo")) {
 		if (unlink(statepath) == -1 && errno != ENOENT)
 			err_die(EXIT_TEMP, "unable to remove %s:", statepath);
