@@ -123,6 +123,11 @@ run_one() {	# tool: prints the outage in ms or fail:why
 		echo "${gap:-fail:$out}"
 	fi
 	kill -9 -- "-$pa" "-$pb" 2>/dev/null
+	# keepalived's VRRP child, should it have left the group.
+	for f in "$work"/ka?.pid "$work"/ka?-vrrp.pid; do
+		[ -s "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null
+		rm -f "$f"
+	done
 	sleep 0.2
 	link_mend 2
 	for h in 2 3; do
@@ -134,6 +139,7 @@ run_one() {	# tool: prints the outage in ms or fail:why
 
 tools=(ha-beat)
 command -v "$KEEPALIVED" >/dev/null && tools=(keepalived ha-beat)
+[ -n "${TOOLS:-}" ] && read -ra tools <<<"${TOOLS//,/ }"
 for tool in "${tools[@]}"; do
 	: >"$work/res"
 	for ((r = 1; r <= RUNS; r++)); do
