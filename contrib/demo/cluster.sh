@@ -96,14 +96,15 @@ else
 		(umask 077; pw 12 >"$work/admin.pw"; pw 24 >"$work/svc.pw")
 		root="$LC_BUILD -H $ldapi -b $base"
 		lcb="$LC_BUILD -H ldap://127.0.0.1:$lport/ -b $base -D uid=admin,ou=admins,$base -y $work/admin.pw"
-		say "slapd on ldap://127.0.0.1:$lport/ (suffix $base), schema from schema/"
+		say "slapd on ldap://127.0.0.1:$lport/ (suffix $base), schema from schema/;"
+		say "\$W below is this run's temporary folder, $work"
 		say "administrator: admin, with a generated password (printed once, in step 7)"
 		run() { echo "   \$ lc-build $*" | sed "s|$work|\$W|g"; }
 		if run init && $root init >/dev/null &&
 			run admin add admin name=Administrator secret=\$W/admin.pw &&
 			$root admin add admin name=Administrator secret="$work/admin.pw" >/dev/null &&
 			$root admin add lc-web name="lc-web service" secret="$work/svc.pw" >/dev/null &&
-			echo "   (then as uid=admin over ldap://:)" &&
+			echo "   (then as uid=admin, password file \$W/admin.pw, over ldap://127.0.0.1:$lport/:)" &&
 			run host add lb1 addr=192.0.2.2 roles=lb,bs agent=161 &&
 			$lcb host add lb1 addr=192.0.2.2 roles=lb,bs agent=161 descr="load balancer" &&
 			run host add bs1 addr=192.0.2.3 roles=lb,bs agent=161 &&
@@ -115,7 +116,7 @@ else
 			run cluster add web service=$VIP:80/tcp sched=wrr lb=lb1 bs=bs1 rs=rs1,rs2,rs3 &&
 			$lcb -q cluster add web service=$VIP:80/tcp sched=wrr lb=lb1 bs=bs1 rs=rs1,rs2,rs3 &&
 			run cluster plan web && $lcb cluster plan web | sed 's/^/     /' &&
-			run -o \$W/roles cluster apply web && $lcb -o "$work/roles" cluster apply web | sed 's/^/     /'
+			run -o \$W/roles cluster apply web && $lcb -o "$work/roles" cluster apply web | sed -e "s|$work|\$W|g" -e 's/^/     /'
 		then
 			dir_ok=1
 			say "role file of lb1 (nonstop-role(5)):"
@@ -331,7 +332,8 @@ if [ -n "$role_ok" ]; then
 		say "lb1 (priority 100) and bs1 (50): ha-beat group lb, heartbeat every 50 ms,"
 		say "dead after 4 missed, VIP $VIP, preempt no; hooks: master -> lc-role -r lb apply,"
 		say "backup and fault -> lc-role -r bs apply; check every 500 ms: a master with the"
-		say "lb role recorded must still have its nftables table (fall 2, rise 2)"
+		say "lb role recorded must still have its nftables table (fall 2, rise 2):"
+		sed -e "s|$work|\$W|g" -e 's/^/     /' "$work/ha-beat.conf"
 		mark "start ha-beat on lb1 and bs1"
 		hb_start lb1
 		hb_start bs1
