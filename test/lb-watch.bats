@@ -72,7 +72,7 @@ cluster() {
 
 # beat H NAME: ha-beat on host H with the configuration lb-watch writes.
 beat() {
-	$LB_WATCH -d nft -i eth0 -k "$R/key" -s "$R/lw$1" -f "$R/$2.role" conf >"$R/$2.conf"
+	$LB_WATCH -d nft -e "" -H "$R/hb$1" -i eth0 -k "$R/key" -s "$R/lw$1" -f "$R/$2.role" conf >"$R/$2.conf"
 	mkdir -p "$R/hb$1"
 	bg "beat$1" "$1" $HA_BEAT -s "$R/hb$1" -f "$R/$2.conf"
 }
@@ -114,16 +114,19 @@ events() { cat "$R/lw$1/events" 2>/dev/null; }
 @test "check passes on a backup and fails on a master whose table is gone" {
 	topo_lan 7
 	HA_STATE=backup run -0 hx 2 $LB_WATCH -s "$R/lw2" -f "$R/lb1.role" check
-	run -0 hx 2 $LB_WATCH -d nft -s "$R/lw2" -f "$R/lb1.role" hook master
-	[[ $output == "event=takeover cluster=web host=lb1 state=master "* ]]
+	run -0 hx 2 $LB_WATCH -d nft -e "" -s "$R/lw2" -f "$R/lb1.role" hook master
+	[[ $output == "time="*" event=takeover subject=lb1 cluster=web state=master "* ]]
 	HA_STATE=master run -0 hx 2 $LB_WATCH -s "$R/lw2" -f "$R/lb1.role" check
 	hx 2 nft delete table netdev nonstop
 	HA_STATE=master run -1 hx 2 $LB_WATCH -q -s "$R/lw2" -f "$R/lb1.role" check
-	run -0 hx 2 $LB_WATCH -s "$R/lw2" -f "$R/lb1.role" hook fault
-	[[ $output == "event=giveback cluster=web host=lb1 state=fault "* ]]
+	run -0 hx 2 $LB_WATCH -e "" -s "$R/lw2" -f "$R/lb1.role" hook fault
+	[[ $output == "time="*" event=giveback subject=lb1 cluster=web state=fault "* ]]
 	[ "$(events 2 | wc -l)" -eq 2 ]
-	run -0 hx 2 $LB_WATCH -s "$R/lw2" -f "$R/lb1.role" hook backup
-	[[ $output == "event=standby "* ]]
+	run -0 hx 2 $LB_WATCH -e "" -s "$R/lw2" -f "$R/lb1.role" hook backup
+	[[ $output == "time="*" event=standby "* ]]
+	# The agent's event log gets the same lines (-e).
+	run -0 hx 2 $LB_WATCH -e "$R/agent.events" -s "$R/lw2" -f "$R/lb1.role" hook master
+	grep -q "event=takeover subject=lb1" "$R/agent.events"
 }
 
 @test "the balancer crashes: the primary backup serves; the balancer returns and takes back" {
@@ -138,7 +141,7 @@ events() { cat "$R/lw$1/events" 2>/dev/null; }
 	link_cut 2
 	bg_stop beat2 KILL
 	wait_until 10000 is 3 master
-	wait_until 5000 grep -q "event=takeover cluster=web host=bs1" "$R/lw3/events"
+	wait_until 5000 grep -q "event=takeover subject=bs1 cluster=web" "$R/lw3/events"
 	wait_until 5000 all_served
 	is 4 backup
 
@@ -146,7 +149,7 @@ events() { cat "$R/lw$1/events" 2>/dev/null; }
 	link_mend 2
 	beat 2 lb1
 	wait_until 10000 is 2 master
-	wait_until 5000 grep -q "event=giveback cluster=web host=bs1" "$R/lw3/events"
+	wait_until 5000 grep -q "event=giveback subject=bs1 cluster=web" "$R/lw3/events"
 	wait_until 5000 all_served
 	wait_until 5000 only_vip 2
 	is 3 backup
@@ -158,7 +161,7 @@ events() { cat "$R/lw$1/events" 2>/dev/null; }
 	wait_until 5000 all_served
 	hx 2 nft delete table netdev nonstop
 	wait_until 10000 is 3 master
-	wait_until 5000 grep -q "event=giveback cluster=web host=lb1" "$R/lw2/events"
+	wait_until 5000 grep -q "event=giveback subject=lb1 cluster=web" "$R/lw2/events"
 	! has_vip 2
 	wait_until 5000 all_served
 	# Its check passes again once it no longer balances: it takes back.

@@ -23,16 +23,19 @@
 #include "role.h"
 
 #define STATEDIR "/var/lib/nonstop/lb-watch"
+#define AGENT_DIR "/var/lib/nonstop"
 
 static const char *opt_dp, *opt_if, *opt_key, *opt_file;
 static const char *statedir = STATEDIR;
+static const char *agent_log;	/* -e; NULL: AGENT_DIR/events if it exists */
+static const char *hb_state;	/* -H: ha-beat's state folder */
 static long interval_ms = 20;
 static int opt_n, opt_q;
 
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: %s [-nqvV] [-d nft|ipvs] [-i interface] "
+	fprintf(stderr, "usage: %s [-nqvV] [-d nft|ipvs] [-e eventlog] [-H hbstatedir] [-i interface] "
 	    "[-k keyfile] [-s statedir] [-t interval_ms] -f rolefile "
 	    "conf | check | hook state\n", err_prog);
 	exit(EXIT_BAD);
@@ -133,10 +136,16 @@ conf(const struct role *r, const char *rolefile)
 	}
 	printf("check every %ld fall 2 rise 3 %s -q -s %s -f %s check\n", every,
 	    self, state_abs, role_abs);
-	for (i = 0; i < 4; i++)
-		printf("hook %s %s%s%s -s %s -f %s hook %s\n", hooks[i], self,
-		    opt_dp ? " -d " : "", opt_dp ? opt_dp : "", state_abs, role_abs,
-		    hooks[i]);
+	for (i = 0; i < 4; i++) {
+		printf("hook %s %s", hooks[i], self);
+		if (opt_dp != NULL)
+			printf(" -d %s", opt_dp);
+		if (agent_log != NULL)
+			printf(" -e \"%s\"", agent_log);
+		if (hb_state != NULL)
+			printf(" -H %s", hb_state);
+		printf(" -s %s -f %s hook %s\n", state_abs, role_abs, hooks[i]);
+	}
 	free(role_abs);
 	free(key_abs);
 	free(state_abs);
@@ -183,37 +192,56 @@ lock(int how)
 }
 
 static void
+append(const char *path, const char *line, size_t len)
+{
+	int fd;
+
+	/* One write with O_APPEND: lines of several writers never mix. */
+	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644)) == -1) {
+		err_warn("unable to open %s:", path);
+		return;
+	}
+	if (write(fd, line, len) != (ssize_t)len)
+		err_warn("unable to append to %s:", path);
+	close(fd);
+}
+
+/* One event line: printed, in our log and in the agent's event log. */
+static void
 event(const struct role *r, const char *what, const char *state, int rc)
 {
 	char path[PATH_MAX], *line = NULL;
 	size_t len = 0;
 	struct timeval tv;
 	const char *reason = getenv("HA_REASON"), *master = getenv("HA_MASTER");
+	struct stat st;
 	FILE *f;
-	int fd;
 
 	gettimeofday(&tv, NULL);
 	if ((f = open_memstream(&line, &len)) == NULL)
 		return;
-	kv_fput(f, 1, "event", what);
+	fprintf(f, "time=%ld.%06ld", (long)tv.tv_sec, (long)tv.tv_usec);
+	kv_fput(f, 0, "event", what);
+	kv_fput(f, 0, "subject", r->host);
 	kv_fput(f, 0, "cluster", r->cluster);
-	kv_fput(f, 0, "host", r->host);
 	kv_fput(f, 0, "state", state);
 	kv_fput(f, 0, "reason", reason ? reason : "");
 	kv_fput(f, 0, "master", master ? master : "");
-	fprintf(f, " rc=%d time=%ld.%06ld\n", rc, (long)tv.tv_sec, (long)tv.tv_usec);
+	fprintf(f, " rc=%d\n", rc);
 	if (fclose(f) != 0) {
 		free(line);
 		return;
 	}
 	if (!opt_q)
 		fputs(line, stdout);
-	/* One write with O_APPEND: readers see whole lines. */
 	snprintf(path, sizeof path, "%s/events", statedir);
-	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644)) != -1) {
-		if (write(fd, line, len) != (ssize_t)len)
-			err_warn("unable to append to %s:", path);
-		close(fd);
+	append(path, line, len);
+	/* The agent's log, when there is one: lc-agent serves it (nsEventTable). */
+	if (agent_log == NULL) {
+		if (stat(AGENT_DIR, &st) == 0 && S_ISDIR(st.st_mode))
+			append(AGENT_DIR "/events", line, len);
+	} else if (*agent_log != '\0') {
+		append(agent_log, line, len);
 	}
 	free(line);
 }
@@ -222,7 +250,7 @@ event(const struct role *r, const char *what, const char *state, int rc)
 static int
 hook(const struct role *r, const char *rolefile, const char *state)
 {
-	char lcstate[PATH_MAX], rolepath[PATH_MAX], *prev;
+	char lcstate[PATH_MAX], rolepath[PATH_MAX], *prev, applied[16];
 	const char *argv[16];
 	const char *want;
 	int argc = 0, rc, fd;
@@ -239,6 +267,28 @@ hook(const struct role *r, const char *rolefile, const char *state)
 	make_statedir();
 	/* ha-beat does not wait for these hooks: one at a time. */
 	fd = lock(LOCK_EX);
+	/*
+	 * ha-beat starts hooks without waiting: two may run out of order.
+	 * With its state file, each applies the state of now, so the last
+	 * one to run leaves the right role whatever the order.
+	 */
+	if (hb_state != NULL) {
+		char path[PATH_MAX], *now;
+		snprintf(path, sizeof path, "%s/state", hb_state);
+		if ((now = atomic_read(path, 64, NULL)) != NULL) {
+			now[strcspn(now, "\n")] = '\0';
+			if (strcmp(now, "master") == 0 || strcmp(now, "backup") == 0 ||
+			    strcmp(now, "fault") == 0 || strcmp(now, "stop") == 0) {
+				if (strcmp(now, state) != 0)
+					err_info("hook for %s runs late: applying %s",
+					    state, now);
+				want = strcmp(now, "master") == 0 ? "lb" : "bs";
+				snprintf(applied, sizeof applied, "%s", now);
+				state = applied;
+			}
+			free(now);
+		}
+	}
 	snprintf(lcstate, sizeof lcstate, "%s/lc-role", statedir);
 	snprintf(rolepath, sizeof rolepath, "%s/role", statedir);
 	prev = atomic_read(rolepath, 64, NULL);
@@ -308,8 +358,10 @@ main(int argc, char **argv)
 	int c, rc;
 
 	err_init(argv[0]);
-	while ((c = getopt(argc, argv, "d:f:i:k:nqs:t:vV")) != -1) {
+	while ((c = getopt(argc, argv, "d:e:f:H:i:k:nqs:t:vV")) != -1) {
 		switch (c) {
+		case 'H': hb_state = optarg; break;
+		case 'e': agent_log = optarg; break;
 		case 'd': opt_dp = optarg; break;
 		case 'f': opt_file = optarg; break;
 		case 'i': opt_if = optarg; break;

@@ -74,9 +74,9 @@ ka_conf() {	# host name prio
 		virtual_ipaddress {
 			192.0.2.100/32 dev eth0
 		}
-		notify_master "$LB_WATCH -q -d nft -s $work/lw$1 -f $work/$2.role hook master"
-		notify_backup "$LB_WATCH -q -d nft -s $work/lw$1 -f $work/$2.role hook backup"
-		notify_fault "$LB_WATCH -q -d nft -s $work/lw$1 -f $work/$2.role hook fault"
+		notify_master "$LB_WATCH -q -d nft -e /dev/null -s $work/lw$1 -f $work/$2.role hook master"
+		notify_backup "$LB_WATCH -q -d nft -e /dev/null -s $work/lw$1 -f $work/$2.role hook backup"
+		notify_fault "$LB_WATCH -q -d nft -e /dev/null -s $work/lw$1 -f $work/$2.role hook fault"
 	}
 	CONF
 }
@@ -89,7 +89,7 @@ start() {	# tool host name prio
 		    >"$work/ka$2.log" 2>&1 </dev/null &
 		;;
 	ha-beat)
-		"$LB_WATCH" -d nft -i eth0 -k "$work/key" -t "$IV" -s "$work/lw$2" \
+		"$LB_WATCH" -d nft -e /dev/null -H "$work/hb$2" -i eth0 -k "$work/key" -t "$IV" -s "$work/lw$2" \
 		    -f "$work/$3.role" conf >"$work/hb$2.conf"
 		mkdir -p "$work/hb$2"
 		setsid ip netns exec "$(ns "$2")" "$HA_BEAT" -s "$work/hb$2" \
