@@ -117,6 +117,11 @@ dir_open(const struct dir_opts *o, char *msg, size_t msgsize, int *ldaprc)
 	tv.tv_sec = (o->timeout_ms ? o->timeout_ms : 10000) / 1000;
 	tv.tv_usec = (o->timeout_ms ? o->timeout_ms : 10000) % 1000 * 1000;
 	ldap_set_option(d->ld, LDAP_OPT_NETWORK_TIMEOUT, &tv);
+	/* An answer may take longer than a connect: listing 10,000 hosts on a busy server. */
+	tv.tv_sec *= 10;
+	tv.tv_usec *= 10;
+	tv.tv_sec += tv.tv_usec / 1000000;
+	tv.tv_usec %= 1000000;
 	ldap_set_option(d->ld, LDAP_OPT_TIMEOUT, &tv);
 
 	if (o->base)

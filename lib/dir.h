@@ -17,7 +17,7 @@ struct dir_opts {
 	const char *base;	/* NULL: LDAPBASE or ldap.conf BASE */
 	const char *binddn;	/* NULL with pwfile NULL: SASL EXTERNAL */
 	const char *pwfile;	/* file holding the bind password */
-	int timeout_ms;		/* network timeout; 0: 10 s */
+	int timeout_ms;		/* connect timeout, 0: 10 s; answers get 10 times that */
 };
 
 struct dir_attr {
