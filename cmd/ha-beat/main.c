@@ -233,12 +233,29 @@ master_name(void)
 	return best < 0 ? "" : cf.nodes[best].name;
 }
 
+/*
+ * Hooks run one transition at a time, in order: those of a transition
+ * start when the previous transition's hooks have all ended (or after
+ * HOOK_PATIENCE). Transitions that come meanwhile collapse into the last
+ * one, and none runs when that is the state whose hooks ran last. So a
+ * quick master-backup-master never leaves a backup hook finishing last.
+ */
+#define HOOK_PATIENCE (30 * NS)
+static pid_t hook_pids[HB_MAXHOOKS];
+static int hook_n;
+static int64_t hook_started;
+static int hook_last = -1;	/* enum hook_state whose hooks ran last */
+static struct {
+	int pending;
+	enum hook_state hs;
+	char reason[32];
+} hook_q;
+
 static void
-run_hooks(enum hook_state hs, const char *prev, const char *reason, int wait_ms)
+hooks_start(enum hook_state hs, const char *prev, const char *reason)
 {
 	char vips[HB_MAXVIPS * ADDR_STRLEN], ab[ADDR_STRLEN], prio[8];
-	pid_t pids[HB_MAXHOOKS];
-	int i, n = 0;
+	int i;
 
 	vips[0] = '\0';
 	for (i = 0; i < cf.nvips; i++) {
@@ -247,6 +264,8 @@ run_hooks(enum hook_state hs, const char *prev, const char *reason, int wait_ms)
 		strcat(vips, addr_fmt(&cf.vips[i], ab, sizeof ab));
 	}
 	snprintf(prio, sizeof prio, "%d", cf.nodes[me].priority);
+	hook_last = hs;
+	hook_started = now_ns();
 	for (i = 0; i < cf.nhooks; i++) {
 		pid_t pid;
 		if (cf.hooks[i].state != hs)
@@ -274,22 +293,82 @@ run_hooks(enum hook_state hs, const char *prev, const char *reason, int wait_ms)
 			err_warn("unable to exec hook %s:", cf.hooks[i].argv[0]);
 			_exit(127);
 		}
-		pids[n++] = pid;
+		hook_pids[hook_n++] = pid;
 	}
-	/* Stop hooks are waited for (bounded): we are about to exit. */
-	if (wait_ms > 0) {
-		int64_t until = now_ns() + wait_ms * MS;
-		while (n > 0 && now_ns() < until) {
-			int st;
-			for (i = 0; i < n; i++)
-				if (waitpid(pids[i], &st, WNOHANG) == pids[i])
-					pids[i--] = pids[--n];
-			if (n > 0)
-				usleep(2000);
+}
+
+/* The hooks of a transition: now, or after those still running. */
+static void
+hooks_request(enum hook_state hs, const char *prev, const char *reason)
+{
+	if (hook_n == 0) {
+		hooks_start(hs, prev, reason);
+		return;
+	}
+	hook_q.pending = 1;
+	hook_q.hs = hs;
+	snprintf(hook_q.reason, sizeof hook_q.reason, "%s", reason);
+}
+
+/* The running hooks ended (or ran out of patience): start what waits. */
+static void
+hooks_next(void)
+{
+	const char *prev;
+
+	if (!hook_q.pending)
+		return;
+	hook_q.pending = 0;
+	if ((int)hook_q.hs == hook_last)
+		return;
+	prev = hook_last < 0 ? "init" : hook_state_name[hook_last];
+	hooks_start(hook_q.hs, prev, hook_q.reason);
+}
+
+/* 1 if pid was a hook of the running transition. */
+static int
+hooks_reaped(pid_t pid)
+{
+	int i;
+
+	for (i = 0; i < hook_n; i++)
+		if (hook_pids[i] == pid) {
+			hook_pids[i] = hook_pids[--hook_n];
+			if (hook_n == 0)
+				hooks_next();
+			return 1;
 		}
-		if (n > 0)
-			err_warn("%d stop hook(s) still running after %d ms", n, wait_ms);
+	return 0;
+}
+
+static void
+hooks_patience(int64_t t)
+{
+	if (hook_n == 0 || t - hook_started < HOOK_PATIENCE)
+		return;
+	err_warn("%d %s hook(s) still running after %lld s: not waiting for them",
+	    hook_n, hook_state_name[hook_last], (long long)(HOOK_PATIENCE / NS));
+	hook_n = 0;
+	hooks_next();
+}
+
+/* Wait (bounded) for the running hooks: we are about to exit. */
+static void
+hooks_wait(int ms)
+{
+	int64_t until = now_ns() + ms * MS;
+	int st;
+
+	while (hook_n > 0 && now_ns() < until) {
+		pid_t pid = waitpid(-1, &st, WNOHANG);
+		if (pid > 0)
+			hooks_reaped(pid);
+		else
+			usleep(2000);
 	}
+	if (hook_n > 0)
+		err_warn("%d %s hook(s) still running after %d ms", hook_n,
+		    hook_state_name[hook_last], ms);
 }
 
 static void
@@ -334,8 +413,8 @@ transition(int to, const char *reason, const char *about)
 	    about ? about : "", master_name(), wall());
 	err_info("%s -> %s (%s%s%s)", from, state_name[to], reason,
 	    about ? " " : "", about ? about : "");
-	run_hooks(to == HB_MASTER ? HK_MASTER : to == HB_BACKUP ? HK_BACKUP :
-	    HK_FAULT, from, reason, 0);
+	hooks_request(to == HB_MASTER ? HK_MASTER : to == HB_BACKUP ? HK_BACKUP :
+	    HK_FAULT, from, reason);
 }
 
 static pid_t
@@ -418,7 +497,8 @@ reaped(pid_t pid, int st)
 			check_result(k, WIFEXITED(st) && WEXITSTATUS(st) == 0);
 			return;
 		}
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+	/* Not a hook of the running transition: a check we gave up on. */
+	if (hooks_reaped(pid) && (!WIFEXITED(st) || WEXITSTATUS(st) != 0))
 		err_warn("hook %ld failed (status %d)", (long)pid, st);
 }
 
@@ -721,7 +801,11 @@ stop(int signo)
 	    cf.group, cf.self, from, sigabbrev_np(signo) ? sigabbrev_np(signo) : "?",
 	    wall());
 	stats();
-	run_hooks(HK_STOP, from, "signal", 5000);
+	hook_q.pending = 0;
+	hooks_wait(5000);
+	hook_n = 0;
+	hooks_start(HK_STOP, from, "signal");
+	hooks_wait(5000);
 	auth_key_wipe(&key);
 	nl_close(nl);
 	exit(EXIT_OK);
@@ -894,6 +978,8 @@ main(int argc, char **argv)
 		for (i = 0; i < cf.nchecks; i++)
 			if (runs[i].next < next)
 				next = runs[i].next;
+		if (hook_n > 0 && hook_started + HOOK_PATIENCE < next)
+			next = hook_started + HOOK_PATIENCE;
 		if (next < t)
 			next = t;
 		to.tv_sec = (next - t) / NS;
@@ -958,6 +1044,7 @@ main(int argc, char **argv)
 			w_next = t + cf.witness_ms * MS;
 		}
 		checks_run(t);
+		hooks_patience(t);
 		evaluate(t);
 		if (state == HB_MASTER) {
 			if (t >= t_lease) {

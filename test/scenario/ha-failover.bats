@@ -24,7 +24,7 @@ teardown() {
 	wait_until 3000 hb_is 3 backup
 	sole_holder 3 1
 	has_vip6 1
-	grep -q '^event=transition group=web node=a from=backup to=master reason=elected master=a ' "$T/hb1.out"
+	grep -q '^event=transition group=web node=a from=[a-z]* to=master reason=elected master=a ' "$T/hb1.out"
 	! grep -q 'to=master' "$T/hb2.out" "$T/hb3.out"
 	# The client reaches the VIP at the master's MAC.
 	hx 4 ip neigh flush dev eth0
@@ -276,4 +276,30 @@ teardown() {
 	hb_start 1
 	wait_until 3000 hb_is 1 fault
 	grep -q 'reason=check-failed' "$T/hb1.out"
+}
+
+@test "hooks of successive transitions run in order, never two transitions' hooks at once" {
+	# A slow hook that logs its start and end.
+	cat >"$T/slow" <<-'EOF'
+	#!/bin/sh
+	echo "start $HA_STATE" >>"$HOOKLOG"
+	sleep 0.3
+	echo "end $HA_STATE" >>"$HOOKLOG"
+	EOF
+	chmod +x "$T/slow"
+	hb_conf 2 "hook master $T/slow" "hook backup $T/slow" "hook fault $T/slow"
+	export HOOKLOG=$T/hooks.log
+	hb_start 1
+	wait_until 3000 hb_is 1 master
+	# master -> fault -> master within the slow hooks' time.
+	link_cut 1
+	wait_until 2000 hb_is 1 fault
+	link_mend 1
+	wait_until 3000 hb_is 1 master
+	sleep 1.5
+	# Every start is followed by its own end before the next start.
+	run awk '/^start/ { if (open) bad = 1; open = $2 } /^end/ { if ($2 != open) bad = 1; open = "" } END { exit bad }' "$HOOKLOG"
+	[ "$status" -eq 0 ] || { cat "$HOOKLOG"; false; }
+	# And the last hook that ran is the master's.
+	[ "$(tail -n 1 "$HOOKLOG")" = "end master" ]
 }
