@@ -262,8 +262,12 @@ else
 fi
 
 # The balancer pair: ha-beat holds the VIP; its hooks make the master the
-# balancer (lc-role -r lb) and the others backup servers (lc-role -r bs); a
-# check makes a master whose dataplane is gone hand over.
+# balancer (lc-role -A -r lb) and the others backup servers (lc-role -A -r
+# bs); a check (lc-role check) makes a master whose table is gone hand over.
+# (lb-watch(8) writes such a configuration, but its hooks take the role of
+# the state they were started for, and ha-beat does not wait for hooks: one
+# started for backup can finish after the one for master and leave a master
+# without its table; this hook takes the role of ha-beat's current state.)
 hb_ok=
 cat >"$work/lb-hook" <<HOOK
 #!/bin/sh
@@ -276,20 +280,19 @@ flock 9
 read -r now <"\$d/hb/state" || now=\$1
 case \$now in master) r=lb ;; *) r=bs ;; esac
 t0=\$(date +%s.%N)
-"$LC_ROLE" -d nft -s "\$d/lc-role" -r \$r apply -f "\$d/role" >>"\$d/hook.out" 2>&1 9>&-
+"$LC_ROLE" -d nft -A -s "\$d/lc-role" -r \$r apply -f "\$d/role" >>"\$d/hook.out" 2>&1 9>&-
 rc=\$?
 echo "\$t0 \$(date +%s.%N) \$HA_NODE \$1 \$now \$r \$rc" >>"$work/hooks"
 HOOK
 cat >"$work/lb-check" <<CHECK
 #!/bin/sh
-# ha-beat check: a master that has taken the lb role must still have its
-# dataplane, lc-role's nftables table; backups and a master whose hook has
-# not yet run pass.
+# ha-beat check: on a master, lc-role check (is the kernel still holding
+# what lc-role set up?); a backup, and a master whose hook has not yet run
+# (lc-role's recorded role is still bs), pass.
 [ "\$HA_STATE" = master ] || exit 0
-head -n 1 "$work/\$HA_NODE/lc-role/state" 2>/dev/null | grep -q ' role=lb' || exit 0
-# (The list of tables is enough, and cheaper than a dump of the table with its flow maps.)
-out=\$(nft list tables netdev 2>&1) && echo "\$out" | grep -qx 'table netdev nonstop' && exit 0
-echo "\$(date +%s.%N) \$HA_NODE \${out:-no table netdev nonstop}" | tr '\n' ' ' | cut -c 1-120 >>"$work/checks"
+out=\$("$LC_ROLE" -d nft -A -s "$work/\$HA_NODE/lc-role" check 2>&1) && exit 0
+rc=\$?
+echo "\$(date +%s.%N) \$HA_NODE lc-role check exit \$rc: \$out" | tr '\n' ' ' | cut -c 1-110 >>"$work/checks"
 echo >>"$work/checks"
 exit 1
 CHECK
@@ -330,9 +333,9 @@ if [ -n "$role_ok" ]; then
 		lcr lb1 apply -f "$work/lb1/role" >/dev/null 2>&1 || role_ok=
 	else
 		say "lb1 (priority 100) and bs1 (50): ha-beat group lb, heartbeat every 50 ms,"
-		say "dead after 4 missed, VIP $VIP, preempt no; hooks: master -> lc-role -r lb apply,"
-		say "backup and fault -> lc-role -r bs apply; check every 500 ms: a master with the"
-		say "lb role recorded must still have its nftables table (fall 2, rise 2):"
+		say "dead after 4 missed, VIP $VIP (ha-beat holds it), preempt no; hooks: master"
+		say "-> lc-role -A -r lb apply, backup and fault -> lc-role -A -r bs apply; check"
+		say "every 500 ms, on a master: lc-role check (fall 2, rise 2):"
 		sed -e "s|$work|\$W|g" -e 's/^/     /' "$work/ha-beat.conf"
 		mark "start ha-beat on lb1 and bs1"
 		hb_start lb1
@@ -392,13 +395,14 @@ if [ -n "$role_ok" ]; then
 	elif [ ! -x "$RS_PROBE" ]; then
 		skip "$RS_PROBE not built"
 	else
-		say "lb1\$ rs-probe -f lb1.role -k snmp.creds -t 500 -w 400 -F 2 -r 2 | lc-role -t 1000 follow -f lb1.role"
+		say "lb1\$ rs-probe -f lb1.role -k snmp.creds -t 500 -w 400 -F 2 -r 2 |"
+		say "     lc-role -d nft -A -t 1000 follow -f lb1.role"
 		# shellcheck disable=SC2016 # expanded by the inner bash
 		nx lb1 bash -c '
 			W=$1 RS_PROBE=$2 LC_ROLE=$3
 			"$RS_PROBE" -f "$W/lb1/role" -k "$W/snmp.creds" -s "$W/lb1/state" -t 500 -w 400 -F 2 -r 2 2>"$W/probe.err" |
 			while IFS= read -r l; do printf "%s %s\n" "$EPOCHREALTIME" "$l" >>"$W/probe.log"; printf "%s\n" "$l"; done |
-			"$LC_ROLE" -d nft -s "$W/lb1/lc-role" -t 1000 follow -f "$W/lb1/role" 2>"$W/follow.err" | tee "$W/follow.raw" |
+			"$LC_ROLE" -d nft -A -s "$W/lb1/lc-role" -t 1000 follow -f "$W/lb1/role" 2>"$W/follow.err" | tee "$W/follow.raw" |
 			while IFS= read -r l; do printf "%s %s\n" "$EPOCHREALTIME" "$l" >>"$W/follow.log"; done
 		' probe "$work" "$RS_PROBE" "$LC_ROLE" >/dev/null 2>&1 3>&- &
 		up3() { [ "$(grep -c 'event=rs-up' "$work/probe.log" 2>/dev/null)" -ge 3 ]; }
@@ -555,7 +559,7 @@ if [ -s "$work/marks" ]; then
 	{
 		sed -e 's/^\([0-9.]*\) seen: \(.*\)/\1 [seen]   \2/' -e 's/^\([0-9.]*\) \([^[].*\)/\1 [op]     \2/' "$work/marks"
 		sed -n 's/^event=transition .*node=\([a-z0-9]*\) from=\([a-z]*\) to=\([a-z]*\) reason=\([a-z-]*\).* time=\([0-9.]*\)$/\5 [ha]     \1: \2 -> \3 (\4)/p' "$work/events" 2>/dev/null
-		awk '{ printf "%s [hook]   %s entered %s%s: lc-role -r %s apply exited %s after %.0f ms\n", $1, $3, $4,
+		awk '{ printf "%s [hook]   %s entered %s%s: lc-role -A -r %s apply exited %s after %.0f ms\n", $1, $3, $4,
 			$5 == $4 ? "" : " (now " $5 ")", $6, $7, ($2 - $1) * 1000 }' "$work/hooks" 2>/dev/null
 		sed 's/^\([0-9.]*\) /\1 [probe]  /' "$work/probe.log" 2>/dev/null
 		sed -n 's/^\([0-9.]*\) \([a-z0-9]*\) \(.*\)/\1 [check]  \2: failed: \3/p' "$work/checks" 2>/dev/null
@@ -625,8 +629,9 @@ if [ -s "$work/client" ]; then
 	}
 	END { flush() }' "$work/marks" <(sort -n "$work/client")
 	echo "   (rs-probe takes a dead server out after 2 failed sweeps 500 ms apart; ha-beat"
-	echo "    declares a crashed master dead after 4 x 50 ms; its check fails a master"
-	echo "    without its dataplane after 2 runs 500 ms apart; then a hook runs lc-role)"
+	echo "    declares a crashed master dead after 4 x 50 ms; its check (lc-role check)"
+	echo "    fails a master without its table after 2 runs 500 ms apart; then a hook"
+	echo "    runs lc-role)"
 fi
 if [ -n "${DEMO_WAIT:-}" ] && [ -n "$web_ok" ]; then
 	w=${DEMO_WAIT%%[!0-9]*}

@@ -80,11 +80,11 @@ count() {
 
 	# The balancer crashes: bs1 takes over the VIP and the balancing.
 	grep -q '\[ha\] bs1: backup -> master' <<<"$out"
-	grep -q '\[hook\] bs1 entered master: lc-role -r lb apply exited 0' <<<"$out"
+	grep -q '\[hook\] bs1 entered master: lc-role -A -r lb apply exited 0' <<<"$out"
 	l=$(phase "seen: bs1 is master and balances (its hook applied the lb role)")
 	[ "$(count rs1 "$l")" -gt 0 ] && [ "$(count rs3 "$l")" -gt 0 ]
 	# bs1's dataplane goes: its check hands over to lb1.
-	grep -q '\[ha\] bs1: master -> fault (check-failed)\|\[check\] bs1: failed: no table netdev nonstop' <<<"$out"
+	grep -q '\[ha\] bs1: master -> fault (check-failed)\|\[check\] bs1: failed: lc-role check exit 1' <<<"$out"
 	grep -q '\[seen\] lb1 is master and balances again' <<<"$out"
 	l=$(phase "seen: lb1 is master and balances again")
 	[ "$(count rs1 "$l")" -gt 0 ] && [ "$(count rs3 "$l")" -gt 0 ]
