@@ -62,6 +62,7 @@ struct dp {
 	void *priv;
 	char ifname[IF_NAMESIZE];	/* the balancer's interface */
 	unsigned ifindex;
+	int lenient;			/* nft: leave out servers without a MAC */
 	char why[256];			/* the last error, for the caller */
 };
 

@@ -161,7 +161,7 @@ resolve(struct dp *dp, struct dp_table *t)
 					dp_neigh_kick(&t->svc[i].rs[j].addr);
 		nanosleep(&ts, NULL);
 	}
-	if (missing == 0)
+	if (missing == 0 || (missing > 0 && dp->lenient))
 		return 0;
 	if (missing == -1) {
 		snprintf(dp->why, sizeof dp->why, "unable to read the neighbour "
@@ -238,8 +238,8 @@ svc_rules(FILE *f, const struct dp *dp, const struct dp_svc *s, const char *k,
 	addr_fmt(&s->vip, vip, sizeof vip);
 	snprintf(flowkey, sizeof flowkey, "%s saddr . %s sport", ip, l4);
 	/* A packet of a known connection goes where the connection went. */
-	fprintf(f, "add rule " TABLE " in_%u %s daddr %s %s dport %u%s "
-	    "ether daddr set %s map @f_%s update @f_%s { %s : ether daddr } "
+	fprintf(f, "add rule " TABLE " in_%u meta pkttype host %s daddr %s "
+	    "%s dport %u%s ether daddr set %s map @f_%s update @f_%s { %s : ether daddr } "
 	    "ether saddr set %s counter fwd to \"%s\"\n", dp->ifindex, ip, vip,
 	    l4, s->port,
 	    s->proto == IPPROTO_TCP ? " tcp flags & (syn | ack) != syn" : "",
@@ -247,8 +247,8 @@ svc_rules(FILE *f, const struct dp *dp, const struct dp_svc *s, const char *k,
 	if (slots == 0)
 		return;
 	/* A new one (or one we never saw: a takeover) goes by hash. */
-	fprintf(f, "add rule " TABLE " in_%u %s daddr %s %s dport %u "
-	    "ether daddr set jhash %s mod %u seed " SEED " map @s_%s "
+	fprintf(f, "add rule " TABLE " in_%u meta pkttype host %s daddr %s "
+	    "%s dport %u ether daddr set jhash %s mod %u seed " SEED " map @s_%s "
 	    "update @f_%s { %s : ether daddr } "
 	    "ether saddr set %s counter fwd to \"%s\"\n", dp->ifindex, ip, vip,
 	    l4, s->port, flowkey, slots, k, k, flowkey, lbmac, dp->ifname);
@@ -328,7 +328,7 @@ nft_apply(struct dp *dp, struct dp_table *want0, const struct dp_table *prev)
 		fprintf(f, "flush map " TABLE " s_%s\n", k);
 		for (j = 0; j < s->nrs; j++) {
 			n = rs_slots(s, &s->rs[j]);
-			if (n == 0)
+			if (n == 0 || !s->rs[j].has_mac)
 				continue;
 			mac_fmt(s->rs[j].mac, mac);
 			if (first)

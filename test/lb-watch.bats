@@ -100,7 +100,7 @@ events() { cat "$R/lw$1/events" 2>/dev/null; }
 	[[ $output == *"self bs1"* ]]
 	[[ $output == *"vip 192.0.2.100/32"* ]]
 	[[ $output == *"hook master $LB_WATCH -s "*" hook master"* ]]
-	[[ $output == *"check every 80 fall 2 rise 3 "* ]]
+	[[ $output == *"check every 200 fall 2 rise 3 "* ]]
 	$LB_WATCH -i eth0 -k "$R/key" -s "$R/lw" -f "$R/bs1.role" conf >"$R/c.conf"
 	run -0 $HA_BEAT -n -f "$R/c.conf"
 	run -100 $LB_WATCH -i eth0 -k "$R/key" -f "$R/rs.role" conf

@@ -135,11 +135,14 @@ snap() { hx "$1" nft list ruleset; hx "$1" ip addr; hx "$1" sysctl net.ipv4.conf
 	local before; before=$(snap 2)
 	run -0 hx 2 $LC_ROLE -d nft -s "$R/st" apply -f "$R/web.role"
 	run -0 hx 2 $LC_ROLE -s "$R/st" apply -f "$R/bs.role"
-	run -1 hx 2 nft list table netdev nonstop
+	# A backup keeps the table, inert without the VIP: ready to take over.
+	hx 2 nft list table netdev nonstop | grep -q "meta pkttype host ip daddr 192.0.2.100"
 	! hx 2 ip addr show dev eth0 | grep -q 192.0.2.100
 	run -0 hx 2 $LC_ROLE -s "$R/st" show
 	[[ ${lines[0]} == "role=bs dp=nft if=eth0 "* ]]
+	run -0 hx 2 $LC_ROLE -s "$R/st" check
 	run -0 hx 2 $LC_ROLE -s "$R/st" apply -f "$R/rs.role"
+	run -1 hx 2 nft list table netdev nonstop
 	hx 2 ip addr show dev lo | grep -q 192.0.2.100
 	run -0 hx 2 $LC_ROLE -s "$R/st" apply -f "$R/none.role"
 	[ "$before" = "$(snap 2)" ]
@@ -148,8 +151,18 @@ snap() { hx "$1" nft list ruleset; hx "$1" ip addr; hx "$1" sysctl net.ipv4.conf
 @test "-r lb makes a backup balance (what lb-watch does on takeover)" {
 	run -0 hx 2 $LC_ROLE -d nft -r lb -s "$R/st" apply -f "$R/bs.role"
 	hx 2 nft list table netdev nonstop | grep -q "fwd to \"eth0\""
+	hx 2 ip addr show dev eth0 | grep -q "192.0.2.100/32"
 	run -0 hx 2 $LC_ROLE -s "$R/st" apply -f "$R/bs.role"
-	run -1 hx 2 nft list table netdev nonstop
+	! hx 2 ip addr show dev eth0 | grep -q 192.0.2.100
+	hx 2 nft list table netdev nonstop | grep -q "fwd to \"eth0\""
+}
+
+@test "a backup leaves out a real server it cannot reach yet; a balancer refuses" {
+	sed 's/rs=rs3 addr=192.0.2.5/rs=rs3 addr=192.0.2.77/' "$R/bs.role" >"$R/bsgone.role"
+	run -0 hx 2 $LC_ROLE -d nft -s "$R/st" apply -f "$R/bsgone.role"
+	run -0 hx 2 nft list map netdev nonstop s_c0000264_80_t
+	[[ $output == *"02:00:00:00:00:03"* && $output != *"02:00:00:00:00:05"* ]]
+	run -111 hx 2 $LC_ROLE -r lb -s "$R/st" apply -f "$R/bsgone.role"
 }
 
 @test "an unreachable real server is a temporary failure (111)" {

@@ -111,7 +111,8 @@ conf(const struct role *r, const char *rolefile)
 	key_abs = absolute(opt_key);
 	make_statedir();
 	state_abs = absolute(statedir);
-	every = interval_ms * 4 < 50 ? 50 : interval_ms * 4;
+	/* A check that overruns its period counts as failed: leave room. */
+	every = interval_ms * 10 < 200 ? 200 : interval_ms * 10;
 
 	printf("# ha-beat.conf for %s in cluster %s (generation %lu), "
 	    "written by lb-watch from %s\n", r->host, r->cluster, r->generation,

@@ -111,11 +111,17 @@ want_state(const struct role *r, int kind, const char *ifname, struct state *w)
 	w->generation = r->generation;
 	if (kind == ROLE_LB || kind == ROLE_BS)
 		snprintf(w->ifname, sizeof w->ifname, "%s", ifname);
-	if (kind == ROLE_LB) {
+	/*
+	 * A backup server has the balancer's table too, without the VIPs:
+	 * no packet for a VIP reaches it until it takes them over, and then
+	 * nothing is left to set up on the way.
+	 */
+	if (kind == ROLE_LB || kind == ROLE_BS) {
 		for (i = 0; i < r->nsvc; i++) {
 			struct dp_svc *s;
 			/* -A: the VIPs are held by another (ha-beat). */
-			if ((!opt_A && state_add_addr(w, &r->svc[i].vip, ifname) == -1) ||
+			if ((kind == ROLE_LB && !opt_A &&
+			    state_add_addr(w, &r->svc[i].vip, ifname) == -1) ||
 			    (s = dp_table_add_svc(&w->table)) == NULL)
 				return -1;
 			memcpy(s->name, r->svc[i].name, sizeof s->name);
@@ -272,7 +278,9 @@ converge(struct nl *nl, struct dp *dp, struct state *old, struct state *w)
 				w->addr[k++] = w->addr[i];
 		w->naddr = k;
 	}
-	if (w->role == ROLE_LB) {
+	if (w->role == ROLE_LB || w->role == ROLE_BS) {
+		/* A backup leaves out servers it cannot reach yet. */
+		dp->lenient = w->role == ROLE_BS;
 		if (dp_apply(dp, &w->table, &old->table) == -1)
 			err_die(errno == EINVAL ? EXIT_BAD : EXIT_TEMP, "%s", dp->why);
 	} else if (old->table.nsvc > 0 && dp != NULL) {
@@ -549,7 +557,7 @@ check(const struct state *old)
 		if (sysctl_get(old->sys[i].key, val, sizeof val) == -1 ||
 		    strcmp(val, old->sys[i].val) != 0)
 			say("~ sysctl=%s value=%s\n", old->sys[i].key, val), n++;
-	if (old->dp[0] && old->role == ROLE_LB) {
+	if (old->dp[0] && (old->role == ROLE_LB || old->role == ROLE_BS)) {
 		dp = open_dp(old->dp, old->ifname[0] ? old->ifname : NULL);
 		if (dp_read(dp, &cur, &old->table) == -1)
 			err_die(EXIT_TEMP, "unable to read the %s table:", old->dp);
@@ -726,12 +734,7 @@ main(int argc, char **argv)
 		goto done;
 	}
 	converge(nl, dp, &old, &w);
-	/* A backup is ready to take over: the real servers' MACs resolved. */
-	if (w.role == ROLE_BS) {
-		size_t i;
-		for (i = 0; i < r.nrs; i++)
-			dp_neigh_kick(&r.rs[i].addr);
-	}
+
 	if (!strcmp(cmd, "undo")) {
 		if (unlink(statepath) == -1 && errno != ENOENT)
 			err_die(EXIT_TEMP, "unable to remove %s:", statepath);
