@@ -595,6 +595,8 @@ if [ -s "$work/client" ]; then
 			for (k in why) s = s (s == "" ? "" : ", ") why[k] " " k
 			if (s != "") printf " (%s)", s
 			printf ", longest without an answer %.0f ms\n", worst
+			if (what[i] ~ /^client starts/ && c["rs1"] > 0)
+				printf "     wrr configured 1:2:3, served 1 : %.1f : %.1f\n", c["rs2"] / c["rs1"], c["rs3"] / c["rs1"]
 		}
 		n = 0; worst = 0; run = 0; delete c; delete why
 	}
