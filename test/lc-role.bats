@@ -160,6 +160,7 @@ snap() { hx "$1" nft list ruleset; hx "$1" ip addr; hx "$1" sysctl net.ipv4.conf
 @test "a backup leaves out a real server it cannot reach yet; a balancer refuses" {
 	sed 's/rs=rs3 addr=192.0.2.5/rs=rs3 addr=192.0.2.77/' "$R/bs.role" >"$R/bsgone.role"
 	run -0 hx 2 $LC_ROLE -d nft -s "$R/st" apply -f "$R/bsgone.role"
+	[ "$output" = "lc-role: warning: real server rs3 not reachable yet: left out" ]
 	run -0 hx 2 nft list map netdev nonstop s_c0000264_80_t
 	[[ $output == *"02:00:00:00:00:03"* && $output != *"02:00:00:00:00:05"* ]]
 	run -111 hx 2 $LC_ROLE -r lb -s "$R/st" apply -f "$R/bsgone.role"

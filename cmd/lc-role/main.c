@@ -283,6 +283,15 @@ converge(struct nl *nl, struct dp *dp, struct state *old, struct state *w)
 		dp->lenient = w->role == ROLE_BS;
 		if (dp_apply(dp, &w->table, &old->table) == -1)
 			err_die(errno == EINVAL ? EXIT_BAD : EXIT_TEMP, "%s", dp->why);
+		for (i = 0; dp->lenient && strcmp(dp->ops->name, "nft") == 0 &&
+		    i < w->table.nsvc; i++) {
+			size_t j;
+			for (j = 0; j < w->table.svc[i].nrs; j++)
+				if (!w->table.svc[i].rs[j].has_mac &&
+				    w->table.svc[i].rs[j].weight > 0)
+					err_warn("real server %s not reachable yet: "
+					    "left out", w->table.svc[i].rs[j].name);
+		}
 	} else if (old->table.nsvc > 0 && dp != NULL) {
 		if (dp_remove(dp, &old->table) == -1)
 			err_die(EXIT_TEMP, "%s", dp->why);
