@@ -191,7 +191,7 @@ tcpr_repair_dump(int fd, uint32_t sid, struct tcpr_sess *s, size_t *unread,
 	s->snd_una = ti.tcpi_bytes_acked - ((s->flags & TCPR_F_FIN_OUT) ? 1 : 0);
 	s->snd_nxt = s->snd_una + (uint32_t)outq;
 	if (s->flags & TCPR_F_TS)
-		s->tsval = ts ? ts : 1;
+		s->tsval = (ts & ~1u) ? ts & ~1u : 2;	/* bit 0: usec flag */
 	s->snd_wnd = w.snd_wnd;
 	s->rcv_wnd = w.rcv_wnd;
 	*unread = (size_t)inq;
@@ -273,6 +273,12 @@ tcpr_repair_restore(const struct tcpr_sess *s, uint32_t ts_add, int flags,
 	if (s->flags & TCPR_F_TS) {
 		/* Never below what the peer has seen: PAWS would drop us. */
 		uint32_t ts = s->tsval + ts_add;
+
+		/*
+		 * Since Linux 6.7 the low bit selects microsecond timestamps
+		 * (tcp_usec_ts): keep it clear, the clock runs in ms.
+		 */
+		ts &= ~1u;
 
 		step = "TCP_TIMESTAMP";
 		if (setsockopt(fd, IPPROTO_TCP, TCP_TIMESTAMP, &ts, sizeof ts) < 0)

@@ -1,10 +1,12 @@
 /* The backup's session store: one atomically written file per session. */
+#include <sys/stat.h>
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "atomic.h"
@@ -50,7 +52,7 @@ tcpr_store_del(const char *dir, const struct tcpr_sess *s)
 
 static int
 load_one(const char *dir, const char *name, struct tcpr_sess *s,
-    const char **why)
+    uint64_t *age, const char **why)
 {
 	char path[PATH_MAX], key[TCPR_KEYLEN + 8];
 	size_t len;
@@ -64,6 +66,17 @@ load_one(const char *dir, const char *name, struct tcpr_sess *s,
 	if ((buf = (unsigned char *)atomic_read(path, 4096, &len)) == NULL) {
 		*why = strerror(errno);
 		return -1;
+	}
+	if (age) {
+		struct stat st;
+		struct timespec now;
+		int64_t d;
+
+		clock_gettime(CLOCK_REALTIME, &now);
+		d = stat(path, &st) == 0 ?
+		    (int64_t)(now.tv_sec - st.st_mtim.tv_sec) * 1000 +
+		    (now.tv_nsec - st.st_mtim.tv_nsec) / 1000000 : 0;
+		*age = d > 0 ? (uint64_t)d : 0;
 	}
 	r = tcpr_rec_decode(buf, len, &type, s, why);
 	free(buf);
@@ -85,9 +98,17 @@ int
 tcpr_store_load(const char *dir, struct tcpr_sess **vp, size_t *np,
     size_t *nbad, void (*bad)(const char *, const char *))
 {
+	return tcpr_store_load_age(dir, vp, NULL, np, nbad, bad);
+}
+
+int
+tcpr_store_load_age(const char *dir, struct tcpr_sess **vp, uint64_t **agep,
+    size_t *np, size_t *nbad, void (*bad)(const char *, const char *))
+{
 	DIR *d;
 	struct dirent *e;
 	struct tcpr_sess *v = NULL, *nv;
+	uint64_t *age = NULL, *na;
 	size_t n = 0, cap = 0;
 	const char *why;
 
@@ -104,8 +125,14 @@ tcpr_store_load(const char *dir, struct tcpr_sess **vp, size_t *np,
 			if ((nv = realloc(v, cap * sizeof *v)) == NULL)
 				goto fail;
 			v = nv;
+			if (agep) {
+				if ((na = realloc(age, cap * sizeof *age)) == NULL)
+					goto fail;
+				age = na;
+			}
 		}
-		if (load_one(dir, e->d_name, &v[n], &why) < 0) {
+		if (load_one(dir, e->d_name, &v[n], agep ? &age[n] : NULL,
+		    &why) < 0) {
 			++*nbad;
 			if (bad)
 				bad(e->d_name, why);
@@ -117,6 +144,8 @@ tcpr_store_load(const char *dir, struct tcpr_sess **vp, size_t *np,
 		goto fail;
 	closedir(d);
 	*vp = v;
+	if (agep)
+		*agep = age;
 	*np = n;
 	return 0;
 fail:
@@ -124,6 +153,7 @@ fail:
 		int er = errno;
 		closedir(d);
 		free(v);
+		free(age);
 		errno = er;
 	}
 	return -1;

@@ -7,6 +7,7 @@
 #define NONSTOP_TCPR_STORE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "tcpr_rec.h"
 
@@ -23,5 +24,13 @@ int tcpr_store_del(const char *dir, const struct tcpr_sess *s);
  */
 int tcpr_store_load(const char *dir, struct tcpr_sess **v, size_t *n,
     size_t *nbad, void (*bad)(const char *name, const char *why));
+/*
+ * The same, and (*age)[i]: milliseconds since session i's file was last
+ * written (its record's timestamp value is that much behind the master's
+ * clock at best).
+ */
+int tcpr_store_load_age(const char *dir, struct tcpr_sess **v,
+    uint64_t **age, size_t *n, size_t *nbad,
+    void (*bad)(const char *name, const char *why));
 
 #endif

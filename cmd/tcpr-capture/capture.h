@@ -16,7 +16,8 @@ struct capture_opts {
 #include <sys/types.h>
 #include "tcpr_rec.h"
 
-typedef void (*snap_cb)(const struct tcpr_sess *, void *);
+/* cookie: the socket's SO_COOKIE, naming it among sockets of one tuple */
+typedef void (*snap_cb)(const struct tcpr_sess *, uint64_t cookie, void *);
 /* Record pid's sessions (of o->port), calling cb for each. */
 int snap_pid(pid_t pid, const struct capture_opts *o, int *nrec, snap_cb cb,
     void *arg);

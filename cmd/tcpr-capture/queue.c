@@ -54,6 +54,8 @@ struct sess {
 	uint32_t last_seq_out, last_ack_out, last_ack_in;
 	uint32_t peer_fin_seq;
 	int peer_fin, missing;
+	uint64_t cookie;	/* the socket's, once known: 0 not yet */
+	uint64_t emitted_at;	/* ms of the last record */
 	struct tcpr_sess sent;	/* last state written */
 };
 
@@ -173,6 +175,7 @@ emit(struct sess *x, int full)
 		err_die(EXIT_TEMP, "unable to write records:");
 	x->sent = x->s;
 	x->announced = 1;
+	x->emitted_at = now_ms();
 	nrec++;
 }
 
@@ -439,7 +442,7 @@ diag_cb(const struct nlmsghdr *nlh, void *data)
 	struct nlattr *a;
 	struct tcpr_sess k;
 	struct sess *x;
-	uint64_t total, rcv, una;
+	uint64_t total, rcv, una, cookie;
 	uint8_t fl;
 
 	(void)data;
@@ -459,6 +462,19 @@ diag_cb(const struct nlmsghdr *nlh, void *data)
 			nunknown++;
 		return MNL_CB_OK;
 	}
+	/*
+	 * One tuple, two sockets: a dying one of an earlier life (an old
+	 * master's orphan, a restore's leftover) beside the live one. The
+	 * session follows the socket it first met, by its cookie.
+	 */
+	cookie = (uint64_t)m->id.idiag_cookie[0] |
+	    (uint64_t)m->id.idiag_cookie[1] << 32;
+	if (x->cookie == 0) {
+		if (m->idiag_state == ST_TIME_WAIT || m->idiag_state == ST_CLOSE)
+			return MNL_CB_OK;	/* the tuple's previous life */
+		x->cookie = cookie;
+	} else if (x->cookie != cookie)
+		return MNL_CB_OK;
 	x->missing = 0;
 	if (m->idiag_state == ST_TIME_WAIT || m->idiag_state == ST_CLOSE) {
 		end(x);
@@ -519,6 +535,23 @@ diag_poll(struct mnl_socket *nl, int family)
 	return n < 0 ? -1 : 0;
 }
 
+/*
+ * An idle session's record still says where its timestamp clock is: a
+ * restore sets the clock from it, and a clock behind what the peer saw
+ * last gets every segment dropped (PAWS). Once a second at least.
+ */
+static void
+refresh(void)
+{
+	uint64_t now = now_ms();
+	size_t i;
+
+	for (i = 0; i < tcap; i++)
+		if (tab[i].used && tab[i].announced &&
+		    (tab[i].s.flags & TCPR_F_TS) && now - tab[i].emitted_at >= 1000)
+			emit(&tab[i], 0);
+}
+
 /* Sessions the kernel no longer lists have ended (closed, reset). */
 static void
 sweep(void)
@@ -537,12 +570,13 @@ sweep(void)
 
 /* A session that began before us, from a snapshot of its socket. */
 static void
-adopt_one(const struct tcpr_sess *s, void *arg)
+adopt_one(const struct tcpr_sess *s, uint64_t cookie, void *arg)
 {
 	struct sess *x = find(s, 1);
 
 	(void)arg;
 	x->s = *s;
+	x->cookie = cookie;
 	x->s.sid = tcpr_sess_hash(s);
 	x->ts_base = s->tsval;
 	x->ts_at = now_ms();
@@ -721,7 +755,7 @@ capture_run(const struct capture_opts *o)
 {
 	static char buf[1 << 18];
 	struct mnl_socket *diag = NULL;
-	uint64_t next_poll = 0, last_info;
+	uint64_t next_poll = 0, last_info, last_refresh;
 	int fd;
 
 	if (o->port == 0)
@@ -755,7 +789,7 @@ capture_run(const struct capture_opts *o)
 	err_info("capturing port %u on queue %u, %s mode", o->port, o->queue,
 	    o->exact ? "exact" : "cheap");
 	fd = mnl_socket_get_fd(qsock);
-	last_info = now_ms();
+	last_info = last_refresh = now_ms();
 	while (!stop) {
 		struct pollfd p = { fd, POLLIN, 0 };
 		uint64_t now;
@@ -779,6 +813,10 @@ capture_run(const struct capture_opts *o)
 			else
 				sweep();
 			next_poll = now + (uint64_t)o->interval;
+		}
+		if (now - last_refresh >= 250) {
+			refresh();
+			last_refresh = now;
 		}
 		if (fflush(stdout) == EOF)
 			break;

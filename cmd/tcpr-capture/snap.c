@@ -19,8 +19,9 @@
 #include "tcpr_repair.h"
 
 static void
-write_rec(const struct tcpr_sess *s, void *arg)
+write_rec(const struct tcpr_sess *s, uint64_t cookie, void *arg)
 {
+	(void)cookie;
 	unsigned char rec[TCPR_REC_FULL_LEN];
 
 	(void)arg;
@@ -58,7 +59,14 @@ snap_fd(int fd, const struct capture_opts *o, int *nrec, snap_cb cb, void *arg)
 	if (unread)
 		err_warn("sid %u: %zu bytes acknowledged but unread by the "
 		    "application are lost on restore", s.sid, unread);
-	cb(&s, arg);
+	{
+		uint64_t cookie = 0;
+
+		l = sizeof cookie;
+		if (getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &l) < 0)
+			cookie = 0;
+		cb(&s, cookie, arg);
+	}
 	++*nrec;
 	return 0;
 }

@@ -124,6 +124,7 @@ main(int argc, char **argv)
 {
 	const char *dir = NULL, *why;
 	struct tcpr_sess *v;
+	uint64_t *age = NULL;
 	size_t n, nbad, i, ok = 0;
 	long port = 0, ts_add = 2000;
 	int c, check = 0, flags = 0, *fd;
@@ -168,16 +169,18 @@ main(int argc, char **argv)
 	argv += optind;
 	if (dir == NULL)
 		usage();
-	if (tcpr_store_load(dir, &v, &n, &nbad, err_verbose >= 0 ? bad_file :
-	    NULL) < 0)
+	if (tcpr_store_load_age(dir, &v, &age, &n, &nbad, err_verbose >= 0 ?
+	    bad_file : NULL) < 0)
 		err_die(errno == ENOENT || errno == ENOTDIR ? EXIT_BAD : EXIT_TEMP,
 		    "unable to read store %s:", dir);
 	if (port) {
 		size_t k = 0;
 
 		for (i = 0; i < n; i++)
-			if (v[i].lport == port)
+			if (v[i].lport == port) {
+				age[k] = age[i];
 				v[k++] = v[i];
+			}
 		n = k;
 	}
 	if (check) {
@@ -193,7 +196,12 @@ main(int argc, char **argv)
 
 	t0 = now_us();
 	for (i = 0; i < n; i++) {
-		int f = tcpr_repair_restore(&v[i], (uint32_t)ts_add, flags, &why);
+		/*
+		 * The master's clock ran on since the record was written:
+		 * an idle session's record can be minutes old.
+		 */
+		uint32_t ts = (uint32_t)ts_add + (uint32_t)(age ? age[i] : 0);
+		int f = tcpr_repair_restore(&v[i], ts, flags, &why);
 		char key[TCPR_KEYLEN];
 
 		if (f < 0) {

@@ -155,9 +155,14 @@ table_apply(struct table *t, int type, const struct tcpr_sess *r,
 			t->n++;
 		} else if (s->family == r->family && !memcmp(s->laddr, r->laddr,
 		    16) && !memcmp(s->paddr, r->paddr, 16) && s->lport == r->lport
-		    && s->pport == r->pport && (r->rcv < s->rcv ||
+		    && s->pport == r->pport && s->snd_isn == r->snd_isn &&
+		    s->rcv_isn == r->rcv_isn && (r->rcv < s->rcv ||
 		    r->snd_una < s->snd_una || r->snd_nxt < s->snd_nxt)) {
-			/* an older state overtaken on the way */
+			/*
+			 * An older state overtaken on the way. (Other initial
+			 * sequence numbers: the same connection counted from
+			 * another base, by a capture that adopted it.)
+			 */
 			*why = "stale full record: stream offset went back";
 			errno = EINVAL;
 			return -1;

@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
-# tcpr-echo-client HOST PORT DIR [N1 K N2]: an ordinary TCP client (no
-# tcpr code) that checks an echo service byte for byte across a failover.
+# tcpr-echo-client HOST PORT DIR [N1 K N2 [ROUNDS]]: an ordinary TCP client
+# (no tcpr code) that checks an echo service byte for byte across failovers.
 # Phase 1: N1 lines, each echoed before the next; then it creates DIR/ready
 # and waits for DIR/cut. Phase 2 (the outage): K lines at once. Phase 3:
-# N2 more lines one by one. It writes DIR/sent and DIR/got and prints
+# N2 more lines one by one. With ROUNDS > 1 it does it again, with
+# DIR/ready2 and DIR/cut2, and so on. It writes DIR/sent and DIR/got and prints
 # "ok sent=B got=B" when every byte came back once and in order; any
 # reset, timeout or mismatch prints "fail ..." and exits 1.
 import os, socket, sys, time
 
 host, port, d = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 n1, k, n2 = (int(x) for x in (sys.argv[4:7] or (20, 5, 20)))
+rounds = int(sys.argv[7]) if len(sys.argv) > 7 else 1
 s = socket.create_connection((host, port), timeout=60)
 sent, got = bytearray(), bytearray()
 
@@ -32,20 +34,24 @@ def wait_file(name, secs):
 
 try:
     i = 0
-    for _ in range(n1):
-        b = line(i); i += 1
-        s.sendall(b); sent.extend(b)
+    for r in range(1, rounds + 1):
+        sfx = '' if r == 1 else str(r)
+        for _ in range(n1):
+            b = line(i); i += 1
+            s.sendall(b); sent.extend(b)
+            wait_echo()
+        open(os.path.join(d, 'ready' + sfx), 'w').close()
+        wait_file('cut' + sfx, 120)
+        for _ in range(k):
+            b = line(i); i += 1
+            s.sendall(b); sent.extend(b)
         wait_echo()
-    open(os.path.join(d, 'ready'), 'w').close()
-    wait_file('cut', 120)
-    for _ in range(k):
-        b = line(i); i += 1
-        s.sendall(b); sent.extend(b)
-    wait_echo()
-    for _ in range(n2):
-        b = line(i); i += 1
-        s.sendall(b); sent.extend(b)
-        wait_echo()
+        for _ in range(n2):
+            b = line(i); i += 1
+            s.sendall(b); sent.extend(b)
+            wait_echo()
+        if bytes(got) != bytes(sent):
+            break
     ok = bytes(got) == bytes(sent)
 except Exception as e:
     ok = False

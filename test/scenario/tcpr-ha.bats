@@ -31,7 +31,7 @@ conf() {
 group tcpr
 interface eth0
 interval 20
-dead 5
+dead 25
 key $KEY
 node a 192.0.2.2 priority 100
 node b 192.0.2.3 priority 90
@@ -86,4 +86,65 @@ listening() { hx "$1" ss -Htln "sport = :7007" | grep -q .; }
 	grep "tcpr-echod: ready, $n sessions resumed" "$D/hbb.err"
 	# the new master follows the restored sessions for the next failover
 	grep -q "adopted .* sessions" "$D/hbb.err"
+}
+
+# crash H: cable cut, every process killed. reboot H: what a reboot
+# leaves of a node: no sockets, no addresses but its own, no rules.
+crash() {
+	link_cut "$1"
+	for pid in $(ip netns pids "$(ns "$1")"); do kill -9 "$pid" 2>/dev/null || true; done
+}
+reboot() {
+	hx "$1" ss -K state all '( sport = :7007 or dport = :7001 or sport = :7001 )' >/dev/null 2>&1 || true
+	hx "$1" ip addr del 192.0.2.100/24 dev eth0 2>/dev/null || true
+	hx "$1" iptables -F; hx "$1" iptables -X
+	hx "$1" ip6tables -F; hx "$1" ip6tables -X
+	rm -rf "$D/run-$2"
+	link_mend "$1"
+	# neighbours learnt again before ha-beat starts: a node that hears no
+	# master within its dead time takes over (a split brain, for a moment)
+	hx "$1" ping -c 1 -W 2 "192.0.2.$((5 - $1))" >/dev/null 2>&1 || true
+}
+
+@test "tcpr under ha-beat: 5 sessions across 10 failovers back and forth" {
+	local n=5 rounds=10 i r m k hm hk
+	conf a 192.0.2.3 >"$D/a.conf"
+	conf b 192.0.2.2 >"$D/b.conf"
+	mkdir -p "$D/st-a" "$D/st-b"
+	bg hba 2 $HA_BEAT -s "$D/st-a" -f "$D/a.conf"
+	wait_until 10000 state_is a master
+	bg hbb 3 $HA_BEAT -s "$D/st-b" -f "$D/b.conf"
+	wait_until 10000 state_is b backup
+	wait_until 10000 listening 2
+	wait_until 10000 grep -q "receiving on 7001" "$D/hbb.err"
+	sleep 0.5
+	for ((i = 1; i <= n; i++)); do
+		mkdir -p "$D/c$i"
+		bg "cli$i" 1 python3 "$CLIENT" 192.0.2.100 7007 "$D/c$i" 5 3 5 "$rounds"
+	done
+	for ((r = 1; r <= rounds; r++)); do
+		local sfx=; ((r > 1)) && sfx=$r
+		if ((r % 2)); then m=a hm=2 k=b hk=3; else m=b hm=3 k=a hk=2; fi
+		for ((i = 1; i <= n; i++)); do
+			wait_until 60000 test -e "$D/c$i/ready$sfx" || { echo "round $r client $i: $(bg_out "cli$i")"; tail -n 25 "$D/hba.err" "$D/hbb.err"; false; }
+		done
+		wait_until 10000 stored "$k" "$n"
+		sleep 0.5
+		crash "$hm"
+		for ((i = 1; i <= n; i++)); do touch "$D/c$i/cut$sfx"; done
+		wait_until 10000 state_is "$k" master
+		# the dead node comes back as backup and takes the store
+		reboot "$hm" "$m"
+		: >"$D/hb$m.err"
+		bg "hb$m" "$hm" $HA_BEAT -s "$D/st-$m" -f "$D/$m.conf"
+		wait_until 10000 state_is "$m" backup
+		wait_until 10000 grep -q "receiving on 7001" "$D/hb$m.err"
+		echo "round $r: $m -> $k"
+	done
+	for ((i = 1; i <= n; i++)); do
+		wait_until 60000 not_running "$(bg_pid "cli$i")"
+		echo "client $i: $(bg_out "cli$i")"
+		[[ $(bg_out "cli$i") == "ok sent="* ]]
+		cmp "$D/c$i/sent" "$D/c$i/got"
+	done
 }
