@@ -21,6 +21,7 @@
 #include "addr.h"
 #include "atomic.h"
 #include "cluster.h"
+#include "cluster_int.h"
 #include "dir.h"
 #include "kv.h"
 
@@ -28,11 +29,8 @@ static const char *const role_names[CL_NROLES] = { "none", "lb", "bs", "rs" };
 
 /* ---- small helpers ---- */
 
-static int
-seterr(struct cl_err *e, const char *rule, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int
-seterr(struct cl_err *e, const char *rule, const char *fmt, ...)
+int
+clx_seterr(struct cl_err *e, const char *rule, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -44,8 +42,8 @@ seterr(struct cl_err *e, const char *rule, const char *fmt, ...)
 	return -1;
 }
 
-static int
-direrr(struct cl_err *e, struct dir *d)
+int
+clx_direrr(struct cl_err *e, struct dir *d)
 {
 	e->rule[0] = '\0';
 	snprintf(e->msg, sizeof(e->msg), "%s", dir_errmsg(d));
@@ -53,8 +51,8 @@ direrr(struct cl_err *e, struct dir *d)
 	return -1;
 }
 
-static int
-nomem(struct cl_err *e)
+int
+clx_nomem(struct cl_err *e)
 {
 	e->rule[0] = '\0';
 	snprintf(e->msg, sizeof(e->msg), "out of memory");
@@ -75,15 +73,9 @@ setstr(char **p, const char *s)
 	*p = s && *s ? strdup(s) : NULL;
 }
 
-/* A growing string. */
-struct buf {
-	char *s;
-	size_t len, cap;
-	int bad;
-};
 
-static void
-bput(struct buf *b, const char *s, size_t n)
+void
+clx_bput(struct clx_buf *b, const char *s, size_t n)
 {
 	if (b->bad)
 		return;
@@ -104,15 +96,15 @@ bput(struct buf *b, const char *s, size_t n)
 	b->s[b->len] = '\0';
 }
 
-static void
-bstr(struct buf *b, const char *s)
+void
+clx_bstr(struct clx_buf *b, const char *s)
 {
-	bput(b, s, strlen(s));
+	clx_bput(b, s, strlen(s));
 }
 
 /* One key=value token, kv quoting; first says no leading blank. */
-static void
-bkv(struct buf *b, int first, const char *key, const char *val)
+void
+clx_bkv(struct clx_buf *b, int first, const char *key, const char *val)
 {
 	char tmp[600], *big;
 	int n = kv_sput(tmp, sizeof(tmp), first, key, val ? val : "");
@@ -122,7 +114,7 @@ bkv(struct buf *b, int first, const char *key, const char *val)
 		return;
 	}
 	if ((size_t)n < sizeof(tmp)) {
-		bput(b, tmp, (size_t)n);
+		clx_bput(b, tmp, (size_t)n);
 		return;
 	}
 	if (!(big = malloc((size_t)n + 1))) {
@@ -130,21 +122,21 @@ bkv(struct buf *b, int first, const char *key, const char *val)
 		return;
 	}
 	kv_sput(big, (size_t)n + 1, first, key, val ? val : "");
-	bput(b, big, (size_t)n);
+	clx_bput(b, big, (size_t)n);
 	free(big);
 }
 
-static void
-bkvl(struct buf *b, int first, const char *key, long v)
+void
+clx_bkvl(struct clx_buf *b, int first, const char *key, long v)
 {
 	char tmp[32];
 
 	snprintf(tmp, sizeof(tmp), "%ld", v);
-	bkv(b, first, key, tmp);
+	clx_bkv(b, first, key, tmp);
 }
 
-static char *
-bdone(struct buf *b)
+char *
+clx_bdone(struct clx_buf *b)
 {
 	if (b->bad) {
 		free(b->s);
@@ -226,8 +218,8 @@ cl_host_free(struct cl_host *h)
 	memset(h, 0, sizeof(*h));
 }
 
-static void
-host_init(struct cl_host *h)
+void
+clx_host_init(struct cl_host *h)
 {
 	memset(h, 0, sizeof(*h));
 	h->mem = -1;
@@ -361,10 +353,10 @@ cl_host_set(struct cl_host *h, const char *key, const char *val, struct cl_err *
 	if (strcmp(key, "addr") == 0) {
 		list = split(val, &n);
 		if (!list)
-			return nomem(e);
+			return clx_nomem(e);
 		for (i = 0; i < n; i++) {
 			if (!addr_value_ok(list[i])) {
-				seterr(e, "input", "host %s: bad address %s", h->name, list[i]);
+				clx_seterr(e, "input", "host %s: bad address %s", h->name, list[i]);
 				freev(list, n);
 				return -1;
 			}
@@ -385,21 +377,21 @@ cl_host_set(struct cl_host *h, const char *key, const char *val, struct cl_err *
 		if (!*val)
 			h->mem = -1;
 		else if (num(val, 0, LONG_MAX, &v) < 0)
-			return seterr(e, "input", "host %s: bad memory size %s (MiB)", h->name, val);
+			return clx_seterr(e, "input", "host %s: bad memory size %s (MiB)", h->name, val);
 		else
 			h->mem = v;
 	} else if (strcmp(key, "weight") == 0) {
 		if (!*val)
 			h->weight = -1;
 		else if (num(val, 0, 65535, &v) < 0)
-			return seterr(e, "input", "host %s: bad weight %s (0-65535)", h->name, val);
+			return clx_seterr(e, "input", "host %s: bad weight %s (0-65535)", h->name, val);
 		else
 			h->weight = v;
 	} else if (strcmp(key, "agent") == 0) {
 		if (!*val)
 			h->agent = 0;
 		else if (num(val, 1, 65535, &v) < 0)
-			return seterr(e, "input", "host %s: bad agent port %s", h->name, val);
+			return clx_seterr(e, "input", "host %s: bad agent port %s", h->name, val);
 		else
 			h->agent = v;
 	} else if (strcmp(key, "roles") == 0) {
@@ -407,11 +399,11 @@ cl_host_set(struct cl_host *h, const char *key, const char *val, struct cl_err *
 		int r;
 		list = split(val, &n);
 		if (!list)
-			return nomem(e);
+			return clx_nomem(e);
 		for (i = 0; i < n; i++) {
 			r = cl_role_parse(list[i]);
 			if (r <= CL_NONE) {
-				seterr(e, "input", "host %s: unknown role %s (lb, bs, rs)", h->name, list[i]);
+				clx_seterr(e, "input", "host %s: unknown role %s (lb, bs, rs)", h->name, list[i]);
 				freev(list, n);
 				return -1;
 			}
@@ -420,7 +412,7 @@ cl_host_set(struct cl_host *h, const char *key, const char *val, struct cl_err *
 		freev(list, n);
 		h->potential = pot;
 	} else
-		return seterr(e, "input", "host %s: unknown key %s", h->name, key);
+		return clx_seterr(e, "input", "host %s: unknown key %s", h->name, key);
 	return 0;
 }
 
@@ -475,12 +467,12 @@ service_parse(const char *cname, const char *s, struct cl_service *out,
 		const char *why = NULL, *n, *v, *po, *pr;
 		size_t i;
 		if (kv_parse(&r, s, &why) < 0)
-			return seterr(e, "service", "cluster %s: bad service %s: %s", cname, s,
+			return clx_seterr(e, "service", "cluster %s: bad service %s: %s", cname, s,
 			    why ? why : "out of memory");
 		for (i = 0; i < r.n; i++)
 			if (strcmp(r.v[i].key, "name") && strcmp(r.v[i].key, "vip") &&
 			    strcmp(r.v[i].key, "port") && strcmp(r.v[i].key, "proto")) {
-				seterr(e, "service", "cluster %s: service: unknown key %s", cname, r.v[i].key);
+				clx_seterr(e, "service", "cluster %s: service: unknown key %s", cname, r.v[i].key);
 				kv_free(&r);
 				return -1;
 			}
@@ -488,7 +480,7 @@ service_parse(const char *cname, const char *s, struct cl_service *out,
 		po = kv_get(&r, "port"); pr = kv_get(&r, "proto");
 		if (!n || !v || !po || num(po, 1, 65535, &port) < 0 || !addr_value_ok(v) ||
 		    (pr && strcmp(pr, "tcp") && strcmp(pr, "udp")) || !name_ok(n)) {
-			seterr(e, "service", "cluster %s: bad service %s", cname, s);
+			clx_seterr(e, "service", "cluster %s: bad service %s", cname, s);
 			kv_free(&r);
 			return -1;
 		}
@@ -500,7 +492,7 @@ service_parse(const char *cname, const char *s, struct cl_service *out,
 		return 0;
 	}
 	if (!(copy = strdup(s)))
-		return nomem(e);
+		return clx_nomem(e);
 	p = copy;
 	if ((at = strchr(p, '@'))) {
 		*at = '\0';
@@ -539,7 +531,7 @@ bad:
 	free(copy);
 	free(out->name);
 	out->name = NULL;
-	return seterr(e, "service", "cluster %s: bad service %s (want [name@]vip:port[/tcp|udp])",
+	return clx_seterr(e, "service", "cluster %s: bad service %s (want [name@]vip:port[/tcp|udp])",
 	    cname, s);
 }
 
@@ -555,7 +547,7 @@ member_parse(const char *cname, int role, const char *s, unsigned pos,
 	m->weight = -1;
 	m->order = pos;
 	if (!copy)
-		return nomem(e);
+		return clx_nomem(e);
 	if ((c1 = strchr(copy, ':')))
 		*c1++ = '\0';
 	if (c1 && (c2 = strchr(c1, ':')))
@@ -590,7 +582,7 @@ member_parse(const char *cname, int role, const char *s, unsigned pos,
 	return 0;
 bad:
 	free(copy);
-	return seterr(e, "input", "cluster %s: bad %s member %s (want %s)", cname,
+	return clx_seterr(e, "input", "cluster %s: bad %s member %s (want %s)", cname,
 	    cl_role_name(role), s, role == CL_BS ? "host[:order]" : "host[:weight[:port]]");
 }
 
@@ -603,10 +595,10 @@ members_set(const char *cname, int role, const char *val, struct cl_member **out
 	struct cl_member *m;
 
 	if (!list)
-		return nomem(e);
+		return clx_nomem(e);
 	if (!(m = calloc(n + 1, sizeof(*m)))) {
 		freev(list, n);
-		return nomem(e);
+		return clx_nomem(e);
 	}
 	for (i = 0; i < n; i++)
 		if (member_parse(cname, role, list[i], (unsigned)i + 1, &m[i], e) < 0) {
@@ -631,14 +623,14 @@ cl_cluster_set(struct cl_cluster *c, const char *key, const char *val,
 		char *copy = strdup(val), *p, *save = NULL;
 		struct cl_service *s = NULL, *ns;
 		if (!copy)
-			return nomem(e);
+			return clx_nomem(e);
 		for (p = strtok_r(copy, ";", &save); p; p = strtok_r(NULL, ";", &save)) {
 			while (*p == ' ')
 				p++;
 			if (!(ns = realloc(s, (n + 1) * sizeof(*s)))) {
 				services_free(s, n);
 				free(copy);
-				return nomem(e);
+				return clx_nomem(e);
 			}
 			s = ns;
 			if (service_parse(c->name, p, &s[n], e) < 0) {
@@ -671,7 +663,7 @@ cl_cluster_set(struct cl_cluster *c, const char *key, const char *val,
 		setstr(&c->descr, val);
 	else if (strcmp(key, "lb") == 0) {
 		if (*val && !name_ok(val))
-			return seterr(e, "one-lb", "cluster %s: lb takes one host name, not %s",
+			return clx_seterr(e, "one-lb", "cluster %s: lb takes one host name, not %s",
 			    c->name, val);
 		setstr(&c->lb, val);
 	} else if (strcmp(key, "bs") == 0)
@@ -679,7 +671,7 @@ cl_cluster_set(struct cl_cluster *c, const char *key, const char *val,
 	else if (strcmp(key, "rs") == 0)
 		return members_set(c->name, CL_RS, val, &c->rs, &c->nrs, e);
 	else
-		return seterr(e, "input", "cluster %s: unknown key %s", c->name, key);
+		return clx_seterr(e, "input", "cluster %s: unknown key %s", c->name, key);
 	return 0;
 }
 
@@ -706,8 +698,8 @@ strptrcmp(const void *a, const void *b)
 }
 
 /* Every member's host name (with repeats), malloc'd vector of borrowed names. */
-static const char **
-member_names(const struct cl_cluster *c, size_t *n)
+const char **
+clx_member_names(const struct cl_cluster *c, size_t *n)
 {
 	const char **v = calloc(1 + c->nbs + c->nrs + 1, sizeof(*v));
 	size_t k = 0, i;
@@ -737,15 +729,15 @@ check_member(const struct cl_cluster *c, struct cl_hosts *hosts,
 	const struct cl_host *h = cl_hosts_get(hosts, name);
 
 	if (!h)
-		return seterr(e, "unknown-host", "cluster %s: %s %s is not in the directory",
+		return clx_seterr(e, "unknown-host", "cluster %s: %s %s is not in the directory",
 		    c->name, cl_role_name(role), name);
 	if (!(h->potential & (1u << role)))
-		return seterr(e, "potential", "cluster %s: host %s may not take role %s",
+		return clx_seterr(e, "potential", "cluster %s: host %s may not take role %s",
 		    c->name, name, cl_role_name(role));
 	if (h->naddr == 0)
-		return seterr(e, "address", "cluster %s: host %s has no address", c->name, name);
+		return clx_seterr(e, "address", "cluster %s: host %s has no address", c->name, name);
 	if (c->nsvc && family_of(h->addr[0]) != family_of(c->svc[0].vip))
-		return seterr(e, "address",
+		return clx_seterr(e, "address",
 		    "cluster %s: host %s address %s is not of the virtual address family",
 		    c->name, name, h->addr[0]);
 	return 0;
@@ -774,7 +766,7 @@ rs_addr_unique(const struct cl_cluster *c, struct cl_hosts *hosts, struct cl_err
 	int rc = 0;
 
 	if (!v)
-		return nomem(e);
+		return clx_nomem(e);
 	for (i = 0; i < c->nrs; i++) {
 		const struct cl_host *h = cl_hosts_get(hosts, c->rs[i].host);
 		v[i].addr = h && h->naddr ? h->addr[0] : "";
@@ -784,7 +776,7 @@ rs_addr_unique(const struct cl_cluster *c, struct cl_hosts *hosts, struct cl_err
 	qsort(v, c->nrs, sizeof(*v), rsaddrcmp);
 	for (i = 1; i < c->nrs && rc == 0; i++)
 		if (rsaddrcmp(&v[i - 1], &v[i]) == 0)
-			rc = seterr(e, "address",
+			rc = clx_seterr(e, "address",
 			    "cluster %s: real servers %s and %s share address %s and port",
 			    c->name, v[i - 1].host, v[i].host, v[i].addr);
 	free(v);
@@ -804,52 +796,52 @@ cl_validate(const struct cl_cluster *c, struct cl_hosts *hosts, struct cl_err *e
 		if (c->sched && strcmp(c->sched, scheds[i]) == 0)
 			ok = 1;
 	if (!ok)
-		return seterr(e, "scheduler", "cluster %s: unknown scheduler %s (rr, wrr, lc, wlc)",
+		return clx_seterr(e, "scheduler", "cluster %s: unknown scheduler %s (rr, wrr, lc, wlc)",
 		    c->name, c->sched ? c->sched : "(none)");
 	if (c->fwd && strcmp(c->fwd, "dr") != 0)
-		return seterr(e, "forwarding", "cluster %s: unknown forwarding %s (dr)",
+		return clx_seterr(e, "forwarding", "cluster %s: unknown forwarding %s (dr)",
 		    c->name, c->fwd);
 	if (c->nsvc == 0)
-		return seterr(e, "service", "cluster %s: no virtual service", c->name);
+		return clx_seterr(e, "service", "cluster %s: no virtual service", c->name);
 	for (i = 0; i < c->nsvc; i++) {
 		if (family_of(c->svc[i].vip) != family_of(c->svc[0].vip))
-			return seterr(e, "service", "cluster %s: services mix IPv4 and IPv6", c->name);
+			return clx_seterr(e, "service", "cluster %s: services mix IPv4 and IPv6", c->name);
 		for (j = 0; j < i; j++) {
 			if (strcmp(c->svc[i].name, c->svc[j].name) == 0)
-				return seterr(e, "service", "cluster %s: service name %s twice",
+				return clx_seterr(e, "service", "cluster %s: service name %s twice",
 				    c->name, c->svc[i].name);
 			if (strcmp(c->svc[i].vip, c->svc[j].vip) == 0 &&
 			    c->svc[i].port == c->svc[j].port &&
 			    strcmp(c->svc[i].proto, c->svc[j].proto) == 0)
-				return seterr(e, "service", "cluster %s: service %s:%u/%s twice",
+				return clx_seterr(e, "service", "cluster %s: service %s:%u/%s twice",
 				    c->name, c->svc[i].vip, c->svc[i].port, c->svc[i].proto);
 		}
 	}
 	if (!c->lb)
-		return seterr(e, "one-lb", "cluster %s: no load balancer (exactly one needed)",
+		return clx_seterr(e, "one-lb", "cluster %s: no load balancer (exactly one needed)",
 		    c->name);
 	if (c->nrs == 0)
-		return seterr(e, "min-rs", "cluster %s: no real server (at least one needed)",
+		return clx_seterr(e, "min-rs", "cluster %s: no real server (at least one needed)",
 		    c->name);
 	if (!(seen = calloc(c->nbs + 2, 1)))
-		return nomem(e);
+		return clx_nomem(e);
 	for (i = 0; i < c->nbs; i++) {
 		unsigned o = c->bs[i].order;
 		if (o < 1 || o > c->nbs || seen[o]) {
 			free(seen);
-			return seterr(e, "bs-order",
+			return clx_seterr(e, "bs-order",
 			    "cluster %s: backup server %s has order %u; orders must be 1..%zu, each once",
 			    c->name, c->bs[i].host, o, c->nbs);
 		}
 		seen[o] = 1;
 	}
 	free(seen);
-	if (!(names = member_names(c, &n)))
-		return nomem(e);
+	if (!(names = clx_member_names(c, &n)))
+		return clx_nomem(e);
 	qsort(names, n, sizeof(*names), strptrcmp);
 	for (i = 1; i < n; i++)
 		if (strcmp(names[i], names[i - 1]) == 0) {
-			seterr(e, "unique-host", "cluster %s: host %s appears twice", c->name, names[i]);
+			clx_seterr(e, "unique-host", "cluster %s: host %s appears twice", c->name, names[i]);
 			free(names);
 			return -1;
 		}
@@ -896,59 +888,59 @@ bsordercmp(const void *a, const void *b)
 }
 
 static void
-render_rs(struct buf *b, struct cl_hosts *hosts, const struct cl_member *m)
+render_rs(struct clx_buf *b, struct cl_hosts *hosts, const struct cl_member *m)
 {
-	bkv(b, 1, "rs", m->host);
-	bkv(b, 0, "addr", haddr(hosts, m->host));
+	clx_bkv(b, 1, "rs", m->host);
+	clx_bkv(b, 0, "addr", haddr(hosts, m->host));
 	if (m->port)
-		bkvl(b, 0, "port", m->port);
-	bkvl(b, 0, "weight", rs_weight(hosts, m));
-	bstr(b, "\n");
+		clx_bkvl(b, 0, "port", m->port);
+	clx_bkvl(b, 0, "weight", rs_weight(hosts, m));
+	clx_bstr(b, "\n");
 }
 
 static void
-render_agent(struct buf *b, struct cl_hosts *hosts, const char *name)
+render_agent(struct clx_buf *b, struct cl_hosts *hosts, const char *name)
 {
 	const struct cl_host *h = cl_hosts_get(hosts, name);
 
 	if (!h || !h->agent)
 		return;
-	bkv(b, 1, "agent", name);
-	bkv(b, 0, "addr", haddr(hosts, name));
-	bkvl(b, 0, "port", h->agent);
-	bstr(b, "\n");
+	clx_bkv(b, 1, "agent", name);
+	clx_bkv(b, 0, "addr", haddr(hosts, name));
+	clx_bkvl(b, 0, "port", h->agent);
+	clx_bstr(b, "\n");
 }
 
 char *
 cl_render(const struct cl_cluster *c, struct cl_hosts *hosts, const char *host,
     long gen)
 {
-	struct buf b = { 0 };
+	struct clx_buf b = { 0 };
 	const struct cl_member **bs;
 	int role = cl_role_of(c, host);
 	size_t i;
 
-	bkv(&b, 1, "role", cl_role_name(role));
-	bkv(&b, 0, "host", host);
-	bkv(&b, 0, "cluster", c->name);
-	bkvl(&b, 0, "generation", gen);
-	bkv(&b, 0, "version", "1");
-	bstr(&b, "\n");
+	clx_bkv(&b, 1, "role", cl_role_name(role));
+	clx_bkv(&b, 0, "host", host);
+	clx_bkv(&b, 0, "cluster", c->name);
+	clx_bkvl(&b, 0, "generation", gen);
+	clx_bkv(&b, 0, "version", "1");
+	clx_bstr(&b, "\n");
 	if (role == CL_NONE)
-		return bdone(&b);
+		return clx_bdone(&b);
 	for (i = 0; i < c->nsvc; i++) {
-		bkv(&b, 1, "service", c->svc[i].name);
-		bkv(&b, 0, "vip", c->svc[i].vip);
-		bkvl(&b, 0, "port", c->svc[i].port);
-		bkv(&b, 0, "proto", c->svc[i].proto);
-		bkv(&b, 0, "sched", c->sched);
-		bkv(&b, 0, "fwd", c->fwd ? c->fwd : "dr");
-		bstr(&b, "\n");
+		clx_bkv(&b, 1, "service", c->svc[i].name);
+		clx_bkv(&b, 0, "vip", c->svc[i].vip);
+		clx_bkvl(&b, 0, "port", c->svc[i].port);
+		clx_bkv(&b, 0, "proto", c->svc[i].proto);
+		clx_bkv(&b, 0, "sched", c->sched);
+		clx_bkv(&b, 0, "fwd", c->fwd ? c->fwd : "dr");
+		clx_bstr(&b, "\n");
 	}
 	if (c->lb) {
-		bkv(&b, 1, "lb", c->lb);
-		bkv(&b, 0, "addr", haddr(hosts, c->lb));
-		bstr(&b, "\n");
+		clx_bkv(&b, 1, "lb", c->lb);
+		clx_bkv(&b, 0, "addr", haddr(hosts, c->lb));
+		clx_bstr(&b, "\n");
 	}
 	if (!(bs = calloc(c->nbs + 1, sizeof(*bs)))) {
 		free(b.s);
@@ -958,10 +950,10 @@ cl_render(const struct cl_cluster *c, struct cl_hosts *hosts, const char *host,
 		bs[i] = &c->bs[i];
 	qsort(bs, c->nbs, sizeof(*bs), bsordercmp);
 	for (i = 0; i < c->nbs; i++) {
-		bkv(&b, 1, "bs", bs[i]->host);
-		bkv(&b, 0, "addr", haddr(hosts, bs[i]->host));
-		bkvl(&b, 0, "order", bs[i]->order);
-		bstr(&b, "\n");
+		clx_bkv(&b, 1, "bs", bs[i]->host);
+		clx_bkv(&b, 0, "addr", haddr(hosts, bs[i]->host));
+		clx_bkvl(&b, 0, "order", bs[i]->order);
+		clx_bstr(&b, "\n");
 	}
 	/* The LB and the BSs (which may become the LB) need every RS; an RS itself. */
 	for (i = 0; i < c->nrs; i++)
@@ -975,63 +967,63 @@ cl_render(const struct cl_cluster *c, struct cl_hosts *hosts, const char *host,
 	for (i = 0; i < c->nrs; i++)
 		if (role != CL_RS || strcmp(c->rs[i].host, host) == 0)
 			render_agent(&b, hosts, c->rs[i].host);
-	return bdone(&b);
+	return clx_bdone(&b);
 }
 
 /* ---- spec text ---- */
 
 static void
-spec_host(struct buf *b, struct cl_hosts *hosts, const char *name)
+spec_host(struct clx_buf *b, struct cl_hosts *hosts, const char *name)
 {
 	const struct cl_host *h = cl_hosts_get(hosts, name);
 
-	bkv(b, 1, "host", name);
+	clx_bkv(b, 1, "host", name);
 	if (h && h->naddr)
-		bkv(b, 0, "addr", h->addr[0]);
+		clx_bkv(b, 0, "addr", h->addr[0]);
 	if (h && h->weight >= 0)
-		bkvl(b, 0, "weight", h->weight);
+		clx_bkvl(b, 0, "weight", h->weight);
 	if (h && h->agent)
-		bkvl(b, 0, "agent", h->agent);
-	bstr(b, "\n");
+		clx_bkvl(b, 0, "agent", h->agent);
+	clx_bstr(b, "\n");
 }
 
 char *
 cl_spec(const struct cl_cluster *c, struct cl_hosts *hosts)
 {
-	struct buf b = { 0 };
+	struct clx_buf b = { 0 };
 	size_t i;
 
-	bkv(&b, 1, "cluster", c->name);
+	clx_bkv(&b, 1, "cluster", c->name);
 	if (c->sched)
-		bkv(&b, 0, "sched", c->sched);
+		clx_bkv(&b, 0, "sched", c->sched);
 	if (c->fwd)
-		bkv(&b, 0, "fwd", c->fwd);
+		clx_bkv(&b, 0, "fwd", c->fwd);
 	if (c->type)
-		bkv(&b, 0, "type", c->type);
-	bstr(&b, "\n");
+		clx_bkv(&b, 0, "type", c->type);
+	clx_bstr(&b, "\n");
 	for (i = 0; i < c->nsvc; i++) {
-		bkv(&b, 1, "service", c->svc[i].name);
-		bkv(&b, 0, "vip", c->svc[i].vip);
-		bkvl(&b, 0, "port", c->svc[i].port);
-		bkv(&b, 0, "proto", c->svc[i].proto);
-		bstr(&b, "\n");
+		clx_bkv(&b, 1, "service", c->svc[i].name);
+		clx_bkv(&b, 0, "vip", c->svc[i].vip);
+		clx_bkvl(&b, 0, "port", c->svc[i].port);
+		clx_bkv(&b, 0, "proto", c->svc[i].proto);
+		clx_bstr(&b, "\n");
 	}
 	if (c->lb) {
-		bkv(&b, 1, "lb", c->lb);
-		bstr(&b, "\n");
+		clx_bkv(&b, 1, "lb", c->lb);
+		clx_bstr(&b, "\n");
 	}
 	for (i = 0; i < c->nbs; i++) {
-		bkv(&b, 1, "bs", c->bs[i].host);
-		bkvl(&b, 0, "order", c->bs[i].order);
-		bstr(&b, "\n");
+		clx_bkv(&b, 1, "bs", c->bs[i].host);
+		clx_bkvl(&b, 0, "order", c->bs[i].order);
+		clx_bstr(&b, "\n");
 	}
 	for (i = 0; i < c->nrs; i++) {
-		bkv(&b, 1, "rs", c->rs[i].host);
+		clx_bkv(&b, 1, "rs", c->rs[i].host);
 		if (c->rs[i].weight >= 0)
-			bkvl(&b, 0, "weight", c->rs[i].weight);
+			clx_bkvl(&b, 0, "weight", c->rs[i].weight);
 		if (c->rs[i].port)
-			bkvl(&b, 0, "port", c->rs[i].port);
-		bstr(&b, "\n");
+			clx_bkvl(&b, 0, "port", c->rs[i].port);
+		clx_bstr(&b, "\n");
 	}
 	if (hosts) {
 		if (c->lb)
@@ -1041,7 +1033,7 @@ cl_spec(const struct cl_cluster *c, struct cl_hosts *hosts)
 		for (i = 0; i < c->nrs; i++)
 			spec_host(&b, hosts, c->rs[i].host);
 	}
-	return bdone(&b);
+	return clx_bdone(&b);
 }
 
 static int
@@ -1053,29 +1045,29 @@ member_append(struct cl_member **m, size_t *n, const struct kv_rec *r,
 	long x;
 
 	if (!nm)
-		return nomem(e);
+		return clx_nomem(e);
 	*m = nm;
 	memset(&nm[*n], 0, sizeof(nm[*n]));
 	nm[*n].weight = -1;
 	if (!name_ok(kv_get(r, key)))
-		return seterr(e, "input", "bad host name %s", kv_get(r, key));
+		return clx_seterr(e, "input", "bad host name %s", kv_get(r, key));
 	if ((v = kv_get(r, "order"))) {
 		if (num(v, 0, 255, &x) < 0)
-			return seterr(e, "input", "bad order %s", v);
+			return clx_seterr(e, "input", "bad order %s", v);
 		nm[*n].order = (unsigned)x;
 	}
 	if ((v = kv_get(r, "weight"))) {
 		if (num(v, 0, 65535, &x) < 0)
-			return seterr(e, "input", "bad weight %s", v);
+			return clx_seterr(e, "input", "bad weight %s", v);
 		nm[*n].weight = x;
 	}
 	if ((v = kv_get(r, "port"))) {
 		if (num(v, 1, 65535, &x) < 0)
-			return seterr(e, "input", "bad port %s", v);
+			return clx_seterr(e, "input", "bad port %s", v);
 		nm[*n].port = (unsigned)x;
 	}
 	if (!(nm[*n].host = strdup(kv_get(r, key))))
-		return nomem(e);
+		return clx_nomem(e);
 	(*n)++;
 	return 0;
 }
@@ -1091,7 +1083,7 @@ keys_only(const struct kv_rec *r, const char *const *ok, struct cl_err *e)
 			if (strcmp(r->v[i].key, ok[j]) == 0)
 				break;
 		if (!ok[j])
-			return seterr(e, "input", "spec: unknown key %s in a %s record",
+			return clx_seterr(e, "input", "spec: unknown key %s in a %s record",
 			    r->v[i].key, r->v[0].key);
 	}
 	return 0;
@@ -1118,11 +1110,11 @@ cl_spec_parse(const char *text, struct cl_cluster *c, struct cl_hosts *hosts,
 		line = nl ? strndup(p, (size_t)(nl - p)) : strdup(p);
 		p = nl ? nl + 1 : p + strlen(p);
 		if (!line)
-			return nomem(e);
+			return clx_nomem(e);
 		why = NULL;
 		if (kv_parse(&r, line, &why) < 0) {
 			free(line);
-			return seterr(e, "input", "spec: %s", why ? why : "out of memory");
+			return clx_seterr(e, "input", "spec: %s", why ? why : "out of memory");
 		}
 		free(line);
 		if (r.n == 0) {
@@ -1141,7 +1133,7 @@ cl_spec_parse(const char *text, struct cl_cluster *c, struct cl_hosts *hosts,
 			char tmp[600];
 			if (!ns) {
 				kv_free(&r);
-				return nomem(e);
+				return clx_nomem(e);
 			}
 			c->svc = ns;
 			snprintf(tmp, sizeof(tmp), "name=%s vip=%s port=%s proto=%s",
@@ -1163,7 +1155,7 @@ cl_spec_parse(const char *text, struct cl_cluster *c, struct cl_hosts *hosts,
 		} else if (strcmp(r.v[0].key, "host") == 0) {
 			struct cl_host h;
 			const char *v;
-			host_init(&h);
+			clx_host_init(&h);
 			if (!(rc = keys_only(&r, k_host, e))) {
 				h.name = strdup(kv_get(&r, "host"));
 				h.potential = (1u << CL_LB) | (1u << CL_BS) | (1u << CL_RS);
@@ -1174,15 +1166,15 @@ cl_spec_parse(const char *text, struct cl_cluster *c, struct cl_hosts *hosts,
 				if (!rc && (v = kv_get(&r, "agent")))
 					rc = cl_host_set(&h, "agent", v, e);
 				if (!rc && hosts && cl_hosts_put(hosts, &h) < 0)
-					rc = nomem(e);
+					rc = clx_nomem(e);
 			}
 			cl_host_free(&h);
 		} else
-			rc = seterr(e, "input", "spec: unknown record %s", r.v[0].key);
+			rc = clx_seterr(e, "input", "spec: unknown record %s", r.v[0].key);
 		kv_free(&r);
 	}
 	if (rc == 0 && !c->name)
-		rc = seterr(e, "input", "spec: no cluster record");
+		rc = clx_seterr(e, "input", "spec: no cluster record");
 	return rc;
 }
 
@@ -1228,11 +1220,11 @@ cl_plan(const struct cl_cluster *c, struct cl_hosts *hosts, const char *applied,
 	if (!old.name) {
 		old.name = xstrdup(c->name);
 	}
-	if (!(nn = member_names(c, &n1)) || !(on = member_names(&old, &n2)))
-		goto nomem;
+	if (!(nn = clx_member_names(c, &n1)) || !(on = clx_member_names(&old, &n2)))
+		goto oom;
 	n = n1 + n2;
 	if (!(all = calloc(n + 1, sizeof(*all))) || !(ch = calloc(n + 1, sizeof(*ch))))
-		goto nomem;
+		goto oom;
 	memcpy(all, nn, n1 * sizeof(*all));
 	memcpy(all + n1, on, n2 * sizeof(*all));
 	qsort(all, n, sizeof(*all), strptrcmp);
@@ -1258,7 +1250,7 @@ cl_plan(const struct cl_cluster *c, struct cl_hosts *hosts, const char *applied,
 			oldf = cl_render(&old, &oldh, h, gen);
 		if (!x->host || !x->file || (x->was != CL_NONE && !oldf)) {
 			free(oldf);
-			goto nomem;
+			goto oom;
 		}
 		if (x->was == CL_NONE && x->role != CL_NONE)
 			x->action = CL_ADD;
@@ -1276,8 +1268,8 @@ cl_plan(const struct cl_cluster *c, struct cl_hosts *hosts, const char *applied,
 	ch = NULL;
 	rc = 0;
 	goto done;
-nomem:
-	nomem(e);
+oom:
+	clx_nomem(e);
 done:
 	if (ch)
 		cl_changes_free(ch, k);
@@ -1301,7 +1293,7 @@ cl_write_files(const char *folder, const struct cl_change *ch, size_t n, int all
 			continue;
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s.role", folder, ch[i].host) >=
 		    sizeof(path))
-			return seterr(e, "input", "path too long: %s/%s.role", folder, ch[i].host);
+			return clx_seterr(e, "input", "path too long: %s/%s.role", folder, ch[i].host);
 		if (atomic_write_str(path, ch[i].file, 0644) < 0) {
 			e->rule[0] = '\0';
 			snprintf(e->msg, sizeof(e->msg), "unable to write %.300s: %s", path,
@@ -1375,16 +1367,16 @@ cl_dir_init(struct dir *d, int *made, struct cl_err *e)
 
 	*made = 0;
 	if ((x = dn_exists(d, dir_base(d))) < 0)
-		return direrr(e, d);
+		return clx_direrr(e, d);
 	if (!x) {
 		/* dc=nonstop,dc=example: a dcObject named by its first RDN. */
 		const char *b = dir_base(d), *eq = strchr(b, '='), *comma = strchr(b, ',');
 		char *val;
 		if (!eq || strncasecmp(b, "dc=", 3) != 0)
-			return seterr(e, "input", "suffix %s is missing and not a dc= name", b);
+			return clx_seterr(e, "input", "suffix %s is missing and not a dc= name", b);
 		val = strndup(eq + 1, comma ? (size_t)(comma - eq - 1) : strlen(eq + 1));
 		if (!val || !(m = dir_mods_new()))
-			return free(val), nomem(e);
+			return free(val), clx_nomem(e);
 		dir_mods_add(m, DIR_ADD, "objectClass", "dcObject");
 		dir_mods_add(m, DIR_ADD, "objectClass", "organization");
 		dir_mods_add(m, DIR_ADD, "dc", val);
@@ -1393,20 +1385,20 @@ cl_dir_init(struct dir *d, int *made, struct cl_err *e)
 		x = dir_add(d, b, m);
 		dir_mods_free(m);
 		if (x < 0)
-			return direrr(e, d);
+			return clx_direrr(e, d);
 		(*made)++;
 	}
 	for (i = 0; i < 3; i++) {
 		if (asprintf(&dn, "ou=%s,%s", ous[i], dir_base(d)) < 0)
-			return nomem(e);
+			return clx_nomem(e);
 		if ((x = dn_exists(d, dn)) < 0) {
 			free(dn);
-			return direrr(e, d);
+			return clx_direrr(e, d);
 		}
 		if (!x) {
 			if (!(m = dir_mods_new())) {
 				free(dn);
-				return nomem(e);
+				return clx_nomem(e);
 			}
 			dir_mods_add(m, DIR_ADD, "objectClass", "organizationalUnit");
 			dir_mods_add(m, DIR_ADD, "ou", ous[i]);
@@ -1414,7 +1406,7 @@ cl_dir_init(struct dir *d, int *made, struct cl_err *e)
 			dir_mods_free(m);
 			if (x < 0) {
 				free(dn);
-				return direrr(e, d);
+				return clx_direrr(e, d);
 			}
 			(*made)++;
 		}
@@ -1431,16 +1423,16 @@ static const char *const host_attrs[] = {
 };
 
 /* Entry to host; values are checked as input would be. */
-static int
-host_from_entry(const struct dir_entry *en, struct cl_host *h, struct cl_err *e)
+int
+clx_host_from_entry(const struct dir_entry *en, struct cl_host *h, struct cl_err *e)
 {
 	const struct dir_attr *a;
 	const char *v;
 	size_t i;
 
-	host_init(h);
+	clx_host_init(h);
 	if (!(v = dir_get(en, "cn")) || !name_ok(v))
-		return seterr(e, "input", "entry %s: bad or missing host name", en->dn);
+		return clx_seterr(e, "input", "entry %s: bad or missing host name", en->dn);
 	h->name = strdup(v);
 	if ((v = dir_get(en, "nonstopCpuType")))
 		h->cpu = strdup(v);
@@ -1456,10 +1448,10 @@ host_from_entry(const struct dir_entry *en, struct cl_host *h, struct cl_err *e)
 		return -1;
 	if ((a = dir_attr(en, "nonstopIpAddress")) && a->n) {
 		if (!(h->addr = calloc(a->n + 1, sizeof(char *))))
-			return nomem(e);
+			return clx_nomem(e);
 		for (i = 0; i < a->n; i++) {
 			if (!addr_value_ok(a->vals[i]))
-				return seterr(e, "input", "host %s: bad address %s", h->name, a->vals[i]);
+				return clx_seterr(e, "input", "host %s: bad address %s", h->name, a->vals[i]);
 			h->addr[h->naddr++] = strdup(a->vals[i]);
 		}
 	}
@@ -1467,13 +1459,13 @@ host_from_entry(const struct dir_entry *en, struct cl_host *h, struct cl_err *e)
 		for (i = 0; i < a->n; i++) {
 			int r = cl_role_parse(a->vals[i]);
 			if (r <= CL_NONE)
-				return seterr(e, "input", "host %s: unknown role %s", h->name, a->vals[i]);
+				return clx_seterr(e, "input", "host %s: unknown role %s", h->name, a->vals[i]);
 			h->potential |= 1u << r;
 		}
 	if ((v = dir_get(en, "nonstopRoleStatus"))) {
 		int r = cl_role_parse(v);
 		if (r < 0)
-			return seterr(e, "input", "host %s: unknown role status %s", h->name, v);
+			return clx_seterr(e, "input", "host %s: unknown role status %s", h->name, v);
 		h->status = r;
 	}
 	if ((v = dir_get(en, "nonstopRoleCluster")))
@@ -1482,8 +1474,8 @@ host_from_entry(const struct dir_entry *en, struct cl_host *h, struct cl_err *e)
 }
 
 /* The attributes of h as mods: DIR_ADD for a new entry, else DIR_REPLACE. */
-static struct dir_mods *
-host_mods(const struct cl_host *h, int add, const char *pwhash, int status)
+struct dir_mods *
+clx_host_mods(const struct cl_host *h, int add, const char *pwhash, int status)
 {
 	struct dir_mods *m = dir_mods_new();
 	int op = add ? DIR_ADD : DIR_REPLACE, r;
@@ -1545,7 +1537,7 @@ host_cb(const struct dir_entry *en, void *arg)
 	struct host_get *g = arg;
 	struct cl_host h;
 
-	if (host_from_entry(en, &h, g->e) < 0) {
+	if (clx_host_from_entry(en, &h, g->e) < 0) {
 		cl_host_free(&h);
 		g->bad = 1;
 		return -1;
@@ -1560,7 +1552,7 @@ host_cb(const struct dir_entry *en, void *arg)
 		if (cl_hosts_put(g->t, &h) < 0) {
 			cl_host_free(&h);
 			g->bad = 1;
-			nomem(g->e);
+			clx_nomem(g->e);
 			return -1;
 		}
 		return 0;
@@ -1589,9 +1581,9 @@ cl_dir_host_get(struct dir *d, const char *name, struct cl_host *h, struct cl_er
 	char *dn = cl_host_dn(d, name);
 	int rc;
 
-	host_init(h);
+	clx_host_init(h);
 	if (!dn)
-		return nomem(e);
+		return clx_nomem(e);
 	rc = dir_search(d, dn, "base", "(objectClass=nonstopHost)", host_attrs, host_cb, &g);
 	free(dn);
 	if (rc < 0) {
@@ -1599,7 +1591,7 @@ cl_dir_host_get(struct dir *d, const char *name, struct cl_host *h, struct cl_er
 			return -1;
 		if (dir_errcode(d) == LDAP_NO_SUCH_OBJECT)
 			return 0;
-		return direrr(e, d);
+		return clx_direrr(e, d);
 	}
 	return g.found ? 1 : 0;
 }
@@ -1615,28 +1607,28 @@ cl_dir_hosts_get(struct dir *d, char *const *names, size_t n, struct cl_hosts *t
 	int rc = 0;
 
 	if (!base)
-		return nomem(e);
+		return clx_nomem(e);
 	while (i < n && rc == 0) {
-		struct buf f = { 0 };
-		bstr(&f, "(&(objectClass=nonstopHost)(|");
+		struct clx_buf f = { 0 };
+		clx_bstr(&f, "(&(objectClass=nonstopHost)(|");
 		for (j = 0; j < 256 && i < n; j++, i++) {
 			char *esc = dir_filter_escape(names[i]);
-			bstr(&f, "(cn=");
-			bstr(&f, esc ? esc : "");
-			bstr(&f, ")");
+			clx_bstr(&f, "(cn=");
+			clx_bstr(&f, esc ? esc : "");
+			clx_bstr(&f, ")");
 			free(esc);
 		}
-		bstr(&f, "))");
-		if (!bdone(&f)) {
+		clx_bstr(&f, "))");
+		if (!clx_bdone(&f)) {
 			free(base);
-			return nomem(e);
+			return clx_nomem(e);
 		}
 		rc = dir_search(d, base, "one", f.s, host_attrs, host_cb, &g);
 		free(f.s);
 	}
 	free(base);
 	if (rc < 0)
-		return g.bad ? -1 : direrr(e, d);
+		return g.bad ? -1 : clx_direrr(e, d);
 	return 0;
 }
 
@@ -1648,11 +1640,11 @@ cl_dir_hosts_each(struct dir *d, cl_host_fn *fn, void *arg, struct cl_err *e)
 	int rc;
 
 	if (!base)
-		return nomem(e);
+		return clx_nomem(e);
 	rc = dir_search(d, base, "one", "(objectClass=nonstopHost)", host_attrs, host_cb, &g);
 	free(base);
 	if (rc < 0)
-		return g.bad == 1 ? -1 : g.bad == 2 ? seterr(e, "", "stopped") : direrr(e, d);
+		return g.bad == 1 ? -1 : g.bad == 2 ? clx_seterr(e, "", "stopped") : clx_direrr(e, d);
 	return 0;
 }
 
@@ -1665,15 +1657,15 @@ cl_dir_host_put(struct dir *d, const struct cl_host *h, int add, const char *pwh
 	int rc;
 
 	if (!name_ok(h->name))
-		return seterr(e, "input", "bad host name %s", h->name);
-	if (!(dn = cl_host_dn(d, h->name)) || !(m = host_mods(h, add, pwhash, 0))) {
+		return clx_seterr(e, "input", "bad host name %s", h->name);
+	if (!(dn = cl_host_dn(d, h->name)) || !(m = clx_host_mods(h, add, pwhash, 0))) {
 		free(dn);
-		return nomem(e);
+		return clx_nomem(e);
 	}
 	rc = add ? dir_add(d, dn, m) : dir_modify(d, dn, m);
 	dir_mods_free(m);
 	free(dn);
-	return rc < 0 ? direrr(e, d) : 0;
+	return rc < 0 ? clx_direrr(e, d) : 0;
 }
 
 static int
@@ -1698,20 +1690,20 @@ cl_dir_host_delete(struct dir *d, const char *name, struct cl_err *e)
 	if (!dn || !base || !(esc = dir_filter_escape(dn)) ||
 	    asprintf(&f, "(&(objectClass=nonstopCluster)(nonstopMemberHost=%s))", esc) < 0) {
 		f = NULL;
-		nomem(e);
+		clx_nomem(e);
 		goto out;
 	}
 	if (dir_search(d, base, "one", f, attrs, first_cluster_cb, &in) < 0 &&
 	    dir_errcode(d) != LDAP_NO_SUCH_OBJECT) {
-		direrr(e, d);
+		clx_direrr(e, d);
 		goto out;
 	}
 	if (in) {
-		seterr(e, "in-use", "host %s is a member of cluster %s", name, in);
+		clx_seterr(e, "in-use", "host %s is a member of cluster %s", name, in);
 		goto out;
 	}
 	if (dir_delete(d, dn) < 0) {
-		direrr(e, d);
+		clx_direrr(e, d);
 		goto out;
 	}
 	rc = 0;
@@ -1739,7 +1731,7 @@ kvmember(const char *cname, const char *val, const char *what,
 	if (kv_parse(&r, val, &why) < 0 || r.n == 0 || !kv_get(&r, "host")) {
 		if (!why)
 			kv_free(&r);
-		return seterr(e, "input", "cluster %s: bad %s value %s", cname, what, val);
+		return clx_seterr(e, "input", "cluster %s: bad %s value %s", cname, what, val);
 	}
 	rc = keys_only(&r, k, e);
 	if (!rc)
@@ -1748,8 +1740,8 @@ kvmember(const char *cname, const char *val, const char *what,
 	return rc;
 }
 
-static int
-cluster_from_entry(const struct dir_entry *en, struct cl_cluster *c, struct cl_err *e)
+int
+clx_cluster_from_entry(const struct dir_entry *en, struct cl_cluster *c, struct cl_err *e)
 {
 	const struct dir_attr *a;
 	const char *v;
@@ -1758,7 +1750,7 @@ cluster_from_entry(const struct dir_entry *en, struct cl_cluster *c, struct cl_e
 
 	memset(c, 0, sizeof(*c));
 	if (!(v = dir_get(en, "cn")) || !name_ok(v))
-		return seterr(e, "input", "entry %s: bad or missing cluster name", en->dn);
+		return clx_seterr(e, "input", "entry %s: bad or missing cluster name", en->dn);
 	c->name = strdup(v);
 	c->sched = xstrdup(dir_get(en, "nonstopScheduler"));
 	c->fwd = xstrdup(dir_get(en, "nonstopForwarding"));
@@ -1768,12 +1760,12 @@ cluster_from_entry(const struct dir_entry *en, struct cl_cluster *c, struct cl_e
 	c->applied = xstrdup(dir_get(en, "nonstopAppliedSpec"));
 	if ((v = dir_get(en, "nonstopGeneration"))) {
 		if (num(v, 0, LONG_MAX, &g) < 0)
-			return seterr(e, "input", "cluster %s: bad generation %s", c->name, v);
+			return clx_seterr(e, "input", "cluster %s: bad generation %s", c->name, v);
 		c->generation = g;
 	}
 	if ((a = dir_attr(en, "nonstopService")) && a->n) {
 		if (!(c->svc = calloc(a->n, sizeof(*c->svc))))
-			return nomem(e);
+			return clx_nomem(e);
 		for (i = 0; i < a->n; i++) {
 			if (service_parse(c->name, a->vals[i], &c->svc[i], e) < 0)
 				return -1;
@@ -1805,7 +1797,7 @@ cluster_cb(const struct dir_entry *en, void *arg)
 	struct cluster_get *g = arg;
 	struct cl_cluster c;
 
-	if (cluster_from_entry(en, &c, g->e) < 0) {
+	if (clx_cluster_from_entry(en, &c, g->e) < 0) {
 		cl_cluster_free(&c);
 		g->bad = 1;
 		return -1;
@@ -1835,7 +1827,7 @@ cl_dir_cluster_get(struct dir *d, const char *name, struct cl_cluster *c,
 
 	memset(c, 0, sizeof(*c));
 	if (!dn)
-		return nomem(e);
+		return clx_nomem(e);
 	rc = dir_search(d, dn, "base", "(objectClass=nonstopCluster)", cluster_attrs,
 	    cluster_cb, &g);
 	free(dn);
@@ -1844,7 +1836,7 @@ cl_dir_cluster_get(struct dir *d, const char *name, struct cl_cluster *c,
 			return -1;
 		if (dir_errcode(d) == LDAP_NO_SUCH_OBJECT)
 			return 0;
-		return direrr(e, d);
+		return clx_direrr(e, d);
 	}
 	return g.found ? 1 : 0;
 }
@@ -1857,12 +1849,12 @@ cl_dir_clusters_each(struct dir *d, cl_cluster_fn *fn, void *arg, struct cl_err 
 	int rc;
 
 	if (!base)
-		return nomem(e);
+		return clx_nomem(e);
 	rc = dir_search(d, base, "one", "(objectClass=nonstopCluster)", cluster_attrs,
 	    cluster_cb, &g);
 	free(base);
 	if (rc < 0)
-		return g.bad == 1 ? -1 : g.bad == 2 ? seterr(e, "", "stopped") : direrr(e, d);
+		return g.bad == 1 ? -1 : g.bad == 2 ? clx_seterr(e, "", "stopped") : clx_direrr(e, d);
 	return 0;
 }
 
@@ -1871,7 +1863,7 @@ host_copy(struct cl_host *dst, const struct cl_host *src)
 {
 	size_t i;
 
-	host_init(dst);
+	clx_host_init(dst);
 	dst->name = xstrdup(src->name);
 	dst->cpu = xstrdup(src->cpu);
 	dst->nic = xstrdup(src->nic);
@@ -1915,7 +1907,7 @@ host_check_cb(const struct cl_cluster *c, void *arg)
 	if (host_copy(&copy, k->h) < 0 || cl_hosts_put(&t, &copy) < 0) {
 		cl_host_free(&copy);
 		cl_hosts_free(&t);
-		nomem(k->e);
+		clx_nomem(k->e);
 		k->bad = 1;
 		return -1;
 	}
@@ -1953,7 +1945,7 @@ cl_dir_host_check(struct dir *d, const struct cl_host *h, struct cl_err *e)
 	if (!base || !dn || !(esc = dir_filter_escape(dn)) ||
 	    asprintf(&f, "(&(objectClass=nonstopCluster)(nonstopMemberHost=%s))", esc) < 0) {
 		free(base); free(dn); free(esc);
-		return nomem(e);
+		return clx_nomem(e);
 	}
 	rc = dir_search(d, base, "one", f, cluster_attrs, cluster_cb, &g);
 	free(base); free(dn); free(esc); free(f);
@@ -1962,7 +1954,7 @@ cl_dir_host_check(struct dir *d, const struct cl_host *h, struct cl_err *e)
 			return -1;
 		if (dir_errcode(d) == LDAP_NO_SUCH_OBJECT)
 			return 0;
-		return direrr(e, d);
+		return clx_direrr(e, d);
 	}
 	return 0;
 }
@@ -1972,11 +1964,11 @@ cl_dir_members(struct dir *d, const struct cl_cluster *c, struct cl_hosts *t,
     struct cl_err *e)
 {
 	size_t n;
-	const char **names = member_names(c, &n);
+	const char **names = clx_member_names(c, &n);
 	int rc;
 
 	if (!names)
-		return nomem(e);
+		return clx_nomem(e);
 	rc = cl_dir_hosts_get(d, (char *const *)(uintptr_t)names, n, t, e);
 	free(names);
 	return rc;
@@ -2022,54 +2014,54 @@ cl_dir_cross_check(struct dir *d, const struct cl_cluster *c, struct cl_err *e)
 	struct cross x = { .self = c->name, .c = c };
 	char *base = ou_dn(d, "clusters");
 	size_t n, i = 0, j;
-	const char **names = member_names(c, &n);
+	const char **names = clx_member_names(c, &n);
 	int rc = 0;
 
 	if (!base || !names) {
 		free(base);
 		free(names);
-		return nomem(e);
+		return clx_nomem(e);
 	}
 	while (i < n && rc == 0 && !x.other) {
-		struct buf f = { 0 };
-		bstr(&f, "(&(objectClass=nonstopCluster)(|");
+		struct clx_buf f = { 0 };
+		clx_bstr(&f, "(&(objectClass=nonstopCluster)(|");
 		for (j = 0; j < 256 && i < n; j++, i++) {
 			char *dn = cl_host_dn(d, names[i]);
 			char *esc = dn ? dir_filter_escape(dn) : NULL;
-			bstr(&f, "(nonstopMemberHost=");
-			bstr(&f, esc ? esc : "");
-			bstr(&f, ")");
+			clx_bstr(&f, "(nonstopMemberHost=");
+			clx_bstr(&f, esc ? esc : "");
+			clx_bstr(&f, ")");
 			free(esc);
 			free(dn);
 		}
-		bstr(&f, "))");
-		if (!bdone(&f)) {
-			rc = nomem(e);
+		clx_bstr(&f, "))");
+		if (!clx_bdone(&f)) {
+			rc = clx_nomem(e);
 			break;
 		}
 		rc = dir_search(d, base, "one", f.s, attrs, cross_cb, &x);
 		free(f.s);
 		if (rc < 0)
-			direrr(e, d);
+			clx_direrr(e, d);
 	}
 	free(base);
 	free(names);
 	if (rc == 0 && x.other)
-		rc = seterr(e, "cross-cluster", "cluster %s: host %s already has a role in cluster %s",
+		rc = clx_seterr(e, "cross-cluster", "cluster %s: host %s already has a role in cluster %s",
 		    c->name, x.host ? x.host : "?", x.other);
 	free(x.other);
 	free(x.host);
 	return rc;
 }
 
-static struct dir_mods *
-cluster_mods(struct dir *d, const struct cl_cluster *c, int add)
+struct dir_mods *
+clx_cluster_mods(struct dir *d, const struct cl_cluster *c, int add)
 {
 	struct dir_mods *m = dir_mods_new();
 	int op = add ? DIR_ADD : DIR_REPLACE;
 	size_t i, n;
 	const char **names;
-	struct buf b;
+	struct clx_buf b;
 
 	if (!m)
 		return NULL;
@@ -2093,38 +2085,38 @@ cluster_mods(struct dir *d, const struct cl_cluster *c, int add)
 	}
 	for (i = 0; i < c->nsvc; i++) {
 		memset(&b, 0, sizeof(b));
-		bkv(&b, 1, "name", c->svc[i].name);
-		bkv(&b, 0, "vip", c->svc[i].vip);
-		bkvl(&b, 0, "port", c->svc[i].port);
-		bkv(&b, 0, "proto", c->svc[i].proto);
-		if (bdone(&b)) {
+		clx_bkv(&b, 1, "name", c->svc[i].name);
+		clx_bkv(&b, 0, "vip", c->svc[i].vip);
+		clx_bkvl(&b, 0, "port", c->svc[i].port);
+		clx_bkv(&b, 0, "proto", c->svc[i].proto);
+		if (clx_bdone(&b)) {
 			dir_mods_add(m, op, "nonstopService", b.s);
 			free(b.s);
 		}
 	}
 	for (i = 0; i < c->nbs; i++) {
 		memset(&b, 0, sizeof(b));
-		bkv(&b, 1, "host", c->bs[i].host);
-		bkvl(&b, 0, "order", c->bs[i].order);
-		if (bdone(&b)) {
+		clx_bkv(&b, 1, "host", c->bs[i].host);
+		clx_bkvl(&b, 0, "order", c->bs[i].order);
+		if (clx_bdone(&b)) {
 			dir_mods_add(m, op, "nonstopBackupServer", b.s);
 			free(b.s);
 		}
 	}
 	for (i = 0; i < c->nrs; i++) {
 		memset(&b, 0, sizeof(b));
-		bkv(&b, 1, "host", c->rs[i].host);
+		clx_bkv(&b, 1, "host", c->rs[i].host);
 		if (c->rs[i].weight >= 0)
-			bkvl(&b, 0, "weight", c->rs[i].weight);
+			clx_bkvl(&b, 0, "weight", c->rs[i].weight);
 		if (c->rs[i].port)
-			bkvl(&b, 0, "port", c->rs[i].port);
-		if (bdone(&b)) {
+			clx_bkvl(&b, 0, "port", c->rs[i].port);
+		if (clx_bdone(&b)) {
 			dir_mods_add(m, op, 	
 			    "nonstopRealServer", b.s);
 			free(b.s);
 		}
 	}
-	if ((names = member_names(c, &n))) {
+	if ((names = clx_member_names(c, &n))) {
 		/* Duplicates are refused by validation; skip them here too. */
 		for (i = 0; i < n; i++) {
 			size_t j;
@@ -2151,15 +2143,15 @@ cl_dir_cluster_put(struct dir *d, const struct cl_cluster *c, int add,
 	int rc;
 
 	if (!name_ok(c->name))
-		return seterr(e, "input", "bad cluster name %s", c->name);
-	if (!(dn = cl_cluster_dn(d, c->name)) || !(m = cluster_mods(d, c, add))) {
+		return clx_seterr(e, "input", "bad cluster name %s", c->name);
+	if (!(dn = cl_cluster_dn(d, c->name)) || !(m = clx_cluster_mods(d, c, add))) {
 		free(dn);
-		return nomem(e);
+		return clx_nomem(e);
 	}
 	rc = add ? dir_add(d, dn, m) : dir_modify(d, dn, m);
 	dir_mods_free(m);
 	free(dn);
-	return rc < 0 ? direrr(e, d) : 0;
+	return rc < 0 ? clx_direrr(e, d) : 0;
 }
 
 int
@@ -2171,18 +2163,18 @@ cl_dir_cluster_delete(struct dir *d, const char *name, struct cl_err *e)
 
 	if ((x = cl_dir_cluster_get(d, name, &c, e)) <= 0) {
 		cl_cluster_free(&c);
-		return x < 0 ? -1 : seterr(e, "not-found", "no cluster %s", name);
+		return x < 0 ? -1 : clx_seterr(e, "not-found", "no cluster %s", name);
 	}
 	if (c.applied && (strstr(c.applied, "\nlb=") || strstr(c.applied, "\nrs="))) {
 		cl_cluster_free(&c);
-		return seterr(e, "applied", "cluster %s is applied: dissolve it first", name);
+		return clx_seterr(e, "applied", "cluster %s is applied: dissolve it first", name);
 	}
 	cl_cluster_free(&c);
 	if (!(dn = cl_cluster_dn(d, name)))
-		return nomem(e);
+		return clx_nomem(e);
 	rc = dir_delete(d, dn);
 	free(dn);
-	return rc < 0 ? direrr(e, d) : 0;
+	return rc < 0 ? clx_direrr(e, d) : 0;
 }
 
 /* ---- apply ---- */
@@ -2198,7 +2190,7 @@ record_host(struct dir *d, const char *host, int role, const char *cluster,
 	if (!m || !dn) {
 		dir_mods_free(m);
 		free(dn);
-		return nomem(e);
+		return clx_nomem(e);
 	}
 	dir_mods_add(m, DIR_REPLACE, "nonstopRoleStatus", cl_role_name(role));
 	if (role == CL_NONE)
@@ -2211,7 +2203,7 @@ record_host(struct dir *d, const char *host, int role, const char *cluster,
 	/* A host deleted since it was applied has nothing left to record. */
 	if (rc < 0 && dir_errcode(d) == LDAP_NO_SUCH_OBJECT)
 		return 0;
-	return rc < 0 ? direrr(e, d) : 0;
+	return rc < 0 ? clx_direrr(e, d) : 0;
 }
 
 /*
@@ -2235,9 +2227,9 @@ applied_hosts(struct dir *d, const struct cl_cluster *c, struct cl_hosts *t,
 	memset(&old, 0, sizeof(old));
 	if (cl_spec_parse(c->applied, &old, &oh, e) < 0)
 		goto out;
-	if (!(names = member_names(&old, &n)) ||
+	if (!(names = clx_member_names(&old, &n)) ||
 	    !(missing = calloc(n + 1, sizeof(*missing)))) {
-		nomem(e);
+		clx_nomem(e);
 		goto out;
 	}
 	for (i = 0; i < n; i++)
@@ -2252,7 +2244,7 @@ applied_hosts(struct dir *d, const struct cl_cluster *c, struct cl_hosts *t,
 			continue;
 		if (host_copy(&copy, h) < 0 || cl_hosts_put(t, &copy) < 0) {
 			cl_host_free(&copy);
-			nomem(e);
+			clx_nomem(e);
 			goto out;
 		}
 	}
@@ -2309,14 +2301,14 @@ cl_apply(struct dir *d, struct cl_cluster *c, int dissolve, const char *folder,
 	 */
 	if (gen != c->generation) {
 		if (dissolve) {
-			struct buf b = { 0 };
-			bkv(&b, 1, "cluster", c->name);
-			bstr(&b, "\n");
-			spec = bdone(&b);
+			struct clx_buf b = { 0 };
+			clx_bkv(&b, 1, "cluster", c->name);
+			clx_bstr(&b, "\n");
+			spec = clx_bdone(&b);
 		} else
 			spec = cl_spec(c, &hosts);
 		if (!spec || !(m = dir_mods_new()) || !(dn = cl_cluster_dn(d, c->name))) {
-			nomem(e);
+			clx_nomem(e);
 			goto done;
 		}
 		if (c->generation > 0) {
@@ -2330,11 +2322,11 @@ cl_apply(struct dir *d, struct cl_cluster *c, int dissolve, const char *folder,
 			int x = dir_errcode(d);
 			if (x == LDAP_NO_SUCH_ATTRIBUTE || x == LDAP_TYPE_OR_VALUE_EXISTS ||
 			    x == LDAP_CONSTRAINT_VIOLATION)
-				seterr(e, "concurrent",
+				clx_seterr(e, "concurrent",
 				    "cluster %s was applied by another run meanwhile; plan again",
 				    c->name);
 			else
-				direrr(e, d);
+				clx_direrr(e, d);
 			goto done;
 		}
 		free(c->applied);
@@ -2426,11 +2418,11 @@ cl_dir_admin_get(struct dir *d, const char *id, struct cl_admin *a, struct cl_er
 
 	memset(a, 0, sizeof(*a));
 	if (!dn)
-		return nomem(e);
+		return clx_nomem(e);
 	rc = dir_search(d, dn, "base", "(objectClass=nonstopAdmin)", admin_attrs, admin_cb, &g);
 	free(dn);
 	if (rc < 0)
-		return dir_errcode(d) == LDAP_NO_SUCH_OBJECT ? 0 : direrr(e, d);
+		return dir_errcode(d) == LDAP_NO_SUCH_OBJECT ? 0 : clx_direrr(e, d);
 	return g.found ? 1 : 0;
 }
 
@@ -2442,11 +2434,11 @@ cl_dir_admins_each(struct dir *d, cl_admin_fn *fn, void *arg, struct cl_err *e)
 	int rc;
 
 	if (!base)
-		return nomem(e);
+		return clx_nomem(e);
 	rc = dir_search(d, base, "one", "(objectClass=nonstopAdmin)", admin_attrs, admin_cb, &g);
 	free(base);
 	if (rc < 0)
-		return g.stop ? seterr(e, "", "stopped") : direrr(e, d);
+		return g.stop ? clx_seterr(e, "", "stopped") : clx_direrr(e, d);
 	return 0;
 }
 
@@ -2459,12 +2451,12 @@ cl_dir_admin_put(struct dir *d, const struct cl_admin *a, int add, const char *p
 	int rc;
 
 	if (!a->id || !name_ok(a->id))
-		return seterr(e, "input", "bad administrator id %s", a->id ? a->id : "");
+		return clx_seterr(e, "input", "bad administrator id %s", a->id ? a->id : "");
 	if (add && !pwhash)
-		return seterr(e, "input", "administrator %s: a password is needed (secret=FILE)", a->id);
+		return clx_seterr(e, "input", "administrator %s: a password is needed (secret=FILE)", a->id);
 	if (!(m = dir_mods_new()) || !(dn = cl_admin_dn(d, a->id))) {
 		dir_mods_free(m);
-		return nomem(e);
+		return clx_nomem(e);
 	}
 	if (add) {
 		dir_mods_add(m, DIR_ADD, "objectClass", "nonstopAdmin");
@@ -2484,7 +2476,7 @@ cl_dir_admin_put(struct dir *d, const struct cl_admin *a, int add, const char *p
 	rc = add ? dir_add(d, dn, m) : dir_modify(d, dn, m);
 	dir_mods_free(m);
 	free(dn);
-	return rc < 0 ? direrr(e, d) : 0;
+	return rc < 0 ? clx_direrr(e, d) : 0;
 }
 
 int
@@ -2494,10 +2486,10 @@ cl_dir_admin_delete(struct dir *d, const char *id, struct cl_err *e)
 	int rc;
 
 	if (!dn)
-		return nomem(e);
+		return clx_nomem(e);
 	rc = dir_delete(d, dn);
 	free(dn);
-	return rc < 0 ? direrr(e, d) : 0;
+	return rc < 0 ? clx_direrr(e, d) : 0;
 }
 
 char *
@@ -2533,959 +2525,21 @@ cl_ssha_file(const char *path, struct cl_err *e)
 	char *pw = atomic_read(path, 4096, &len), *h;
 
 	if (!pw) {
-		seterr(e, "input", "unable to read password file %s: %s", path, strerror(errno));
+		clx_seterr(e, "input", "unable to read password file %s: %s", path, strerror(errno));
 		return NULL;
 	}
 	if (len && pw[len - 1] == '\n')
 		pw[--len] = '\0';
 	if (len == 0) {
 		free(pw);
-		seterr(e, "input", "password file %s is empty", path);
+		clx_seterr(e, "input", "password file %s is empty", path);
 		return NULL;
 	}
 	h = cl_ssha(pw, len);
 	explicit_bzero(pw, len);
 	free(pw);
 	if (!h)
-		nomem(e);
+		clx_nomem(e);
 	return h;
 }
 
-/* ---- LDIF (content records only) ---- */
-
-struct ldif {
-	struct dir_entry *e;
-	size_t n, cap;
-};
-
-static void
-ldif_free(struct ldif *l)
-{
-	size_t i, j, k;
-
-	for (i = 0; i < l->n; i++) {
-		for (j = 0; j < l->e[i].n; j++) {
-			for (k = 0; k < l->e[i].a[j].n; k++)
-				free(l->e[i].a[j].vals[k]);
-			free(l->e[i].a[j].vals);
-			free(l->e[i].a[j].lens);
-			free(l->e[i].a[j].name);
-		}
-		free(l->e[i].a);
-		free(l->e[i].dn);
-	}
-	free(l->e);
-	memset(l, 0, sizeof(*l));
-}
-
-static int
-ldif_val(struct dir_entry *en, const char *name, char *val, size_t len)
-{
-	struct dir_attr *a = NULL;
-	size_t i;
-
-	for (i = 0; i < en->n; i++)
-		if (strcasecmp(en->a[i].name, name) == 0)
-			a = &en->a[i];
-	if (!a) {
-		struct dir_attr *na = realloc(en->a, (en->n + 1) * sizeof(*na));
-		if (!na)
-			return -1;
-		en->a = na;
-		a = &en->a[en->n++];
-		memset(a, 0, sizeof(*a));
-		if (!(a->name = strdup(name)))
-			return -1;
-	}
-	{
-		char **nv = realloc(a->vals, (a->n + 2) * sizeof(*nv));
-		size_t *nl;
-		if (!nv)
-			return -1;
-		a->vals = nv;
-		if (!(nl = realloc(a->lens, (a->n + 2) * sizeof(*nl))))
-			return -1;
-		a->lens = nl;
-	}
-	a->vals[a->n] = val;
-	a->lens[a->n] = len;
-	a->n++;
-	a->vals[a->n] = NULL;
-	return 0;
-}
-
-/* Parse LDIF text (attr: value, attr:: base64, folded lines, comments). */
-static int
-ldif_parse(const char *text, size_t len, struct ldif *l, struct cl_err *e)
-{
-	const char *p = text, *end = text + len;
-	struct dir_entry *cur = NULL;
-	size_t lineno = 0;
-
-	memset(l, 0, sizeof(*l));
-	while (p < end) {
-		struct buf line = { 0 };
-		char *colon, *val;
-		size_t vlen;
-
-		/* One logical line: continuation lines start with one blank. */
-		for (;;) {
-			const char *nl = memchr(p, '\n', (size_t)(end - p));
-			size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-			if (n && p[n - 1] == '\r')
-				n--;
-			bput(&line, p, n);
-			lineno++;
-			p = nl ? nl + 1 : end;
-			if (p < end && *p == ' ')
-				p++;
-			else
-				break;
-		}
-		if (!bdone(&line))
-			return nomem(e);
-		if (line.len == 0) {
-			cur = NULL;
-			free(line.s);
-			continue;
-		}
-		if (line.s[0] == '#' || (!cur && strncasecmp(line.s, "version:", 8) == 0)) {
-			free(line.s);
-			continue;
-		}
-		if (memchr(line.s, '\0', line.len) || !(colon = strchr(line.s, ':'))) {
-			free(line.s);
-			return seterr(e, "input", "LDIF line %zu: no attribute: value", lineno);
-		}
-		*colon = '\0';
-		if (colon[1] == ':') {
-			const char *b64 = colon + 2;
-			size_t blen, k;
-			int dl;
-			while (*b64 == ' ')
-				b64++;
-			blen = strlen(b64);
-			if (blen % 4 || !(val = malloc(blen / 4 * 3 + 1))) {
-				free(line.s);
-				return seterr(e, "input", "LDIF line %zu: bad base64", lineno);
-			}
-			dl = EVP_DecodeBlock((unsigned char *)val, (const unsigned char *)b64, (int)blen);
-			if (dl < 0) {
-				free(val);
-				free(line.s);
-				return seterr(e, "input", "LDIF line %zu: bad base64", lineno);
-			}
-			for (k = blen; k > 0 && b64[k - 1] == '='; k--)
-				dl--;
-			vlen = (size_t)dl;
-			val[vlen] = '\0';
-		} else if (colon[1] == '<') {
-			free(line.s);
-			return seterr(e, "input", "LDIF line %zu: URL values are not taken", lineno);
-		} else {
-			const char *v = colon + 1;
-			while (*v == ' ')
-				v++;
-			vlen = strlen(v);
-			if (!(val = strdup(v))) {
-				free(line.s);
-				return nomem(e);
-			}
-		}
-		if (!cur) {
-			if (strcasecmp(line.s, "dn") != 0) {
-				free(val);
-				free(line.s);
-				return seterr(e, "input", "LDIF line %zu: a record must start with dn:", lineno);
-			}
-			if (l->n == l->cap) {
-				size_t cap = l->cap ? l->cap * 2 : 64;
-				struct dir_entry *ne = realloc(l->e, cap * sizeof(*ne));
-				if (!ne) {
-					free(val);
-					free(line.s);
-					return nomem(e);
-				}
-				l->e = ne;
-				l->cap = cap;
-			}
-			cur = &l->e[l->n++];
-			memset(cur, 0, sizeof(*cur));
-			cur->dn = val;
-		} else if (strcasecmp(line.s, "changetype") == 0) {
-			free(val);
-			free(line.s);
-			return seterr(e, "input", "LDIF line %zu: change records are not taken", lineno);
-		} else if (ldif_val(cur, line.s, val, vlen) < 0) {
-			free(val);
-			free(line.s);
-			return nomem(e);
-		}
-		free(line.s);
-	}
-	return 0;
-}
-
-/* One "attr: value" line, base64 when the value is not safe as it is. */
-static void
-ldif_put(struct buf *b, const char *name, const char *v, size_t len)
-{
-	size_t i;
-	int safe = len == 0 || (v[0] != ' ' && v[0] != ':' && v[0] != '<' &&
-	    v[len - 1] != ' ');
-
-	for (i = 0; i < len && safe; i++)
-		if ((unsigned char)v[i] < 0x20 || (unsigned char)v[i] > 0x7e)
-			safe = 0;
-	bstr(b, name);
-	if (safe) {
-		bstr(b, ": ");
-		bput(b, v, len);
-	} else {
-		char *o = malloc((len + 2) / 3 * 4 + 1);
-		if (!o) {
-			b->bad = 1;
-			return;
-		}
-		EVP_EncodeBlock((unsigned char *)o, (const unsigned char *)v, (int)len);
-		bstr(b, ":: ");
-		bstr(b, o);
-		free(o);
-	}
-	bstr(b, "\n");
-}
-
-/* The RDN value of dn when it is "<attr>=X,ou=<ou>,<anything>". */
-static char *
-rdn_under(const char *dn, const char *attr, const char *ou)
-{
-	size_t al = strlen(attr);
-	const char *comma;
-	char want[64];
-
-	if (strncasecmp(dn, attr, al) != 0 || dn[al] != '=')
-		return NULL;
-	comma = strchr(dn + al + 1, ',');
-	if (!comma)
-		return NULL;
-	snprintf(want, sizeof(want), ",ou=%s,", ou);
-	if (strncasecmp(comma, want, strlen(want)) != 0)
-		return NULL;
-	return strndup(dn + al + 1, (size_t)(comma - dn - al - 1));
-}
-
-static int
-has_class(const struct dir_entry *en, const char *oc)
-{
-	const struct dir_attr *a = dir_attr(en, "objectClass");
-	size_t i;
-
-	for (i = 0; a && i < a->n; i++)
-		if (strcasecmp(a->vals[i], oc) == 0)
-			return 1;
-	return 0;
-}
-
-long
-cl_ldif_check(const char *text, size_t len, struct cl_err *e)
-{
-	struct ldif l;
-	size_t i;
-	long n;
-
-	if (ldif_parse(text, len, &l, e) < 0) {
-		ldif_free(&l);
-		return -1;
-	}
-	for (i = 0; i < l.n; i++) {
-		int rc = 0;
-		if (has_class(&l.e[i], "nonstopHost")) {
-			struct cl_host h;
-			rc = host_from_entry(&l.e[i], &h, e);
-			cl_host_free(&h);
-		} else if (has_class(&l.e[i], "nonstopCluster")) {
-			struct cl_cluster c;
-			rc = cluster_from_entry(&l.e[i], &c, e);
-			if (rc == 0 && c.applied) {
-				struct cl_cluster old;
-				struct cl_hosts oh = { 0 };
-				rc = cl_spec_parse(c.applied, &old, &oh, e);
-				cl_cluster_free(&old);
-				cl_hosts_free(&oh);
-			}
-			cl_cluster_free(&c);
-		}
-		if (rc < 0) {
-			ldif_free(&l);
-			return -1;
-		}
-	}
-	n = (long)l.n;
-	ldif_free(&l);
-	return n;
-}
-
-long
-cl_dir_hosts_load(struct dir *d, const char *text, size_t len, int window,
-    struct cl_err *e)
-{
-	struct ldif l;
-	struct dir_bulk *b;
-	size_t i;
-	long n;
-
-	if (ldif_parse(text, len, &l, e) < 0) {
-		ldif_free(&l);
-		return -1;
-	}
-	/* Check every entry before the first add. */
-	for (i = 0; i < l.n; i++) {
-		struct cl_host h;
-		char *rdn = rdn_under(l.e[i].dn, "cn", "hosts");
-
-		host_init(&h);
-		int bad = !rdn || !has_class(&l.e[i], "nonstopHost");
-		if (!bad && host_from_entry(&l.e[i], &h, e) < 0)
-			bad = 2;
-		if (bad == 0 && strcmp(rdn, h.name) != 0)
-			bad = 1;
-		{
-			/* Only hashed passwords are stored. */
-			const struct dir_attr *pw = dir_attr(&l.e[i], "userPassword");
-			if (bad == 0 && pw && pw->n && pw->vals[0][0] != '{') {
-				seterr(e, "input", "entry %s: a clear-text userPassword is refused",
-				    l.e[i].dn);
-				bad = 2;
-			}
-		}
-		cl_host_free(&h);
-		free(rdn);
-		if (bad) {
-			if (bad == 1)
-				seterr(e, "input", "entry %s: not a nonstopHost cn=NAME,ou=hosts,...",
-				    l.e[i].dn);
-			ldif_free(&l);
-			return -1;
-		}
-	}
-	if (!(b = dir_bulk_begin(d, window))) {
-		ldif_free(&l);
-		return nomem(e);
-	}
-	for (i = 0; i < l.n; i++) {
-		struct cl_host h;
-		struct dir_mods *m;
-		char *dn;
-		const struct dir_attr *pw = dir_attr(&l.e[i], "userPassword");
-		host_from_entry(&l.e[i], &h, e);
-		m = host_mods(&h, 1, NULL, 0);
-		if (m && pw && pw->n)
-			dir_mods_add(m, DIR_ADD, "userPassword", pw->vals[0]);
-		dn = cl_host_dn(d, h.name);
-		cl_host_free(&h);
-		if (!m || !dn) {
-			free(dn);
-			dir_mods_free(m);
-			dir_bulk_end(b);
-			ldif_free(&l);
-			return nomem(e);
-		}
-		if (dir_bulk_add(b, dn, m) < 0) {
-			free(dn);
-			break;
-		}
-		free(dn);
-	}
-	n = dir_bulk_end(b);
-	ldif_free(&l);
-	if (n < 0)
-		return direrr(e, d);
-	return n;
-}
-
-/* ---- export / import ---- */
-
-#define BUNDLE_MAX (64u << 20)
-
-static void
-hex(const unsigned char *in, size_t n, char *out)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		sprintf(out + 2 * i, "%02x", in[i]);
-}
-
-static void
-sha256hex(const void *data, size_t len, char out[65])
-{
-	unsigned char md[32];
-
-	EVP_Digest(data, len, md, NULL, EVP_sha256(), NULL);
-	hex(md, 32, out);
-}
-
-static void
-hmachex(const unsigned char *key, size_t keylen, const void *data, size_t len,
-    char out[65])
-{
-	unsigned char md[32];
-	unsigned mdlen = 32;
-
-	HMAC(EVP_sha256(), key, (int)keylen, data, len, md, &mdlen);
-	hex(md, 32, out);
-}
-
-static void
-ldif_put_cb(const char *attr, const char *val, size_t len, void *arg)
-{
-	ldif_put(arg, attr, val, len);
-}
-
-static void
-ldif_entry_host(struct buf *b, struct dir *d, const struct cl_host *h)
-{
-	char *dn = cl_host_dn(d, h->name);
-	struct dir_mods *m = host_mods(h, 1, NULL, 1);
-
-	if (!dn || !m) {
-		b->bad = 1;
-		free(dn);
-		dir_mods_free(m);
-		return;
-	}
-	ldif_put(b, "dn", dn, strlen(dn));
-	dir_mods_each(m, ldif_put_cb, b);
-	bstr(b, "\n");
-	free(dn);
-	dir_mods_free(m);
-}
-
-static void
-ldif_entry_cluster(struct buf *b, struct dir *d, const struct cl_cluster *c)
-{
-	char *dn = cl_cluster_dn(d, c->name);
-	struct dir_mods *m = cluster_mods(d, c, 1);
-	char tmp[32];
-
-	if (!dn || !m) {
-		b->bad = 1;
-		free(dn);
-		dir_mods_free(m);
-		return;
-	}
-	ldif_put(b, "dn", dn, strlen(dn));
-	dir_mods_each(m, ldif_put_cb, b);
-	if (c->generation) {
-		snprintf(tmp, sizeof(tmp), "%ld", c->generation);
-		ldif_put(b, "nonstopGeneration", tmp, strlen(tmp));
-	}
-	if (c->applied)
-		ldif_put(b, "nonstopAppliedSpec", c->applied, strlen(c->applied));
-	bstr(b, "\n");
-	free(dn);
-	dir_mods_free(m);
-}
-
-static int
-ar_add(struct archive *a, const char *name, const char *data, size_t len)
-{
-	struct archive_entry *en = archive_entry_new();
-	int rc;
-
-	if (!en)
-		return -1;
-	archive_entry_set_pathname(en, name);
-	archive_entry_set_size(en, (la_int64_t)len);
-	archive_entry_set_filetype(en, AE_IFREG);
-	archive_entry_set_perm(en, 0644);
-	archive_entry_set_mtime(en, 0, 0);
-	rc = archive_write_header(a, en);
-	archive_entry_free(en);
-	if (rc != ARCHIVE_OK)
-		return -1;
-	if (len && archive_write_data(a, data, len) != (la_ssize_t)len)
-		return -1;
-	return 0;
-}
-
-int
-cl_export(struct dir *d, const char *name, const char *path,
-    const unsigned char *key, size_t keylen, struct cl_err *e)
-{
-	struct cl_cluster c;
-	struct cl_hosts hosts = { 0 };
-	struct buf ldif = { 0 }, man = { 0 };
-	char **files = NULL, **fnames = NULL, sum[65], tmp[PATH_MAX];
-	size_t nf = 0, i, n;
-	const char **names = NULL;
-	struct archive *a = NULL;
-	int x, rc = -1;
-
-	if ((x = cl_dir_cluster_get(d, name, &c, e)) <= 0) {
-		cl_cluster_free(&c);
-		return x < 0 ? -1 : seterr(e, "input", "no cluster %s", name);
-	}
-	if (cl_dir_members(d, &c, &hosts, e) < 0)
-		goto out;
-	if (!(names = member_names(&c, &n)))
-		goto nomem_;
-	for (i = 0; i < hosts.n; i++)
-		ldif_entry_host(&ldif, d, &hosts.h[i]);
-	ldif_entry_cluster(&ldif, d, &c);
-	if (!bdone(&ldif))
-		goto nomem_;
-	if (!(files = calloc(n + 2, sizeof(*files))) || !(fnames = calloc(n + 2, sizeof(*fnames))))
-		goto nomem_;
-	fnames[nf] = strdup("cluster.ldif");
-	files[nf++] = ldif.s;
-	ldif.s = NULL;
-	for (i = 0; i < n; i++) {
-		if (asprintf(&fnames[nf], "roles/%s.role", names[i]) < 0)
-			goto nomem_;
-		if (!(files[nf++] = cl_render(&c, &hosts, names[i], c.generation)))
-			goto nomem_;
-	}
-	bkv(&man, 1, "format", "nonstop-export");
-	bkv(&man, 0, "version", "1");
-	bkv(&man, 0, "cluster", c.name);
-	bkv(&man, 0, "base", dir_base(d));
-	bkvl(&man, 0, "generation", c.generation);
-	bstr(&man, "\n");
-	for (i = 0; i < nf; i++) {
-		sha256hex(files[i], strlen(files[i]), sum);
-		bkv(&man, 1, "file", fnames[i]);
-		bkvl(&man, 0, "size", (long)strlen(files[i]));
-		bkv(&man, 0, "sha256", sum);
-		bstr(&man, "\n");
-	}
-	if (man.bad)
-		goto nomem_;
-	if (key) {
-		hmachex(key, keylen, man.s, man.len, sum);
-		bkv(&man, 1, "hmac", sum);
-		bstr(&man, "\n");
-	}
-	if (!bdone(&man))
-		goto nomem_;
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
-		seterr(e, "input", "path too long");
-		goto out;
-	}
-	unlink(tmp);
-	if (!(a = archive_write_new()) || archive_write_add_filter_gzip(a) != ARCHIVE_OK ||
-	    archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
-	    archive_write_open_filename(a, tmp) != ARCHIVE_OK)
-		goto arerr;
-	if (ar_add(a, "MANIFEST", man.s, man.len) < 0)
-		goto arerr;
-	for (i = 0; i < nf; i++)
-		if (ar_add(a, fnames[i], files[i], strlen(files[i])) < 0)
-			goto arerr;
-	if (archive_write_close(a) != ARCHIVE_OK)
-		goto arerr;
-	/* Like atomic_write: synced before the rename, the folder after. */
-	if ((x = open(tmp, O_RDONLY | O_CLOEXEC)) < 0 || fsync(x) < 0) {
-		seterr(e, "", "unable to sync %.200s: %s", tmp, strerror(errno));
-		e->ldaprc = LDAP_OTHER;
-		if (x >= 0)
-			close(x);
-		unlink(tmp);
-		goto out;
-	}
-	close(x);
-	if (rename(tmp, path) < 0) {
-		seterr(e, "", "unable to rename %.200s: %s", tmp, strerror(errno));
-		e->ldaprc = LDAP_OTHER;
-		unlink(tmp);
-		goto out;
-	}
-	{
-		char *dirc = strdup(path);
-		char *slash = dirc ? strrchr(dirc, '/') : NULL;
-		int dfd;
-		if (slash)
-			*(slash == dirc ? slash + 1 : slash) = '\0';
-		dfd = open(slash ? dirc : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd >= 0) {
-			fsync(dfd);
-			close(dfd);
-		}
-		free(dirc);
-	}
-	rc = 0;
-	goto out;
-arerr:
-	seterr(e, "", "unable to write %.200s: %s", path,
-	    a ? archive_error_string(a) ? archive_error_string(a) : "archive error" : "out of memory");
-	e->ldaprc = LDAP_OTHER;
-	unlink(tmp);
-	goto out;
-nomem_:
-	nomem(e);
-out:
-	if (a)
-		archive_write_free(a);
-	for (i = 0; files && i < nf; i++) {
-		free(files[i]);
-		free(fnames[i]);
-	}
-	free(files);
-	free(fnames);
-	free(names);
-	free(ldif.s);
-	free(man.s);
-	cl_hosts_free(&hosts);
-	cl_cluster_free(&c);
-	return rc;
-}
-
-struct arfile {
-	char *name;
-	char *data;
-	size_t len;
-};
-
-static void
-arfiles_free(struct arfile *f, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		free(f[i].name);
-		free(f[i].data);
-	}
-	free(f);
-}
-
-/* Every file of the archive, in memory; anything odd is damage. */
-static int
-ar_read(const char *path, struct arfile **out, size_t *nout, struct cl_err *e)
-{
-	struct archive *a = archive_read_new();
-	struct archive_entry *en;
-	struct arfile *f = NULL, *nf;
-	size_t n = 0, total = 0;
-	int r;
-
-	*out = NULL;
-	*nout = 0;
-	if (!a)
-		return nomem(e);
-	archive_read_support_filter_gzip(a);
-	archive_read_support_format_tar(a);
-	if (archive_read_open_filename(a, path, 65536) != ARCHIVE_OK) {
-		seterr(e, "archive", "%.200s: %s", path, archive_error_string(a));
-		archive_read_free(a);
-		return -1;
-	}
-	while ((r = archive_read_next_header(a, &en)) == ARCHIVE_OK) {
-		la_int64_t size = archive_entry_size(en);
-		la_ssize_t got;
-		if (archive_entry_filetype(en) == AE_IFDIR)
-			continue;	/* tar -c of a folder lists it; harmless */
-		if (archive_entry_filetype(en) != AE_IFREG || size < 0 ||
-		    (size_t)size > BUNDLE_MAX - total || n > 100000) {
-			seterr(e, "archive", "%.200s: unexpected entry %.100s", path,
-			    archive_entry_pathname(en));
-			goto fail;
-		}
-		if (!(nf = realloc(f, (n + 1) * sizeof(*f))))
-			goto nomem_;
-		f = nf;
-		f[n].name = strdup(archive_entry_pathname(en));
-		f[n].data = malloc((size_t)size + 1);
-		f[n].len = (size_t)size;
-		n++;
-		if (!f[n - 1].name || !f[n - 1].data)
-			goto nomem_;
-		got = size ? archive_read_data(a, f[n - 1].data, (size_t)size) : 0;
-		if (got != size) {
-			seterr(e, "archive", "%.200s: damaged: %s", path,
-			    got < 0 ? archive_error_string(a) : "short entry");
-			goto fail;
-		}
-		f[n - 1].data[size] = '\0';
-		total += (size_t)size;
-	}
-	if (r != ARCHIVE_EOF) {
-		seterr(e, "archive", "%.200s: damaged: %s", path, archive_error_string(a));
-		goto fail;
-	}
-	archive_read_free(a);
-	*out = f;
-	*nout = n;
-	return 0;
-nomem_:
-	nomem(e);
-fail:
-	archive_read_free(a);
-	arfiles_free(f, n);
-	return -1;
-}
-
-/* Replace the old suffix at the end of dn with the new one. */
-static char *
-rebase(const char *dn, const char *from, const char *to)
-{
-	size_t dl = strlen(dn), fl = strlen(from);
-	char *o;
-
-	if (fl > dl || strcasecmp(dn + dl - fl, from) != 0)
-		return NULL;
-	if (asprintf(&o, "%.*s%s", (int)(dl - fl), dn, to) < 0)
-		return NULL;
-	return o;
-}
-
-static int
-host_same(const struct cl_host *a, const struct cl_host *b)
-{
-	size_t i;
-
-#define SEQ(x, y) ((!(x) && !(y)) || ((x) && (y) && strcmp((x), (y)) == 0))
-	if (!SEQ(a->cpu, b->cpu) || !SEQ(a->nic, b->nic) || a->mem != b->mem ||
-	    a->weight != b->weight || a->agent != b->agent ||
-	    a->potential != b->potential || a->naddr != b->naddr)
-		return 0;
-	for (i = 0; i < a->naddr; i++)
-		if (strcmp(a->addr[i], b->addr[i]) != 0)
-			return 0;
-#undef SEQ
-	return 1;
-}
-
-int
-cl_import(struct dir *d, const char *path, const unsigned char *key, size_t keylen,
-    int dryrun, char **namep, struct cl_err *e)
-{
-	struct arfile *f = NULL;
-	size_t nf = 0, i, j, nlisted = 0;
-	struct arfile *man = NULL, *ldiff = NULL;
-	struct ldif l = { 0 };
-	struct cl_cluster c;
-	struct cl_hosts hosts = { 0 };
-	char *from = NULL, sum[65], *p, *line, *save = NULL, *mcopy = NULL;
-	const char *hmacv = NULL;
-	size_t hmacoff = 0;
-	int rc = -1, x, *added = NULL;
-
-	memset(&c, 0, sizeof(c));
-	if (namep)
-		*namep = NULL;
-	if (ar_read(path, &f, &nf, e) < 0)
-		return -1;
-	for (i = 0; i < nf; i++) {
-		for (j = 0; j < i; j++)
-			if (strcmp(f[i].name, f[j].name) == 0) {
-				seterr(e, "archive", "%.200s: %.100s twice", path, f[i].name);
-				goto out;
-			}
-		if (strcmp(f[i].name, "MANIFEST") == 0)
-			man = &f[i];
-		else if (strcmp(f[i].name, "cluster.ldif") == 0)
-			ldiff = &f[i];
-		else if (strncmp(f[i].name, "roles/", 6) != 0 || strstr(f[i].name, "..")) {
-			seterr(e, "archive", "%.200s: unexpected file %.100s", path, f[i].name);
-			goto out;
-		}
-	}
-	if (!man || !ldiff) {
-		seterr(e, "archive", "%.200s: no %s", path, man ? "cluster.ldif" : "MANIFEST");
-		goto out;
-	}
-	/* The manifest: header, one line per file, then the HMAC when signed. */
-	if (!(mcopy = strdup(man->data)))
-		goto nomem_;
-	for (p = mcopy, line = strtok_r(p, "\n", &save); line;
-	    line = strtok_r(NULL, "\n", &save)) {
-		struct kv_rec r;
-		const char *why = NULL;
-		if (kv_parse(&r, line, &why) < 0) {
-			seterr(e, "archive", "%.200s: bad MANIFEST line: %s", path, why ? why : "");
-			goto out;
-		}
-		if (r.n == 0) {
-			kv_free(&r);
-			continue;
-		}
-		if (strcmp(r.v[0].key, "format") == 0) {
-			if (strcmp(r.v[0].val, "nonstop-export") != 0 || !kv_get(&r, "version") ||
-			    strcmp(kv_get(&r, "version"), "1") != 0 || !kv_get(&r, "base") ||
-			    from) {
-				kv_free(&r);
-				seterr(e, "archive", "%.200s: not a nonstop export version 1", path);
-				goto out;
-			}
-			from = strdup(kv_get(&r, "base"));
-		} else if (strcmp(r.v[0].key, "file") == 0) {
-			const char *sz = kv_get(&r, "size"), *sh = kv_get(&r, "sha256");
-			struct arfile *t = NULL;
-			for (j = 0; j < nf; j++)
-				if (strcmp(f[j].name, r.v[0].val) == 0)
-					t = &f[j];
-			if (!t || !sz || !sh || hmacv) {
-				kv_free(&r);
-				seterr(e, "archive", "%.200s: MANIFEST lists %.100s, which is missing",
-				    path, r.v[0].val);
-				goto out;
-			}
-			sha256hex(t->data, t->len, sum);
-			if (strtoul(sz, NULL, 10) != t->len || strcmp(sum, sh) != 0) {
-				kv_free(&r);
-				seterr(e, "archive", "%.200s: %.100s fails its checksum", path, t->name);
-				goto out;
-			}
-			nlisted++;
-		} else if (strcmp(r.v[0].key, "hmac") == 0 && !hmacv) {
-			hmacv = man->data + (line - mcopy);
-			hmacoff = (size_t)(line - mcopy);
-		} else {
-			kv_free(&r);
-			seterr(e, "archive", "%.200s: bad MANIFEST record %s", path, r.v[0].key);
-			goto out;
-		}
-		kv_free(&r);
-	}
-	if (!from || nlisted != nf - 1) {
-		seterr(e, "archive", "%.200s: MANIFEST does not list every file", path);
-		goto out;
-	}
-	if (key) {
-		hmachex(key, keylen, man->data, hmacoff, sum);
-		if (!hmacv || strlen(hmacv) < 5 + 64) {
-			seterr(e, "archive", "%.200s: not signed, and a key was given", path);
-			goto out;
-		}
-		if (CRYPTO_memcmp(hmacv + 5, sum, 64) != 0) {
-			seterr(e, "archive", "%.200s: MANIFEST signature does not match the key", path);
-			goto out;
-		}
-	}
-	/* The entries: hosts and one cluster, under the exporter's suffix. */
-	if (ldif_parse(ldiff->data, ldiff->len, &l, e) < 0)
-		goto out;
-	for (i = 0; i < l.n; i++) {
-		char *dn = rebase(l.e[i].dn, from, dir_base(d)), *rdn;
-		if (!dn) {
-			seterr(e, "archive", "entry %.200s is not under %.100s", l.e[i].dn, from);
-			goto out;
-		}
-		if (has_class(&l.e[i], "nonstopHost") && (rdn = rdn_under(dn, "cn", "hosts"))) {
-			struct cl_host h;
-			free(rdn);
-			if (host_from_entry(&l.e[i], &h, e) < 0 || cl_hosts_put(&hosts, &h) < 0) {
-				cl_host_free(&h);
-				free(dn);
-				goto out;
-			}
-		} else if (has_class(&l.e[i], "nonstopCluster") &&
-		    (rdn = rdn_under(dn, "cn", "clusters")) && !c.name) {
-			free(rdn);
-			if (cluster_from_entry(&l.e[i], &c, e) < 0) {
-				free(dn);
-				goto out;
-			}
-		} else {
-			seterr(e, "archive", "entry %.200s is not a host or the one cluster", l.e[i].dn);
-			free(dn);
-			goto out;
-		}
-		free(dn);
-	}
-	if (!c.name) {
-		seterr(e, "archive", "%.200s: no cluster entry", path);
-		goto out;
-	}
-	if (namep)
-		*namep = strdup(c.name);
-	/* Nothing is written until every check has passed. */
-	if (cl_validate(&c, &hosts, e) < 0)
-		goto out;
-	{
-		struct cl_cluster cur;
-		x = cl_dir_cluster_get(d, c.name, &cur, e);
-		cl_cluster_free(&cur);
-		if (x < 0)
-			goto out;
-		if (x > 0) {
-			seterr(e, "exists", "cluster %s is already in the directory", c.name);
-			goto out;
-		}
-	}
-	if (!(added = calloc(hosts.n + 1, sizeof(*added))))
-		goto nomem_;
-	for (i = 0; i < hosts.n; i++) {
-		struct cl_host cur;
-		x = cl_dir_host_get(d, hosts.h[i].name, &cur, e);
-		if (x > 0 && !host_same(&cur, &hosts.h[i])) {
-			cl_host_free(&cur);
-			seterr(e, "import-conflict",
-			    "host %s is in the directory with other facts", hosts.h[i].name);
-			goto out;
-		}
-		cl_host_free(&cur);
-		if (x < 0)
-			goto out;
-		added[i] = x == 0;
-	}
-	if (cl_dir_cross_check(d, &c, e) < 0)
-		goto out;
-	if (dryrun) {
-		rc = 0;
-		goto out;
-	}
-	for (i = 0; i < hosts.n; i++) {
-		struct dir_mods *m;
-		char *dn;
-		if (!added[i])
-			continue;
-		if (!(m = host_mods(&hosts.h[i], 1, NULL, 1)) ||
-		    !(dn = cl_host_dn(d, hosts.h[i].name))) {
-			dir_mods_free(m);
-			goto nomem_;
-		}
-		x = dir_add(d, dn, m);
-		dir_mods_free(m);
-		free(dn);
-		if (x < 0) {
-			direrr(e, d);
-			goto out;
-		}
-	}
-	{
-		struct dir_mods *m = cluster_mods(d, &c, 1);
-		char *dn = cl_cluster_dn(d, c.name), tmp[32];
-		if (!m || !dn) {
-			dir_mods_free(m);
-			free(dn);
-			goto nomem_;
-		}
-		if (c.generation) {
-			snprintf(tmp, sizeof(tmp), "%ld", c.generation);
-			dir_mods_add(m, DIR_ADD, "nonstopGeneration", tmp);
-		}
-		if (c.applied)
-			dir_mods_add(m, DIR_ADD, "nonstopAppliedSpec", c.applied);
-		x = dir_add(d, dn, m);
-		dir_mods_free(m);
-		free(dn);
-		if (x < 0) {
-			direrr(e, d);
-			goto out;
-		}
-	}
-	rc = 0;
-	goto out;
-nomem_:
-	nomem(e);
-out:
-	free(added);
-	free(mcopy);
-	free(from);
-	ldif_free(&l);
-	cl_cluster_free(&c);
-	cl_hosts_free(&hosts);
-	arfiles_free(f, nf);
-	return rc;
-}
