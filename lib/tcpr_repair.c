@@ -248,6 +248,13 @@ tcpr_repair_restore(const struct tcpr_sess *s, uint32_t ts_add, int flags,
 	if (queue_seq(fd, TCP_RECV_QUEUE, &rcv_nxt, 1) < 0 ||
 	    queue_seq(fd, TCP_SEND_QUEUE, &snd, 1) < 0)
 		goto err;
+	/*
+	 * The MSS clamp must be there before connect, which sizes segments
+	 * from it (the repair option alone leaves them at 536 bytes).
+	 */
+	step = "TCP_MAXSEG";
+	if (seti(fd, IPPROTO_TCP, TCP_MAXSEG, s->mss) < 0)
+		goto err;
 	step = "connect";
 	sl = sa_put(s->family, s->paddr, s->pport, &ss);
 	if (connect(fd, (struct sockaddr *)&ss, sl) < 0)
