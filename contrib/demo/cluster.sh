@@ -611,7 +611,8 @@ if [ -s "$work/client" ]; then
 		n++
 		if ($2 == "-") {
 			f++; lastf = $1
-			why[$3 == "ConnectionRefusedError" ? "refused" : $3 ~ /^(timeout|TimeoutError)$/ ? "timeout" : $3]++
+			why[$3 == "ConnectionRefusedError" ? "refused" : $3 ~ /^(timeout|TimeoutError)$/ ? "timeout" : \
+			    $3 == "ConnectionResetError" ? "reset" : $3]++
 			if (!run) rs = $1
 			run++
 		} else {
