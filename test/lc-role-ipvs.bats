@@ -70,3 +70,7 @@ check() {
 @test "undo removes the service and the VIP, and leaves others' services alone" {
 	check undo others-kept
 }
+
+@test "a backup server has the services without the VIP; -r lb takes over" {
+	check bs-ready bs-takeover
+}

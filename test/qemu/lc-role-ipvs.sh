@@ -167,5 +167,14 @@ lc-role -s /tmp/st undo || bad undo "exit $?"
 ipvsadm -A -t 192.0.2.2:8080 -s rr
 lc-role -s /tmp/st apply -f /tmp/rr.role && lc-role -s /tmp/st undo &&
     [ "$(table)" = "TCP 192.0.2.2:8080 rr" ] && ok others-kept || bad others-kept "$(table)"
+# A backup server has the services but not the VIP; -r lb adds the VIP.
+sed 's/^role=lb host=lb1/role=bs host=bs1/' /tmp/rr.role >/tmp/bs.role
+lc-role -s /tmp/sb apply -f /tmp/bs.role || bad bs-apply "exit $?"
+table | grep -q "^TCP $V:80 rr$" && ! /usr/sbin/ip addr show dev br0 | grep -q "inet $V/" &&
+    ok bs-ready || bad bs-ready "$(table; /usr/sbin/ip addr show dev br0)"
+lc-role -s /tmp/sb -r lb apply -f /tmp/bs.role &&
+    /usr/sbin/ip addr show dev br0 | grep -q "inet $V/32" && [ "$(count 3)" = "rs1=1 rs2=1 rs3=1 fail=0" ] &&
+    ok bs-takeover || bad bs-takeover "$(table)"
+lc-role -s /tmp/sb undo
 echo "CHECKS done fails=$fails"
 exit 0
