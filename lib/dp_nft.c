@@ -233,10 +233,21 @@ svc_rules(FILE *f, const struct dp *dp, const struct dp_svc *s, const char *k,
 	int v6 = s->vip.family == AF_INET6;
 	const char *ip = v6 ? "ip6" : "ip";
 	const char *l4 = s->proto == IPPROTO_UDP ? "udp" : "tcp";
-	char vip[ADDR_STRLEN], flowkey[64];
+	char vip[ADDR_STRLEN], flowkey[256], hashin[64];
 
 	addr_fmt(&s->vip, vip, sizeof vip);
-	snprintf(flowkey, sizeof flowkey, "%s saddr . %s sport", ip, l4);
+	snprintf(hashin, sizeof hashin, "%s saddr . %s sport", ip, l4);
+	/*
+	 * XXX nft 1.0.6 aborts on a dynamic map update keyed by
+	 * ip6 saddr . port (netlink_linearize.c:799): IPv6 flows are keyed
+	 * by two 32-bit hashes of it instead (collisions ~ n^2 / 2^65).
+	 */
+	if (v6)
+		snprintf(flowkey, sizeof flowkey, "jhash %s mod 4294967295 seed "
+		    "0x6e737471 . jhash %s mod 4294967295 seed 0x6e737472",
+		    hashin, hashin);
+	else
+		snprintf(flowkey, sizeof flowkey, "%s", hashin);
 	/* A packet of a known connection goes where the connection went. */
 	fprintf(f, "add rule " TABLE " in_%u meta pkttype host %s daddr %s "
 	    "%s dport %u%s ether daddr set %s map @f_%s update @f_%s { %s : ether daddr } "
@@ -251,7 +262,7 @@ svc_rules(FILE *f, const struct dp *dp, const struct dp_svc *s, const char *k,
 	    "%s dport %u ether daddr set jhash %s mod %u seed " SEED " map @s_%s "
 	    "update @f_%s { %s : ether daddr } "
 	    "ether saddr set %s counter fwd to \"%s\"\n", dp->ifindex, ip, vip,
-	    l4, s->port, flowkey, slots, k, k, flowkey, lbmac, dp->ifname);
+	    l4, s->port, hashin, slots, k, k, flowkey, lbmac, dp->ifname);
 }
 
 static unsigned
@@ -320,9 +331,14 @@ nft_apply(struct dp *dp, struct dp_table *want0, const struct dp_table *prev)
 		int first = 1;
 
 		svc_key(s, k, sizeof k);
-		fprintf(f, "add map " TABLE " f_%s { type %s . inet_service : "
-		    "ether_addr; size 65536; flags dynamic,timeout; timeout "
-		    FLOW_TIMEOUT "; }\n", k, v6 ? "ipv6_addr" : "ipv4_addr");
+		if (v6)
+			fprintf(f, "add map " TABLE " f_%s { typeof numgen inc mod 2 "
+			    ". numgen inc mod 2 : ether daddr; size 65536; flags "
+			    "dynamic,timeout; timeout " FLOW_TIMEOUT "; }\n", k);
+		else
+			fprintf(f, "add map " TABLE " f_%s { type ipv4_addr . "
+			    "inet_service : ether_addr; size 65536; flags "
+			    "dynamic,timeout; timeout " FLOW_TIMEOUT "; }\n", k);
 		fprintf(f, "add map " TABLE " s_%s { typeof numgen inc mod 2 : "
 		    "ether daddr; flags interval; }\n", k);
 		fprintf(f, "flush map " TABLE " s_%s\n", k);

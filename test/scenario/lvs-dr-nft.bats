@@ -44,8 +44,9 @@ tools() {
 	cat >"$R/t.py" <<-'EOP'
 	import os, socket, sys, threading, time, collections
 	def serve(name):
-	    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-	    s.bind(("0.0.0.0", 80)); s.listen(256)
+	    s = socket.socket(socket.AF_INET6); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+	    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+	    s.bind(("::", 80)); s.listen(256)
 	    def one(c):
 	        try:
 	            c.sendall((name + "\n").encode())
@@ -59,9 +60,10 @@ tools() {
 	        c, _ = s.accept()
 	        threading.Thread(target=one, args=(c,), daemon=True).start()
 	def conn(vip, port=0):
-	    s = socket.socket(); s.settimeout(5)
+	    v6 = ":" in vip
+	    s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET); s.settimeout(5)
 	    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-	    s.bind(("0.0.0.0", port)); s.connect((vip, 80))
+	    s.bind(("::" if v6 else "0.0.0.0", port)); s.connect((vip, 80))
 	    return s, s.makefile().readline().strip()
 	cmd = sys.argv[1]
 	if cmd == "serve": serve(sys.argv[2])
@@ -196,4 +198,18 @@ between() { [ "$1" -ge "$2" ] && [ "$1" -le "$3" ] || { echo "$1 not in [$2,$3]"
 	[ ! -s "$R/follow.err" ]
 	run -0 hx 2 $LC_ROLE -s "$R/st" show
 	[[ $output == *"rs=rs1 service=web vip=192.0.2.100 addr=192.0.2.3 port=80 weight=6"* ]]
+}
+
+@test "IPv6: a client reaches an IPv6 VIP on the three servers" {
+	local i
+	sed 's/192\.0\.2\.100/2001:db8::100/; s/addr=192\.0\.2\./addr=2001:db8::/' "$R/web.role" >"$R/v6.role"
+	sed 's/^role=lb host=lb1/role=rs host=rs1/' "$R/v6.role" >"$R/v6rs.role"
+	for i in 3 4 5; do hx $i $LC_ROLE -s "$R/st6$i" apply -f "$R/v6rs.role"; done
+	hx 3 ip -6 addr show dev lo | grep -q "2001:db8::100/128"
+	run -0 hx 2 $LC_ROLE -d nft -s "$R/st" apply -f "$R/v6.role"
+	run -0 hx 1 $PY "$R/t.py" count 2001:db8::100 60 26000
+	echo "$output"
+	[ "$(n fail "$output")" -eq 0 ]
+	[ "$(n rs1 "$output")" -gt 0 ] && [ "$(n rs2 "$output")" -gt 0 ] && [ "$(n rs3 "$output")" -gt 0 ]
+	run -0 hx 2 $LC_ROLE -s "$R/st" check
 }
