@@ -269,34 +269,6 @@ fi
 # started for backup can finish after the one for master and leave a master
 # without its table; this hook takes the role of ha-beat's current state.)
 hb_ok=
-cat >"$work/lb-hook" <<HOOK
-#!/bin/sh
-# ha-beat hook, \$1 the state entered. ha-beat does not wait for its hooks,
-# so two may run at once and finish in either order: under a lock, take the
-# role for the state ha-beat is in now (its state file), lb for master, else bs.
-d=$work/\$HA_NODE
-exec 9>"\$d/lc-role.lock"
-flock 9
-read -r now <"\$d/hb/state" || now=\$1
-case \$now in master) r=lb ;; *) r=bs ;; esac
-t0=\$(date +%s.%N)
-"$LC_ROLE" -d nft -A -s "\$d/lc-role" -r \$r apply -f "\$d/role" >>"\$d/hook.out" 2>&1 9>&-
-rc=\$?
-echo "\$t0 \$(date +%s.%N) \$HA_NODE \$1 \$now \$r \$rc" >>"$work/hooks"
-HOOK
-cat >"$work/lb-check" <<CHECK
-#!/bin/sh
-# ha-beat check: on a master, lc-role check (is the kernel still holding
-# what lc-role set up?); a backup, and a master whose hook has not yet run
-# (lc-role's recorded role is still bs), pass.
-[ "\$HA_STATE" = master ] || exit 0
-out=\$("$LC_ROLE" -d nft -A -s "$work/\$HA_NODE/lc-role" check 2>&1) && exit 0
-rc=\$?
-echo "\$(date +%s.%N) \$HA_NODE lc-role check exit \$rc: \$out" | tr '\n' ' ' | cut -c 1-110 >>"$work/checks"
-echo >>"$work/checks"
-exit 1
-CHECK
-chmod 755 "$work/lb-hook" "$work/lb-check"
 head -c 32 /dev/urandom >"$work/ha.key"
 chmod 600 "$work/ha.key"
 cat >"$work/ha-beat.conf" <<CONF
@@ -304,15 +276,15 @@ group lb
 interface eth0
 interval 50
 dead 4
-key $work/ha.key
+key "$work/ha.key"
 node lb1 192.0.2.2 priority 100
 node bs1 192.0.2.3 priority 50
 vip $VIP/24
 preempt no
-check every 500 fall 2 rise 2 $work/lb-check
-hook master $work/lb-hook master
-hook backup $work/lb-hook backup
-hook fault $work/lb-hook fault
+check every 500 fall 2 rise 2 "$top/contrib/demo/lb-check" "$LC_ROLE" "$work"
+hook master "$top/contrib/demo/lb-hook" "$LC_ROLE" "$work" master
+hook backup "$top/contrib/demo/lb-hook" "$LC_ROLE" "$work" backup
+hook fault "$top/contrib/demo/lb-hook" "$LC_ROLE" "$work" fault
 CONF
 hb_start() {
 	mkdir -p "$work/$1/hb"
@@ -336,7 +308,8 @@ if [ -n "$role_ok" ]; then
 		say "dead after 4 missed, VIP $VIP (ha-beat holds it), preempt no; hooks: master"
 		say "-> lc-role -A -r lb apply, backup and fault -> lc-role -A -r bs apply; check"
 		say "every 500 ms, on a master: lc-role check (fall 2, rise 2):"
-		sed -e "s|$work|\$W|g" -e 's/^/     /' "$work/ha-beat.conf"
+		sed -e "s|$work|\$W|g" -e "s|$bin|\$BIN|g" -e "s|$top/||g" -e 's/^/     /' "$work/ha-beat.conf"
+		say "(contrib/demo/lb-hook and lb-check: read them)"
 		mark "start ha-beat on lb1 and bs1"
 		hb_start lb1
 		hb_start bs1
