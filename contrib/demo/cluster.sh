@@ -358,6 +358,7 @@ if [ -n "$role_ok" ]; then
 	nx c nice -n -10 python3 "$work/client.py" "$work/client" "$work/client.stop" >/dev/null 2>&1 3>&- &
 	wait_for 10 test -s "$work/client"
 	sleep 4
+	echo
 fi
 
 # ---------------------------------------------------------------- probe
