@@ -32,6 +32,17 @@ rs=rs3 addr=192.0.2.5 weight=$5
 EOR
 }
 active() { ipvsadm -Ln | awk -v a="192.0.2.$1:80" '$2 == a { print $5 }'; }
+total() { [ "$(ipvsadm -Ln | awk '$1 == "->" { s += $5 } END { print s + 0 }')" = "$1" ]; }
+# waitfor TENTHS CMD...: poll CMD every 0.1 s until it succeeds, at most TENTHS times.
+waitfor() {
+	n=$1; shift
+	while [ "$n" -gt 0 ]; do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+		n=$((n - 1))
+	done
+	return 1
+}
 
 # --- topology ---
 /usr/sbin/ip link add br0 type bridge forward_delay 0 stp_state 0
@@ -89,9 +100,9 @@ role 3 lc 1 1 1 >/tmp/lc.role
 lc-role -s /tmp/st apply -f /tmp/lc.role || bad apply-lc "exit $?"
 table | grep -q "^TCP $V:80 lc$" && ok readback-lc || bad readback-lc "$(table)"
 /usr/sbin/ip netns exec h1 sh -c "sleep 60 | nc $V 80 >/tmp/h1" &
-sleep 1
+waitfor 50 total 1
 /usr/sbin/ip netns exec h1 sh -c "sleep 60 | nc $V 80 >/tmp/h2" &
-sleep 1
+waitfor 50 total 2
 got=$(count 5)
 idle=
 for i in 3 4 5; do [ "$(active $i)" = 0 ] && idle=rs$((i - 2)); done
@@ -109,9 +120,8 @@ k=0
 while [ $k -lt 6 ]; do
 	/usr/sbin/ip netns exec h1 sh -c "sleep 60 | nc $V 80 >/dev/null" &
 	k=$((k + 1))
-	sleep 0.5
+	waitfor 50 total $k
 done
-sleep 1
 got="$(active 3) $(active 4) $(active 5)"
 [ "$got" = "1 2 3" ] && ok traffic-wlc || bad traffic-wlc "active $got"
 kill $(pidof sleep) 2>/dev/null
@@ -127,14 +137,14 @@ k=0
 while [ $k -lt 6 ]; do
 	/usr/sbin/ip netns exec h1 sh -c "nc $V 80 </tmp/in >/tmp/held$k" &
 	exec 8<>/tmp/in
-	sleep 0.5
+	waitfor 30 grep -q rs /tmp/held$k
 	grep -q rs3 /tmp/held$k 2>/dev/null && break
 	exec 8>&-
 	k=$((k + 1))
 done
 grep -q rs3 /tmp/held$k && ok hold-rs3 || bad hold-rs3 "no connection on rs3"
 echo "event=rs-down rs=rs3 addr=192.0.2.5" >&7
-sleep 0.5
+waitfor 50 sh -c "ipvsadm -Ln | grep -q '192.0.2.5:80 *Route *0 *1 '"
 table | grep -q "^ -> 192.0.2.5:80 Route 0 1 " && ok quiesce || bad quiesce "$(table | tr '\n' ' ')"
 got=$(count 12)
 # The wrr cycle may start anywhere after a weight change: 3-5 on rs1.
@@ -144,14 +154,13 @@ case $got in
 *) bad traffic-quiesced "$got" ;;
 esac
 echo ping >&8
-sleep 0.5
-grep -q "rs3 ping" /tmp/held$k && ok held-survives || bad held-survives "$(cat /tmp/held$k)"
+waitfor 100 grep -q "rs3 ping" /tmp/held$k && ok held-survives || bad held-survives "$(cat /tmp/held$k)"
 exec 8>&-
-sleep 2
+waitfor 100 sh -c "! ipvsadm -Ln | grep -q 192.0.2.5:80"
 table | grep -q "192.0.2.5:80" && bad removed "$(table | tr '\n' ' ')" || ok removed
 echo "event=weight rs=rs1 weight=4" >&7
 echo "event=rs-up rs=rs3 addr=192.0.2.5" >&7
-sleep 0.5
+waitfor 50 sh -c "ipvsadm -Ln | grep -q '192.0.2.5:80 *Route *3 '"
 table | grep -q "^ -> 192.0.2.3:80 Route 4 " && table | grep -q "^ -> 192.0.2.5:80 Route 3 " &&
     ok follow-up-weight || bad follow-up-weight "$(table | tr '\n' ' ')"
 exec 7>&-
