@@ -213,3 +213,24 @@ between() { [ "$1" -ge "$2" ] && [ "$1" -le "$3" ] || { echo "$1 not in [$2,$3]"
 	[ "$(n rs1 "$output")" -gt 0 ] && [ "$(n rs2 "$output")" -gt 0 ] && [ "$(n rs3 "$output")" -gt 0 ]
 	run -0 hx 2 $LC_ROLE -s "$R/st" check
 }
+
+@test "re-applying changed roles while the client connects loses no connection" {
+	role rr 1 1 1 >"$R/a.role"
+	role wrr 5 1 2 >"$R/b.role"
+	# c: rs3 leaves the service.
+	grep -v '^rs=rs3' "$R/web.role" >"$R/c.role"
+	run -0 hx 2 $LC_ROLE -d nft -s "$R/st" apply -f "$R/web.role"
+	bg load 0 hx 1 $PY "$R/t.py" count 192.0.2.100 400 27000
+	local k=0
+	while ! not_running "$(bg_pid load)" && ((k < 60)); do
+		for f in a b c web; do
+			hx 2 $LC_ROLE -q -s "$R/st" apply -f "$R/$f.role"
+		done
+		k=$((k + 1))
+	done
+	wait_until 30000 not_running "$(bg_pid load)"
+	run -0 bg_out load
+	echo "$output (rounds of 4 applies: $k)"
+	[ "$k" -ge 2 ]
+	[ "$(n fail "$output")" -eq 0 ]
+}
