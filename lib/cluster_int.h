@@ -9,6 +9,7 @@
 
 #include "cluster.h"
 #include "dir.h"
+#include "kv.h"
 
 /* A growing string. */
 struct clx_buf {
@@ -43,5 +44,21 @@ struct dir_mods *clx_cluster_mods(struct dir *d, const struct cl_cluster *c,
     int add);
 /* Every member's host name, repeats kept; a malloc'd vector of borrowed names. */
 const char **clx_member_names(const struct cl_cluster *c, size_t *n);
+
+char *clx_xstrdup(const char *s);		/* NULL stays NULL */
+/* Strict decimal in [lo, hi]: 0, or -1. */
+int clx_num(const char *s, long lo, long hi, long *out);
+/* Host and cluster names: [A-Za-z0-9_.-], 1-63, not starting with '.' or '-'. */
+int clx_name_ok(const char *s);
+/* An address without prefix length. */
+int clx_addr_value_ok(const char *s);
+/* Refuse keys of r not in the NULL-terminated ok list. */
+int clx_keys_only(const struct kv_rec *r, const char *const *ok, struct cl_err *e);
+/* Append the member named by r's key (order, weight, port from r). */
+int clx_member_append(struct cl_member **m, size_t *n, const struct kv_rec *r,
+    const char *key, struct cl_err *e);
+/* "[name@]vip:port[/proto]" or "name= vip= port= proto=" into out. */
+int clx_service_parse(const char *cname, const char *s, struct cl_service *out,
+    struct cl_err *e);
 
 #endif

@@ -399,7 +399,7 @@ export_import() {
 		skip "clang's libFuzzer runtime (libclang-rt-14-dev) not installed"
 	cd "$NONSTOP_TOP"
 	clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Ilib -o "$T/fz" \
-		test/fuzz/lc_build_parse.c lib/cluster.c lib/cluster_bundle.c lib/dir.c lib/kv.c lib/addr.c lib/atomic.c \
+		test/fuzz/lc_build_parse.c lib/cluster.c lib/cluster_dir.c lib/cluster_bundle.c lib/dir.c lib/kv.c lib/addr.c lib/atomic.c \
 		$(pkg-config --libs ldap libarchive libcrypto)
 	mkdir -p "$T/corpus"
 	cd "$T"
