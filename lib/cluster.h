@@ -5,6 +5,8 @@
  * what was last applied, and export/import bundles. lc-build and lc-web
  * both call this; nothing here prints or exits. A refusal fills a cl_err
  * with the rule broken and a sentence naming the culprit.
+ * cluster.c: the model; cluster_dir.c: the directory and apply;
+ * cluster_bundle.c: LDIF, bulk loads, export and import.
  */
 #ifndef NONSTOP_CLUSTER_H
 #define NONSTOP_CLUSTER_H
