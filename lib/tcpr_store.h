@@ -1,7 +1,7 @@
 /*
  * The session store on a backup: a folder holding one file per TCP
- * session, "<key>.rec" (tcpr_sess_key), each one full record written
- * atomically, so a kill at any instant leaves every file old or new.
+ * session, "<key>.rec" (tcpr_sess_key), each one full record replaced by
+ * rename, so a kill at any instant leaves every file old or new.
  */
 #ifndef NONSTOP_TCPR_STORE_H
 #define NONSTOP_TCPR_STORE_H
@@ -11,10 +11,32 @@
 
 #include "tcpr_rec.h"
 
+/* 1: fsync every record (atomic_write); 0 (default): rename only. */
+extern int tcpr_store_sync;
 /* Write s as its file (replace). 0, or -1 with errno. */
 int tcpr_store_put(const char *dir, const struct tcpr_sess *s);
 /* Remove s's file; no file is not an error. 0, or -1 with errno. */
 int tcpr_store_del(const char *dir, const struct tcpr_sess *s);
+
+/*
+ * The journal, dir/journal: entries of a full record (100 bytes), the
+ * time it was written (8, ms since the epoch) and a CRC-32 of both (4),
+ * appended n at a time with one write. Loading replays it over the files
+ * (the last entry of a session wins; one with the end flag removes it);
+ * a torn or damaged tail is ignored. Writing every session's file and
+ * then emptying the journal (compaction) is the caller's.
+ */
+#define TCPR_JOURNAL_ENTRY 112
+int tcpr_store_journal(const char *dir, const struct tcpr_sess *const *s,
+    size_t n);
+/* Empty the journal and remove journal.old. */
+int tcpr_store_journal_reset(const char *dir);
+/*
+ * Incremental compaction: rename journal to journal.old (replayed before
+ * journal), write the files at leisure, then drop journal.old.
+ */
+int tcpr_store_journal_rotate(const char *dir);
+int tcpr_store_journal_drop_old(const char *dir);
 
 /*
  * Load every session of dir into a malloc'd array (*v, *n). A file that

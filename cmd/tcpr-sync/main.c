@@ -179,7 +179,7 @@ cmd_apply(const char *dir, const char *path)
 	for (i = 0; i < r.n; i++)
 		if (table_apply(&t, r.type[i], &r.s[i], &why) < 0)
 			err_die(EXIT_TEMP, "store %s: %s", dir, why);
-	if (table_flush(&t) < 0)
+	if (table_flush(&t) < 0 || table_compact(&t) < 0)
 		err_die(EXIT_TEMP, "unable to write store %s:", dir);
 	err_debug("applied %zu records, %zu sessions stored", r.n, t.n);
 	table_close(&t);

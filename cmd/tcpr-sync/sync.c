@@ -130,6 +130,7 @@ struct sender {
 	uint64_t ndgram, nrec, nbytes, nresent, nacked;
 	uint32_t *lag;			/* us, ring of samples */
 	size_t nlag;
+	uint64_t srtt;			/* us, smoothed ack lag */
 };
 
 static void
@@ -300,8 +301,10 @@ take_ack(struct sender *x)
 			if (x->ring[q % RING].seq == q && !x->ring[q % RING].acked) {
 				x->ring[q % RING].acked = 1;
 				x->nacked++;
-				x->lag[x->nlag++ % NLAG] =
-				    (uint32_t)(now - x->ring[q % RING].sent_at);
+				uint64_t l = now - x->ring[q % RING].sent_at;
+
+				x->lag[x->nlag++ % NLAG] = (uint32_t)l;
+				x->srtt = x->srtt ? (7 * x->srtt + l) / 8 : l;
 			}
 		}
 	}
@@ -322,6 +325,10 @@ tick(struct sender *x, uint64_t rto_us)
 {
 	uint64_t now = now_ms_us();
 	size_t k;
+
+	/* a slow backup is not a lossy one: resending would only bury it */
+	if (rto_us < 3 * x->srtt)
+		rto_us = 3 * x->srtt;
 
 	for (k = 0; k < x->t.cap; k++) {
 		struct tcpr_sess *s = &x->t.s[k];
@@ -554,6 +561,9 @@ sync_recv(const struct sync_opts *o, int check)
 				err_debug("ack:");
 		}
 	}
+	/* no compaction here: a takeover is waiting; the journal replays */
+	if (table_flush(&t) < 0)
+		err_warn("unable to write store %s:", o->dir);
 	err_info("stopped: %zu sessions stored, %llu records, %llu dropped, "
 	    "%llu replayed", t.n, (unsigned long long)nrec,
 	    (unsigned long long)nforged, (unsigned long long)nreplay);

@@ -1,7 +1,10 @@
 /* Sessions by id in an open-addressing table, backed by the store. */
+#include <sys/stat.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "table.h"
 #include "tcpr_store.h"
@@ -117,6 +120,24 @@ table_open(struct table *t, const char *dir, size_t *nbad)
 		t->s[j] = v[i];
 	}
 	free(v);
+	/*
+	 * What a predecessor left in the journals: an interrupted compaction
+	 * is finished now; a journal is kept and counted, its sessions
+	 * marked for the next compaction.
+	 */
+	if (dir) {
+		char path[4096];
+		struct stat st;
+
+		for (i = 0; i < t->cap; i++)
+			t->m[i].queued = t->s[i].sid != 0;
+		snprintf(path, sizeof path, "%s/journal.old", dir);
+		if (stat(path, &st) == 0 && table_compact(t) < 0)
+			return -1;
+		snprintf(path, sizeof path, "%s/journal", dir);
+		if (stat(path, &st) == 0)
+			t->njournal = (size_t)st.st_size / TCPR_JOURNAL_ENTRY;
+	}
 	return 0;
 }
 
@@ -177,7 +198,11 @@ table_apply(struct table *t, int type, const struct tcpr_sess *r,
 		*s = *r;
 	}
 	if (s->flags & TCPR_F_END) {
-		if (t->dir && tcpr_store_del(t->dir, s) < 0) {
+		const struct tcpr_sess *one = s;
+
+		/* journalled first: a replay must not bring it back */
+		if (t->dir && (tcpr_store_journal(t->dir, &one, 1) < 0 ||
+		    tcpr_store_del(t->dir, s) < 0)) {
 			*why = strerror(errno);
 			return -1;
 		}
@@ -188,20 +213,100 @@ table_apply(struct table *t, int type, const struct tcpr_sess *r,
 	return 0;
 }
 
+/* Every session in its file, the journals emptied. */
 int
-table_flush(struct table *t)
+table_compact(struct table *t)
 {
 	size_t i;
 
-	for (i = 0; i < t->cap && t->ndirty > 0; i++) {
-		if (!t->dirty[i])
+	if (t->dir == NULL)
+		return 0;
+	for (i = 0; i < t->cap; i++) {
+		if (t->s[i].sid == 0 || !(t->m[i].queued || t->m[i].need_full))
 			continue;
-		if (t->dir && tcpr_store_put(t->dir, &t->s[i]) < 0)
+		if (tcpr_store_put(t->dir, &t->s[i]) < 0)
 			return -1;
-		t->dirty[i] = 0;
-		t->ndirty--;
+		t->m[i].queued = t->m[i].need_full = 0;
+	}
+	t->njournal = 0;
+	t->compacting = 0;
+	return tcpr_store_journal_reset(t->dir);
+}
+
+/*
+ * Compaction a little at a time, so that no batch waits for a thousand
+ * files: at 20000 journal entries the journal becomes journal.old and the
+ * sessions it holds are marked (need_full); each flush writes 8 of their
+ * files; when none is left journal.old goes.
+ */
+static int
+compact_step(struct table *t)
+{
+	size_t k = 0;
+
+	if (!t->compacting) {
+		size_t i;
+
+		if (t->njournal < 20000)
+			return 0;
+		if (tcpr_store_journal_rotate(t->dir) < 0)
+			return -1;
+		for (i = 0; i < t->cap; i++) {
+			t->m[i].need_full = t->s[i].sid && t->m[i].queued;
+			t->m[i].queued = 0;
+		}
+		t->njournal = 0;
+		t->compacting = 1;
+		t->cursor = 0;
+	}
+	for (; t->cursor < t->cap && k < 8; t->cursor++) {
+		struct tmeta *m = &t->m[t->cursor];
+
+		if (t->s[t->cursor].sid == 0 || !m->need_full)
+			continue;
+		if (tcpr_store_put(t->dir, &t->s[t->cursor]) < 0)
+			return -1;
+		m->need_full = 0;
+		k++;
+	}
+	if (t->cursor >= t->cap) {
+		t->compacting = 0;
+		return tcpr_store_journal_drop_old(t->dir);
 	}
 	return 0;
+}
+
+/*
+ * Dirty sessions go to the journal, one write for them all; their files
+ * follow by compaction, so that a busy session costs one journal entry
+ * per batch, not a file.
+ */
+int
+table_flush(struct table *t)
+{
+	const struct tcpr_sess **v;
+	size_t i, n = 0;
+
+	if (t->ndirty == 0)
+		return t->dir ? compact_step(t) : 0;
+	if ((v = malloc(t->ndirty * sizeof *v)) == NULL)
+		return -1;
+	for (i = 0; i < t->cap && n < t->ndirty; i++)
+		if (t->dirty[i])
+			v[n++] = &t->s[i];
+	if (t->dir && tcpr_store_journal(t->dir, v, n) < 0) {
+		free(v);
+		return -1;
+	}
+	free(v);
+	for (i = 0; i < t->cap && t->ndirty > 0; i++)
+		if (t->dirty[i]) {
+			t->dirty[i] = 0;
+			t->m[i].queued = 1;
+			t->ndirty--;
+		}
+	t->njournal += n;
+	return t->dir ? compact_step(t) : 0;
 }
 
 struct tcpr_sess *

@@ -20,6 +20,9 @@ struct table {
 	struct tmeta *m;	/* parallel to s */
 	size_t cap, n;
 	size_t ndirty;
+	size_t njournal;	/* entries in the journal */
+	int compacting;		/* journal.old being written out */
+	size_t cursor;		/* the compaction's next slot */
 };
 
 int table_open(struct table *t, const char *dir, size_t *nbad);
@@ -27,8 +30,10 @@ int table_open(struct table *t, const char *dir, size_t *nbad);
  * ENOENT: sync for an unknown session). */
 int table_apply(struct table *t, int type, const struct tcpr_sess *r,
     const char **why);
-/* Write every dirty session to the store. 0, or -1 with errno. */
+/* Journal every dirty session (compacting now and then). 0, or -1. */
 int table_flush(struct table *t);
+/* Every session in its file, the journal emptied. 0, or -1 with errno. */
+int table_compact(struct table *t);
 struct tcpr_sess *table_find(struct table *t, uint32_t sid);
 /* The slot for sid, made if missing (NULL: out of memory). */
 struct tcpr_sess *table_slot(struct table *t, uint32_t sid, int *isnew);

@@ -25,7 +25,7 @@ teardown() {
 	topo_teardown
 }
 
-stored() { [ "$(ls "$D/store" | wc -l)" -eq "$1" ]; }
+stored() { [ "$($TCPR_SYNC -s "$D/store" list 2>/dev/null | wc -l)" -eq "$1" ]; }
 rules_gone() { ! hx 2 iptables -S | grep -q TCPR; }
 
 # chain MODE N VIP PLEN

@@ -47,7 +47,7 @@ C
 }
 
 state_is() { [ "$(cat "$D/st-$1/state" 2>/dev/null)" = "$2" ]; }
-stored() { [ "$(ls "$D/store-$1" 2>/dev/null | wc -l)" -eq "$2" ]; }
+stored() { [ "$($BIN/tcpr-sync -s "$D/store-$1" list 2>/dev/null | wc -l)" -eq "$2" ]; }
 listening() { hx "$1" ss -Htln "sport = :7007" | grep -q .; }
 
 @test "tcpr under ha-beat: 20 sessions survive the master's death" {
