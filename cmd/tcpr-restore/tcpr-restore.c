@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +23,7 @@
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: tcpr-restore [-nPqRvV] [-a ms] [-p port] "
+	fprintf(stderr, "usage: tcpr-restore [-nPqRvV] [-a ms] [-j threads] [-p port] "
 	    "-s dir [prog [arg ...]]\n");
 	exit(EXIT_BAD);
 }
@@ -38,6 +39,43 @@ num(const char *s, long lo, long hi, const char *what)
 	if (errno || *end || end == s || v < lo || v > hi)
 		err_die(EXIT_BAD, "bad %s %s (%ld-%ld)", what, s, lo, hi);
 	return v;
+}
+
+/* A share of the sessions, restored by one thread. */
+struct share {
+	struct tcpr_sess *v;
+	uint64_t *age;
+	int *fd;		/* -1: failed */
+	size_t from, to;
+	long ts_add;
+	int flags;
+	size_t nbad;
+};
+
+static void *
+restore_share(void *arg)
+{
+	struct share *sh = arg;
+	size_t i;
+
+	for (i = sh->from; i < sh->to; i++) {
+		/*
+		 * The master's clock ran on since the record was written:
+		 * an idle session's record can be minutes old.
+		 */
+		uint32_t ts = (uint32_t)sh->ts_add +
+		    (uint32_t)(sh->age ? sh->age[i] : 0);
+		const char *why;
+		char key[TCPR_KEYLEN];
+
+		sh->fd[i] = tcpr_repair_restore(&sh->v[i], ts, sh->flags, &why);
+		if (sh->fd[i] < 0) {
+			tcpr_sess_key(&sh->v[i], key, sizeof key);
+			err_warn("session %s: %s:", key, why);
+			sh->nbad++;
+		}
+	}
+	return NULL;
 }
 
 static void
@@ -122,20 +160,23 @@ sessions_env(const struct tcpr_sess *v, size_t n, int una)
 int
 main(int argc, char **argv)
 {
-	const char *dir = NULL, *why;
+	const char *dir = NULL;
 	struct tcpr_sess *v;
 	uint64_t *age = NULL;
 	size_t n, nbad, i, ok = 0;
-	long port = 0, ts_add = 2000;
+	long port = 0, ts_add = 2000, jobs = 1;
 	int c, check = 0, flags = 0, *fd;
 	uint64_t t0, t1;
 	char nbuf[32], *env;
 
 	err_init(argv[0]);
-	while ((c = getopt(argc, argv, "+a:np:PRs:qvV")) != -1) {
+	while ((c = getopt(argc, argv, "+a:j:np:PRs:qvV")) != -1) {
 		switch (c) {
 		case 'a':
 			ts_add = num(optarg, 0, 86400000, "timestamp advance");
+			break;
+		case 'j':
+			jobs = num(optarg, 1, 8, "thread count");
 			break;
 		case 'n':
 			check = 1;
@@ -195,23 +236,34 @@ main(int argc, char **argv)
 		err_die(EXIT_TEMP, "out of memory");
 
 	t0 = now_us();
-	for (i = 0; i < n; i++) {
-		/*
-		 * The master's clock ran on since the record was written:
-		 * an idle session's record can be minutes old.
-		 */
-		uint32_t ts = (uint32_t)ts_add + (uint32_t)(age ? age[i] : 0);
-		int f = tcpr_repair_restore(&v[i], ts, flags, &why);
-		char key[TCPR_KEYLEN];
+	{
+		/* sessions are independent: one share per thread */
+		struct share sh[8];
+		pthread_t th[8];
+		long k, nth = jobs;
+		int started[8] = { 0 };
 
-		if (f < 0) {
-			tcpr_sess_key(&v[i], key, sizeof key);
-			err_warn("session %s: %s:", key, why);
-			nbad++;
-			continue;
-		}
-		fd[ok] = f;
-		v[ok++] = v[i];
+		if ((size_t)nth > n / 32 + 1)
+			nth = (long)(n / 32 + 1);
+
+		for (k = 0; k < nth; k++)
+			sh[k] = (struct share){ v, age, fd, n * (size_t)k / (size_t)nth,
+			    n * (size_t)(k + 1) / (size_t)nth, ts_add, flags, 0 };
+		for (k = 1; k < nth; k++)
+			started[k] = pthread_create(&th[k], NULL, restore_share,
+			    &sh[k]) == 0;
+		restore_share(&sh[0]);
+		for (k = 1; k < nth; k++)
+			if (started[k])
+				pthread_join(th[k], NULL);
+			else
+				restore_share(&sh[k]);	/* no thread: here */
+		for (i = 0; i < n; i++)
+			if (fd[i] >= 0) {
+				fd[ok] = fd[i];
+				v[ok++] = v[i];
+			} else
+				nbad++;
 	}
 	t1 = now_us();
 	err_info("restored %zu sessions in %llu us (%.1f us each), %zu failed",

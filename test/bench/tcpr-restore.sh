@@ -105,13 +105,13 @@ for n in $sizes; do
 	for _ in $(seq 6000); do grep -q held "$tmp/srv" && grep -q held "$tmp/cli" && break; sleep 0.01; done
 	rm -rf "$tmp/store"; mkdir "$tmp/store"
 	ip netns exec ${P}b "$BIN/tcpr-capture" -q -p 7 snap "$srvpid" | "$BIN/tcpr-sync" -s "$tmp/store" apply
-	got=$(ls "$tmp/store" | wc -l)
+	got=$("$BIN/tcpr-sync" -s "$tmp/store" list | wc -l)
 	[ "$got" -eq "$n" ] || { echo "only $got of $n sessions recorded" >&2; cat "$tmp/srv" "$tmp/cli" >&2; exit 1; }
 	: >"$tmp/r"; : >"$tmp/b"
 	for _ in $(seq "$R"); do
 		mkc
 		# restore every session (repair off, probe dropped: c's cable is a dummy), hand to 'true'
-		ip netns exec ${P}c "$BIN/tcpr-restore" -s "$tmp/store" true 2>&1 | tee "$tmp/restore.err" |
+		ip netns exec ${P}c "$BIN/tcpr-restore" -j "${JOBS:-1}" -s "$tmp/store" true 2>&1 | tee "$tmp/restore.err" |
 			sed -n 's/.*restored \([0-9]*\) sessions in \([0-9]*\) us.*/\1 \2/p' >"$tmp/one"
 		read -r k us <"$tmp/one"
 		[ "$k" -eq "$n" ] || { echo "restored $k of $n" >&2; head -3 "$tmp/restore.err" >&2; exit 1; }
