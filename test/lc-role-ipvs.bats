@@ -74,3 +74,7 @@ check() {
 @test "a backup server has the services without the VIP; -r lb takes over" {
 	check bs-ready bs-takeover
 }
+
+@test "follow: a quiesced server with no connection left is removed at once" {
+	check drained-early
+}

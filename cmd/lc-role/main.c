@@ -391,6 +391,20 @@ rs_set(struct state *s, const struct role *r, const char *name, int weight,
 	return changed;
 }
 
+/* No connection left on the real server named name (IPVS counts). */
+static int
+drained(const struct dp_table *cur, const char *name)
+{
+	size_t i, j;
+
+	for (i = 0; i < cur->nsvc; i++)
+		for (j = 0; j < cur->svc[i].nrs; j++)
+			if (strcmp(cur->svc[i].rs[j].name, name) == 0 &&
+			    (cur->svc[i].rs[j].active || cur->svc[i].rs[j].inactive))
+				return 0;
+	return 1;
+}
+
 static int
 follow(struct nl *nl, struct dp *dp, struct state *s, const struct role *r)
 {
@@ -400,6 +414,7 @@ follow(struct nl *nl, struct dp *dp, struct state *s, const struct role *r)
 	char line[4096];
 	size_t have = 0;
 	struct sigaction sa;
+	long long next_count = 0;
 
 	(void)nl;
 	memset(&sa, 0, sizeof sa);
@@ -420,6 +435,17 @@ follow(struct nl *nl, struct dp *dp, struct state *s, const struct role *r)
 		ssize_t got;
 		char *nlp;
 
+		/* IPVS counts connections: a drained server goes at once. */
+		if (ndr > 0 && t >= next_count && strcmp(dp->ops->name, "ipvs") == 0) {
+			struct dp_table cur;
+			next_count = t + 500;
+			if (dp_read(dp, &cur, &s->table) == 0) {
+				for (i = 0; i < ndr; i++)
+					if (drained(&cur, dr[i].rs))
+						dr[i].until = t;
+				dp_table_free(&cur);
+			}
+		}
 		for (i = 0; i < ndr; i++) {
 			if (dr[i].until <= t) {
 				if (rs_set(s, r, dr[i].rs, 0, 1, 0)) {
@@ -432,6 +458,9 @@ follow(struct nl *nl, struct dp *dp, struct state *s, const struct role *r)
 			if (next == -1 || dr[i].until < next)
 				next = dr[i].until;
 		}
+		if (ndr > 0 && strcmp(dp->ops->name, "ipvs") == 0 &&
+		    (next == -1 || next_count < next))
+			next = next_count;
 		if (changed) {
 			if (dp_apply(dp, &s->table, NULL) == -1)
 				err_warn("%s", dp->why);

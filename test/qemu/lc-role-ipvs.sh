@@ -185,5 +185,19 @@ lc-role -s /tmp/sb -r lb apply -f /tmp/bs.role &&
     /usr/sbin/ip addr show dev br0 | grep -q "inet $V/32" && [ "$(count 3)" = "rs1=1 rs2=1 rs3=1 fail=0" ] &&
     ok bs-takeover || bad bs-takeover "$(table)"
 lc-role -s /tmp/sb undo
+# A quiesced server without connections leaves at once, not after -t.
+# (A new port: IPVS keeps removed servers' counters while their old
+# connections expire.)
+sed 's/port=80 /port=8081 /' /tmp/rr.role >/tmp/p2.role
+lc-role -s /tmp/sd apply -f /tmp/p2.role
+mkfifo /tmp/ev2
+lc-role -s /tmp/sd -t 60000 follow -f /tmp/p2.role </tmp/ev2 >/tmp/f2.out 2>&1 &
+exec 6>/tmp/ev2
+echo "event=rs-down rs=rs2 addr=192.0.2.4" >&6
+waitfor 50 grep -q "event=removed rs=rs2" /tmp/f2.out && ! table | grep -q 192.0.2.4:8081 &&
+    ok drained-early || bad drained-early "$(cat /tmp/f2.out; table | tr '\n' ' ')"
+exec 6>&-
+sleep 0.3
+lc-role -s /tmp/sd undo
 echo "CHECKS done fails=$fails"
 exit 0
