@@ -13,6 +13,7 @@
 
 struct conn {
 	unsigned char used, restored, manual, handed;
+	unsigned char peer_done;	/* the peer's FIN came before the restore */
 	uint64_t in, out;	/* offsets delivered / accepted */
 	uint64_t consumed;	/* input checkpoint */
 	uint64_t out_base;	/* output offset when this socket began */
@@ -103,6 +104,12 @@ load_restored(void)
 		c->restored = 1;
 		c->in = c->consumed = rcv;
 		c->out = c->out_base = snd;
+		/*
+		 * fin_in (tcpr-records(5)): the old master had the peer's FIN;
+		 * the restored socket never sees it again, so end of file is
+		 * ours to report.
+		 */
+		c->peer_done = (flags & 0x08) != 0;
 	}
 out:
 	unsetenv("TCPR_FDS");
@@ -213,7 +220,13 @@ tcpr_recv(int fd, void *buf, size_t len, int flags)
 
 	if (c == NULL)
 		return -1;
-	n = recv(fd, buf, len, flags);
+	if (c->peer_done && len > 0) {
+		/* whatever came after the restore first, then end of file */
+		n = recv(fd, buf, len, flags | MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			n = 0;
+	} else
+		n = recv(fd, buf, len, flags);
 	if (n > 0 && !(flags & MSG_PEEK)) {
 		c->in += (uint64_t)n;
 		if (!c->manual)

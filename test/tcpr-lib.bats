@@ -45,7 +45,7 @@ main(void)
 		close(sv);
 	}
 	setenv("TCPR_FDS", "1", 1);
-	setenv("TCPR_SESSIONS", "77:1000:2000:7", 1);
+	setenv("TCPR_SESSIONS", getenv("T_FIN") ? "77:1000:2000:15" : "77:1000:2000:7", 1);
 
 	lfd = tcpr_socket(AF_INET, SOCK_STREAM, 0);
 	CHECK(lfd > 3);
@@ -84,6 +84,10 @@ main(void)
 	CHECK(tcpr_offsets(s, &in, &out) == 0 && in == 0 && out == 0);
 	CHECK(tcpr_close(s) == 0);
 	CHECK(tcpr_offsets(s, &in, &out) == -1);
+	if (getenv("T_FIN")) {
+		/* a restored session whose peer had sent its FIN: end of file */
+		CHECK(tcpr_recv(3, buf, sizeof buf, 0) == 0);
+	}
 	printf("ok\n");
 	return 0;
 }
@@ -94,6 +98,11 @@ C
 
 @test "libtcpr: restored session first, offsets, marks, then new connections" {
 	run -0 "$BATS_TEST_TMPDIR/t"
+	[ "$output" = ok ]
+}
+
+@test "libtcpr: a restored session whose peer had closed reads end of file" {
+	run -0 env T_FIN=1 "$BATS_TEST_TMPDIR/t"
 	[ "$output" = ok ]
 }
 
