@@ -102,3 +102,36 @@ chain() {
 	[ -z "$output" ]
 	[[ $stderr == *"restored 0 sessions"* ]]
 }
+
+@test "tcpr failover chain, cheap mode: 1000 IPv4 sessions from one client" {
+	[ "$(ulimit -Hn)" -ge 4096 ] || skip "needs 4096 descriptors"
+	ulimit -n 4096
+	hx 2 ip addr add 192.0.2.100/24 dev eth0
+	bg recv 3 $TCPR_SYNC -k "$KEY" -s "$D/store" recv 7001
+	wait_until 5000 grep -q receiving "$D/recv.err"
+	[ -x "$BIN/tcpr-echod" ] && bg srv 2 $BIN/tcpr-echod 192.0.2.100 7 || bg srv 2 python3 "$ECHO" 192.0.2.100 7
+	wait_until 10000 grep -q ready "$D/srv.err"
+	bg cap 2 sh -c "$TCPR_CAPTURE -p 7 | $TCPR_SYNC -t 20 -k $KEY send 192.0.2.3:7001"
+	wait_until 10000 grep -q capturing "$D/cap.err"
+	mkdir -p "$D/m"
+	bg many 1 python3 "$NONSTOP_TOP/contrib/tcpr/tcpr-echo-many.py" 192.0.2.100 7 "$D/m" 1000
+	wait_until 120000 test -e "$D/m/ready"
+	wait_until 30000 stored 1000
+	sleep 1
+	link_cut 2
+	for pid in $(ip netns pids "$(ns 2)"); do kill -9 "$pid" 2>/dev/null || true; done
+	touch "$D/m/cut"
+	bg_stop recv
+	if [ -x "$BIN/tcpr-echod" ]; then
+		bg app 3 $TCPR_RESTORE -s "$D/store" $BIN/tcpr-echod 192.0.2.100 7
+	else
+		bg app 3 $TCPR_RESTORE -s "$D/store" python3 "$ECHO"
+	fi
+	wait_until 20000 grep -q ready "$D/app.err"
+	grep "restored 1000 sessions" "$D/app.err"
+	hx 3 ip addr add 192.0.2.100/24 dev eth0
+	hx 3 "$GARP_SEND" -c 2 -i eth0 192.0.2.100 2>/dev/null || hx 1 ip neigh flush dev eth0
+	wait_until 300000 not_running "$(bg_pid many)"
+	echo "client: $(bg_out many)"
+	[[ $(bg_out many) == "ok conns=1000 "* ]]
+}
