@@ -20,11 +20,18 @@
 #include "dp.h"
 #include "dp_ipvs.h"
 
+/* About 100 changes: their acks must all fit the socket receive buffer. */
+#define BATCH_SIZE (16 * 1024)
+
 struct ipvs_priv {
 	struct mnl_socket *nl;
 	unsigned portid;
 	uint16_t family;
 	unsigned seq;
+	/* Real-server changes go out many per sendto, acks read after. */
+	char batch[BATCH_SIZE];
+	size_t blen;
+	unsigned bn;
 };
 
 static char *
@@ -97,6 +104,11 @@ ipvs_open(struct dp *dp)
 		goto fail;
 	}
 	p->portid = mnl_socket_get_portid(p->nl);
+	/* Acks without the request copied back: a batch's fit the buffer. */
+	{
+		int one = 1;
+		(void)mnl_socket_setsockopt(p->nl, NETLINK_CAP_ACK, &one, sizeof one);
+	}
 	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = GENL_ID_CTRL;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
@@ -206,21 +218,63 @@ svc_cmd(struct dp *dp, uint8_t cmd, const struct dp_svc *s)
 	return -1;
 }
 
+/* Send the batch and read one ack per message; the first error wins. */
+static int
+flush(struct dp *dp)
+{
+	struct ipvs_priv *p = dp->priv;
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	unsigned acks = 0;
+	int err = 0;
+	ssize_t n;
+
+	if (p->bn == 0)
+		return 0;
+	if (mnl_socket_sendto(p->nl, p->batch, p->blen) < 0) {
+		err = errno;
+		goto out;
+	}
+	errno = 0;
+	while (acks < p->bn && (n = mnl_socket_recvfrom(p->nl, buf, sizeof buf)) > 0) {
+		const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
+		int len = (int)n;
+		for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+			const struct nlmsgerr *e;
+			if (nlh->nlmsg_type != NLMSG_ERROR)
+				continue;
+			acks++;
+			e = mnl_nlmsg_get_payload(nlh);
+			if (e->error != 0 && err == 0)
+				err = -e->error;
+		}
+	}
+	if (acks < p->bn && err == 0)
+		err = errno ? errno : EIO;
+out:
+	p->blen = 0;
+	p->bn = 0;
+	if (err == 0)
+		return 0;
+	snprintf(dp->why, sizeof dp->why, "IPVS: real server change: %s",
+	    strerror(err));
+	errno = err;
+	return -1;
+}
+
 static int
 dest_cmd(struct dp *dp, uint8_t cmd, const struct dp_svc *s, const struct dp_rs *r)
 {
 	struct ipvs_priv *p = dp->priv;
-	char buf[MNL_SOCKET_BUFFER_SIZE], a[ADDR_STRLEN];
-	struct nlmsghdr *nlh = (struct nlmsghdr *)put_hdr(p, buf, cmd, NLM_F_ACK);
+	struct nlmsghdr *nlh;
 
+	if (p->blen + 512 > sizeof p->batch && flush(dp) == -1)
+		return -1;
+	nlh = (struct nlmsghdr *)put_hdr(p, p->batch + p->blen, cmd, NLM_F_ACK);
 	put_svc(nlh, s, 0);
 	put_dest(nlh, r, cmd != IPVS_CMD_DEL_DEST);
-	if (talk(p, nlh, NULL, NULL) == 0)
-		return 0;
-	snprintf(dp->why, sizeof dp->why, "IPVS: real server %s %s port %u: %s",
-	    r->name[0] ? r->name : "-", addr_fmt(&r->addr, a, sizeof a), r->port,
-	    strerror(errno));
-	return -1;
+	p->blen += NLMSG_ALIGN(nlh->nlmsg_len);
+	p->bn++;
+	return 0;
 }
 
 /* --- read back ---------------------------------------------------------- */
@@ -417,6 +471,8 @@ ipvs_apply(struct dp *dp, struct dp_table *want, const struct dp_table *prev)
 			if (dp_svc_find(w, &c->rs[j].addr, c->rs[j].port) == NULL &&
 			    dest_cmd(dp, IPVS_CMD_DEL_DEST, w, &c->rs[j]) == -1)
 				goto out;
+		if (flush(dp) == -1)
+			goto out;
 	}
 	/* Services we set up before and want no more. */
 	for (i = 0; prev != NULL && i < prev->nsvc; i++) {
@@ -428,6 +484,8 @@ ipvs_apply(struct dp *dp, struct dp_table *want, const struct dp_table *prev)
 	}
 	rc = 0;
 out:
+	((struct ipvs_priv *)dp->priv)->blen = 0;
+	((struct ipvs_priv *)dp->priv)->bn = 0;
 	dp_table_free(&cur);
 	if (rc == -1)
 		errno = EIO;

@@ -78,3 +78,7 @@ check() {
 @test "follow: a quiesced server with no connection left is removed at once" {
 	check drained-early
 }
+
+@test "300 real servers (several netlink batches) are added, reweighted and removed" {
+	check batches
+}

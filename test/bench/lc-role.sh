@@ -82,8 +82,8 @@ cat >"$tmp/guest.sh" <<'EOG'
 # busybox date has no %N: /proc/uptime counts in 10 ms.
 up() { read u _ </proc/uptime; echo "${u%.*}${u#*.}0"; }
 for k in 1 2 3; do
-	a=$(up); lc-role -q -d ipvs -i eth0 -s /tmp/st apply -f /t/a.role; b=$(up)
-	lc-role -q -d ipvs -i eth0 -s /tmp/st apply -f /t/b.role; c=$(up)
+	a=$(up); lc-role -q -d ipvs -i eth0 -s /tmp/st apply -f /t/a.role || echo "GUEST apply failed"; b=$(up)
+	lc-role -q -d ipvs -i eth0 -s /tmp/st apply -f /t/b.role || echo "GUEST apply failed"; c=$(up)
 	echo "GUEST new=$((b - a)) weights=$((c - b)) rs=$(ipvsadm -Ln | grep -c Route)"
 	lc-role -q -s /tmp/st undo
 done

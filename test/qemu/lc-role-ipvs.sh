@@ -199,5 +199,23 @@ waitfor 50 grep -q "event=removed rs=rs2" /tmp/f2.out && ! table | grep -q 192.0
 exec 6>&-
 sleep 0.3
 lc-role -s /tmp/sd undo
+# Several batches of real-server changes: 300 servers, then all weights.
+{
+	echo "role=lb host=lb1 cluster=big generation=1 version=1"
+	echo "service=big vip=192.0.2.200 port=80 proto=tcp sched=wrr fwd=dr"
+	echo "lb=lb1 addr=192.0.2.2"
+	i=0
+	while [ $i -lt 300 ]; do
+		echo "rs=r$i addr=10.7.$((i / 250)).$((i % 250 + 1)) weight=1"
+		i=$((i + 1))
+	done
+} >/tmp/big.role
+sed 's/weight=1$/weight=2/' /tmp/big.role >/tmp/big2.role
+lc-role -d ipvs -i br0 -s /tmp/sbig apply -f /tmp/big.role &&
+    [ "$(ipvsadm -Ln -t 192.0.2.200:80 | awk '$3 == "Route" && $4 == 1' | wc -l)" = 300 ] &&
+    lc-role -s /tmp/sbig -i br0 apply -f /tmp/big2.role &&
+    [ "$(ipvsadm -Ln -t 192.0.2.200:80 | awk '$3 == "Route" && $4 == 2' | wc -l)" = 300 ] &&
+    lc-role -s /tmp/sbig undo && ! ipvsadm -Ln | grep -q 192.0.2.200 &&
+    ok batches || bad batches "$(ipvsadm -Ln -t 192.0.2.200:80 | wc -l)"
 echo "CHECKS done fails=$fails"
 exit 0
