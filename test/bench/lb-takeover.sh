@@ -23,11 +23,12 @@ PRE=300 POST=1500
 
 [ "$(id -u)" -eq 0 ] || { echo "lb-takeover.sh: fatal: needs root" >&2; exit 100; }
 bats_require_minimum_version() { :; }
-BATS_TEST_DIRNAME=$top/test
+export BATS_TEST_DIRNAME=$top/test
 # shellcheck source=../lib/common.bash
 . "$top/test/lib/common.bash"
 work=$(mktemp -d)
-BATS_TEST_TMPDIR=$work
+export BATS_TEST_TMPDIR=$work
+# shellcheck disable=SC2154  # p is the traps' own loop variable
 [ -n "${KEEP:-}" ] && echo "work: $work" && trap 'for p in $(cat "$work/pids" 2>/dev/null); do kill -9 -- "-$p" 2>/dev/null; done; topo_teardown' EXIT || trap 'for p in $(cat "$work/pids" 2>/dev/null); do kill -9 -- "-$p" 2>/dev/null; done; topo_teardown; rm -rf "$work"' EXIT
 cc -std=c11 -D_GNU_SOURCE -O2 -o "$work/connprobe" "$here/connprobe.c" ||
 	{ echo "lb-takeover.sh: fatal: unable to build connprobe" >&2; exit 111; }

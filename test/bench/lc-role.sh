@@ -12,7 +12,7 @@ LC_ROLE=${LC_ROLE:-$BIN/lc-role}
 N=${1:-1000}
 ns=lcbench$$
 tmp=$(mktemp -d)
-trap 'ip netns del $ns 2>/dev/null; rm -rf "$tmp"' EXIT
+trap 'ip netns del "$ns" 2>/dev/null; rm -rf "$tmp"' EXIT
 
 ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 
@@ -30,29 +30,29 @@ role 1 wrr >"$tmp/a.role"
 role 2 wrr 2 >"$tmp/b.role"
 
 # --- nftables: the neighbours are static entries on a veth -------------
-ip netns add $ns
-ip -n $ns link set lo up
-ip -n $ns link add eth0 type veth peer name eth1
-ip -n $ns link set eth0 up
-ip -n $ns link set eth1 up
-ip -n $ns addr add 10.9.255.2/16 dev eth0
+ip netns add "$ns"
+ip -n "$ns" link set lo up
+ip -n "$ns" link add eth0 type veth peer name eth1
+ip -n "$ns" link set eth0 up
+ip -n "$ns" link set eth1 up
+ip -n "$ns" addr add 10.9.255.2/16 dev eth0
 for ((i = 0; i < N; i++)); do
 	printf 'neigh add 10.9.%d.%d lladdr 02:00:00:%02x:%02x:01 dev eth0 nud permanent\n' \
 	    $((i / 250)) $((i % 250 + 1)) $((i / 250)) $((i % 250))
-done | ip -n $ns -batch -
+done | ip -n "$ns" -batch -
 
 best() { sort -n | head -n 1; }
 for k in 1 2 3 4 5; do
 	t=$(date +%s%N)
-	ip netns exec $ns $LC_ROLE -q -d nft -s "$tmp/st" apply -f "$tmp/a.role"
-	echo "$(ms $t)" >>"$tmp/first"
+	ip netns exec "$ns" $LC_ROLE -q -d nft -s "$tmp/st" apply -f "$tmp/a.role"
+	ms "$t" >>"$tmp/first"
 	t=$(date +%s%N)
-	ip netns exec $ns $LC_ROLE -q -s "$tmp/st" apply -f "$tmp/a.role"
-	echo "$(ms $t)" >>"$tmp/again"
+	ip netns exec "$ns" $LC_ROLE -q -s "$tmp/st" apply -f "$tmp/a.role"
+	ms "$t" >>"$tmp/again"
 	t=$(date +%s%N)
-	ip netns exec $ns $LC_ROLE -q -s "$tmp/st" apply -f "$tmp/b.role"
-	echo "$(ms $t)" >>"$tmp/weights"
-	ip netns exec $ns $LC_ROLE -q -s "$tmp/st" undo
+	ip netns exec "$ns" $LC_ROLE -q -s "$tmp/st" apply -f "$tmp/b.role"
+	ms "$t" >>"$tmp/weights"
+	ip netns exec "$ns" $LC_ROLE -q -s "$tmp/st" undo
 done
 echo "nft apply $N rs (new service, whole process): best $(best <"$tmp/first") ms of 5"
 echo "nft apply $N rs (unchanged): best $(best <"$tmp/again") ms of 5"
@@ -62,13 +62,13 @@ echo "nft apply $N rs (every weight changed): best $(best <"$tmp/weights") ms of
 follow_bench() {
 	local n=$1 saved=$N
 	N=$n; role 1 wrr >"$tmp/f.role"; N=$saved
-	ip netns exec $ns $LC_ROLE -q -d nft -s "$tmp/st" apply -f "$tmp/f.role"
+	ip netns exec "$ns" $LC_ROLE -q -d nft -s "$tmp/st" apply -f "$tmp/f.role"
 	for ((k = 0; k < 200; k++)); do
 		echo "event=weight rs=rs$((k % n)) weight=$((k % 5 + 1))"
-	done | ip netns exec $ns $LC_ROLE -s "$tmp/st" follow -f "$tmp/f.role" >"$tmp/follow"
+	done | ip netns exec "$ns" $LC_ROLE -s "$tmp/st" follow -f "$tmp/f.role" >"$tmp/follow"
 	sed -n 's/.* us=\([0-9]*\)$/\1/p' "$tmp/follow" | sort -n >"$tmp/us"
 	echo "nft follow event->change with $n rs: median $(sed -n "$(( $(wc -l <"$tmp/us") / 2 + 1 ))p" "$tmp/us") us, max $(tail -n 1 "$tmp/us") us over $(wc -l <"$tmp/us") events"
-	ip netns exec $ns $LC_ROLE -q -s "$tmp/st" undo
+	ip netns exec "$ns" $LC_ROLE -q -s "$tmp/st" undo
 }
 follow_bench 10
 follow_bench 100

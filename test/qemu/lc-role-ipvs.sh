@@ -109,6 +109,7 @@ for i in 3 4 5; do [ "$(active $i)" = 0 ] && idle=rs$((i - 2)); done
 [ -n "$idle" ] && [ "$got" = "$(for r in rs1 rs2 rs3; do
 	[ $r = "$idle" ] && printf '%s=5 ' $r || printf '%s=0 ' $r; done)fail=0" ] &&
     ok traffic-lc || bad traffic-lc "idle=$idle got=$got table=$(table | tr '\n' ' ')"
+# shellcheck disable=SC2046  # one pid per word
 kill $(pidof sleep) 2>/dev/null
 sleep 1
 
@@ -124,6 +125,7 @@ while [ $k -lt 6 ]; do
 done
 got="$(active 3) $(active 4) $(active 5)"
 [ "$got" = "1 2 3" ] && ok traffic-wlc || bad traffic-wlc "active $got"
+# shellcheck disable=SC2046  # one pid per word
 kill $(pidof sleep) 2>/dev/null
 sleep 1
 
