@@ -30,4 +30,4 @@ PKGS_lc-web     = ldap libarchive
 PKGS_lc-role    = libnftables
 PKGS_tcpr-capture = libnetfilter_queue libmnl
 # net-snmp ships no .pc file: its flags come from net-snmp-config.
-SNMP_TOOLS = lc-agent rs-probe lb-watch lc-build lc-web
+SNMP_TOOLS = lc-agent rs-probe lc-build lc-web

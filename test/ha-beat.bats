@@ -190,3 +190,17 @@ teardown() {
 	bad "check every 100 fall 2 rise 2 /bin/true --flag"
 	run -0 $HA_BEAT -n -f "$T/bad.conf"
 }
+
+@test "quorum and hold are validated" {
+	bad "quorum 4"
+	run -100 $HA_BEAT -n -f "$T/bad.conf"
+	[[ "$output" == *"quorum 4 is more than the group's 3 nodes"* ]]
+	bad "quorum 0"
+	run -100 $HA_BEAT -n -f "$T/bad.conf"
+	[[ "$output" == *"quorum takes a count of nodes from 1 to 8"* ]]
+	bad "hold 1s"
+	run -100 $HA_BEAT -n -f "$T/bad.conf"
+	[[ "$output" == *"hold takes milliseconds"* ]]
+	bad "quorum 2" "hold 500"
+	run -0 $HA_BEAT -n -f "$T/bad.conf"
+}

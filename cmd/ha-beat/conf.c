@@ -159,6 +159,14 @@ directive(struct conf *c, const char *path, int ln, char **w, int n)
 		if (n != 2 || num(w[1], 1, 3600, &v) == -1)
 			FAIL("lease takes seconds from 1 to 3600");
 		c->lease_s = v;
+	} else if (strcmp(w[0], "quorum") == 0) {
+		if (n != 2 || num(w[1], 1, HB_MAXNODES, &v) == -1)
+			FAIL("quorum takes a count of nodes from 1 to 8");
+		c->quorum = v;
+	} else if (strcmp(w[0], "hold") == 0) {
+		if (n != 2 || num(w[1], 0, 600000, &v) == -1)
+			FAIL("hold takes milliseconds from 0 to 600000");
+		c->hold_ms = v;
 	} else if (strcmp(w[0], "announce") == 0) {
 		if (n < 2 || n - 1 > HB_MAXANNOUNCE)
 			FAIL("announce takes 1 to 8 delays in milliseconds");
@@ -338,6 +346,10 @@ conf_load(struct conf *c, const char *path, const char *self, const char **why)
 	need_ms = c->interval_ms * c->dead;
 	if ((unsigned long)c->lease_s * 1000 < 2UL * need_ms)
 		return fail(path, 0, "lease must be at least twice interval x dead");
+	if (c->quorum > c->nnodes)
+		return fail(path, 0, "quorum %d is more than the group's %d nodes", c->quorum, c->nnodes);
+	if (c->quorum == 0)	/* a majority; a two-node group has a witness instead */
+		c->quorum = c->nnodes == 2 ? 1 : c->nnodes / 2 + 1;
 	if (c->has_witness && c->nnodes != 2)
 		return fail(path, 0, "witness is for two-node groups; larger groups decide by majority");
 	return 0;

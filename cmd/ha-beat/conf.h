@@ -50,6 +50,8 @@ struct conf {
 	int nvips;
 	int preempt;
 	unsigned lease_s;
+	unsigned hold_ms;	/* listen this long at start; 0: interval x dead */
+	int quorum;		/* live nodes (self included) needed to serve */
 	unsigned announce_ms[HB_MAXANNOUNCE];	/* GARP rounds after takeover */
 	int nannounce;
 	int garp_reply;

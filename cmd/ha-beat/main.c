@@ -571,7 +571,7 @@ evaluate(int64_t t)
 	} else if (t_hold) {
 		want = HB_BACKUP;
 		reason = "startup";
-	} else if (cf.nnodes >= 3 && 2 * live <= cf.nnodes) {
+	} else if (live < cf.quorum) {
 		want = HB_FAULT;
 		reason = "no-quorum";
 	} else if (cf.nnodes == 2 && cf.has_witness && live == 1 &&
@@ -949,7 +949,7 @@ main(int argc, char **argv)
 	dead_ns = (int64_t)cf.dead * cf.interval_ms * MS;
 	link_ok = nl_link_up(nl, ifindex) == 1;
 	t_next_send = now_ns();
-	t_hold = t_next_send + dead_ns;
+	t_hold = t_next_send + (cf.hold_ms ? (int64_t)cf.hold_ms * MS : dead_ns);
 	w_next = t_next_send;
 	err_info("group %s node %s priority %d, %d nodes, every %u ms, dead after %u",
 	    cf.group, cf.self, cf.nodes[me].priority, cf.nnodes,

@@ -303,3 +303,23 @@ teardown() {
 	# And the last hook that ran is the master's.
 	[ "$(tail -n 1 "$HOOKLOG")" = "end master" ]
 }
+
+@test "hold: a starting node that hears nobody waits before it takes the role" {
+	hb_conf 2 "hold 800"
+	hb_start 1
+	sleep 0.4
+	hb_is 1 backup
+	wait_until 3000 hb_is 1 master
+	grep -q 'from=backup to=master reason=elected' "$T/hb1.out"
+}
+
+@test "quorum 1: the last node of a cascade serves alone" {
+	hb_conf 3 "quorum 1"
+	hb_start 1; hb_start 2; hb_start 3
+	wait_until 3000 hb_is 1 master
+	link_cut 1; bg_stop hb1 KILL
+	wait_until 3000 hb_is 2 master
+	link_cut 2; bg_stop hb2 KILL
+	wait_until 3000 hb_is 3 master
+	has_vip 3
+}
