@@ -172,5 +172,19 @@ events() { cat "$R/lw$1/events" 2>/dev/null; }
 }
 
 @test "the primary backup crashes too: the secondary serves" {
-	skip "ha-beat groups of three need a majority: the secondary alone goes to fault (needs a quorum option in ha-beat)"
+	cluster
+	wait_until 10000 is 2 master
+	wait_until 5000 all_served
+	link_cut 2
+	bg_stop beat2 KILL
+	wait_until 10000 is 3 master
+	wait_until 5000 all_served
+	is 4 backup
+	# Now the primary backup goes as well: the secondary takes over alone.
+	link_cut 3
+	bg_stop beat3 KILL
+	wait_until 10000 is 4 master
+	wait_until 5000 grep -q "event=takeover subject=bs2 cluster=web" "$R/lw4/events"
+	wait_until 5000 all_served
+	has_vip 4
 }

@@ -127,6 +127,8 @@ conf(const struct role *r, const char *rolefile)
 		    addr_fmt(&r->bs[i].addr, a, sizeof a),
 		    250 - r->bs[i].order > 1 ? 250 - r->bs[i].order : 1);
 	printf("self %s\n", r->host);
+	/* A cascade: the last backup standing takes over alone. */
+	printf("quorum 1\n");
 	for (i = 0; i < r->nsvc; i++) {
 		for (j = 0; j < i; j++)
 			if (addr_eq(&r->svc[j].vip, &r->svc[i].vip))
