@@ -745,10 +745,11 @@ witness_read(void)
 }
 
 /*
- * We woke well after we planned to: this process (or the whole machine)
- * was not running. Peers' silence during that time says nothing about
- * them, so their timers get the time back; otherwise a stall of every node
- * at once (a paused VM) makes every node declare every other dead.
+ * Now is well after planned (when we meant to wake, or when we started
+ * working): this process, or the whole machine, was not running. Peers'
+ * silence during that time says nothing about them, so their timers get
+ * the time back; otherwise a pause of every node at once (a stalled VM)
+ * makes every node declare every other dead.
  */
 static void
 stall_grace(int64_t planned)
@@ -909,6 +910,7 @@ main(int argc, char **argv)
 {
 	const char *cfpath = NULL, *self = NULL, *why;
 	int c, check = 0, i;
+	int64_t t_woke;
 
 	err_init(argv[0]);
 	while ((c = getopt(argc, argv, "f:nN:qs:vV")) != -1) {
@@ -993,7 +995,8 @@ main(int argc, char **argv)
 			pf[np++] = (struct pollfd){ .fd = icmpfd, .events = POLLIN };
 		if (ppoll(pf, np, &to, NULL) == -1 && errno != EINTR)
 			err_die(EXIT_TEMP, "poll:");
-		stall_grace(next);
+		stall_grace(next);	/* paused while we slept */
+		t_woke = now_ns();
 
 		for (k = 0; k < cf.nodes[me].npath; k++)
 			if (pf[k].revents & POLLIN)
@@ -1032,6 +1035,7 @@ main(int argc, char **argv)
 		if (icmpfd != -1 && (pf[k + 2].revents & POLLIN))
 			witness_read();
 
+		stall_grace(t_woke);	/* paused while we worked */
 		t = now_ns();
 		if (t >= t_next_send) {
 			send_msg(HB_ADVERT);

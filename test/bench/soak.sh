@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# ha-beat soak: a three-node group at its fastest safe setting (5 ms, dead 3)
+# ha-beat soak: a three-node group at a fast setting (default 5 ms, dead 3)
 # for SECONDS (default 300) while a busy loop keeps the other core loaded;
 # counts false failovers (any transition after the initial election).
-# Usage: test/bench/soak.sh [seconds] [interval_ms]   (root; build first)
+# Usage: test/bench/soak.sh [seconds] [interval_ms] [dead]   (root; build first)
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 HA_BEAT=${HA_BEAT:-${NONSTOP_BIN:-$top/build/bin}/ha-beat}
 dur=${1:-300}
 ivl=${2:-5}
+dead=${3:-3}
 [ "$(id -u)" -eq 0 ] || { echo "soak: fatal: run as root" >&2; exit 100; }
 [ -x "$HA_BEAT" ] || { echo "soak: fatal: $HA_BEAT not built" >&2; exit 100; }
 P=nssoak$$
@@ -34,7 +35,7 @@ for i in 1 2 3; do
 	ip -n "${P}h$i" link set eth0 up
 done
 head -c 32 /dev/urandom >"$work/key"; chmod 600 "$work/key"
-printf '%s\n' "group soak" "interface eth0" "interval $ivl" "dead 3" "key $work/key" \
+printf '%s\n' "group soak" "interface eth0" "interval $ivl" "dead $dead" "key $work/key" \
 	"node a 192.0.2.1 priority 100" "node b 192.0.2.2 priority 90" \
 	"node c 192.0.2.3 priority 80" "vip 192.0.2.100/24" >"$work/conf"
 names=(x a b c)
@@ -46,7 +47,7 @@ sleep 2
 # Load: one busy loop per core but one, plus a burst of short-lived processes.
 n=$(( $(nproc) - 1 )); [ "$n" -ge 1 ] || n=1
 for ((k = 0; k < n; k++)); do timeout "$dur" sh -c 'while :; do :; done' & busy="$busy $!"; done
-echo "soak: ${dur} s at ${ivl} ms x 3 with $n busy loop(s) on $(nproc) cores"
+echo "soak: ${dur} s, heartbeat ${ivl} ms, dead after $dead, 3 nodes, $n busy loop(s) on $(nproc) cores"
 sleep "$dur"
 for i in 1 2 3; do
 	for pid in $(ip netns pids "${P}h$i"); do kill -USR1 "$pid" 2>/dev/null; done
