@@ -77,6 +77,10 @@ has() { grep -q -- "$1" "$BATS_TEST_TMPDIR/probe.out"; }
 	[[ ${lines[1]} == "event=rs-down rs=rs2 addr=192.0.2.3 reason="@(agent-service-down|connect-refused) ]]
 }
 
+rs_table_has() {
+	v3a lb1 snmptable -OU -Cf , -Cb NONSTOP-MIB::nsRsTable | grep -qF "$1"
+}
+
 @test "a dead agent and a dead service are reported down, then up again when back" {
 	cluster
 	snmpd_start lb1 1 "$BATS_TEST_TMPDIR/lb.role" "" -s "$S"
@@ -88,7 +92,7 @@ has() { grep -q -- "$1" "$BATS_TEST_TMPDIR/probe.out"; }
 	# rs1's agent dies (snmpd and lc-agent), its web server lives on.
 	snmpd_stop rs1
 	# Due within one interval + one timeout (1.5 s); allow for a loaded machine.
-	wait_until 6000 has 'event=rs-down rs=rs1 addr=192.0.2.2 reason=agent-timeout'
+	wait_until 6000 has 'event=rs-down rs=rs1 addr=192.0.2.2 reason=agent-timeout' || { cat "$BATS_TEST_TMPDIR/probe.out" "$BATS_TEST_TMPDIR/probe.err"; ps aux | grep -E 'snmpd|lc-agent' | grep -v grep; false; }
 	# rs2's web server dies, its agent lives on.
 	bg_stop web3
 	wait_until 6000 has 'event=rs-down rs=rs2 addr=192.0.2.3 reason='
@@ -96,6 +100,8 @@ has() { grep -q -- "$1" "$BATS_TEST_TMPDIR/probe.out"; }
 
 	# The load balancer's agent serves what rs-probe saw.
 	wait_until 5000 bash -c "grep -q 'rs=rs1 .*status=down' '$S/rs-probe.state'"
+	# The agent reads the state file on its next tick: poll it, bounded.
+	wait_until 5000 rs_table_has 'rs1,ipv4,"C0 00 02 02 ",0,4,down,agent-timeout'
 	run -0 v3a lb1 snmptable -OU -Cf , -Cb NONSTOP-MIB::nsRsTable
 	[[ $output == *'rs1,ipv4,"C0 00 02 02 ",0,4,down,agent-timeout'* ]]
 	[[ $output == *'rs2,ipv4,"C0 00 02 03 ",0,4,down,'* ]]
