@@ -545,6 +545,8 @@ follow(struct nl *nl, struct dp *dp, struct state *s, const struct role *r)
 			kv_free(&rec);
 			if (changed) {
 				if (dp_apply(dp, &s->table, NULL) == -1) {
+					/* End the record: one event per line, always. */
+					say(" applied=no\n");
 					err_warn("%s", dp->why);
 				} else {
 					say(" us=%lld\n", now_us() - t0);

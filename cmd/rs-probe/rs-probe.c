@@ -613,6 +613,9 @@ sweep(void)
 		struct rs *r = &rs[i];
 		if (!r->snmp_done && r->sess != NULL)
 			snmp_target_expire(r->sess);	/* fires agent-timeout */
+		/* The library may drop a request without calling back. */
+		if (!r->snmp_ok && r->snmp_reason[0] == '\0')
+			snprintf(r->snmp_reason, sizeof r->snmp_reason, "agent-timeout");
 		r->snmp_done = 1;
 		for (k = 0; k < r->nchk; k++)
 			if (r->chk[k].phase != C_DONE) {
