@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "be.h"
 #include "tcpr_rec.h"
 
 /*
@@ -23,48 +24,6 @@
 /* More than this in flight or a jump this big is not TCP. */
 #define MAXFLIGHT (1ull << 31)
 #define MAXOFF (1ull << 62)
-
-static void
-put16(unsigned char *p, uint16_t v)
-{
-	p[0] = v >> 8;
-	p[1] = v;
-}
-
-static void
-put32(unsigned char *p, uint32_t v)
-{
-	p[0] = v >> 24;
-	p[1] = v >> 16;
-	p[2] = v >> 8;
-	p[3] = v;
-}
-
-static void
-put64(unsigned char *p, uint64_t v)
-{
-	put32(p, v >> 32);
-	put32(p + 4, (uint32_t)v);
-}
-
-static uint16_t
-get16(const unsigned char *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t
-get32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t
-get64(const unsigned char *p)
-{
-	return (uint64_t)get32(p) << 32 | get32(p + 4);
-}
 
 static int
 bad(const char **why, const char *msg)
@@ -152,26 +111,26 @@ tcpr_rec_encode_full(const struct tcpr_sess *s, void *buf, size_t size)
 	memset(p, 0, TCPR_REC_FULL_LEN);
 	p[0] = TCPR_REC_VERSION;
 	p[1] = TCPR_REC_FULL;
-	put16(p + 2, TCPR_REC_FULL_LEN);
-	put32(p + 4, s->sid);
+	be_put16(p + 2, TCPR_REC_FULL_LEN);
+	be_put32(p + 4, s->sid);
 	p[8] = s->family == AF_INET ? 4 : 6;
 	p[9] = s->flags;
 	p[10] = s->snd_wscale;
 	p[11] = s->rcv_wscale;
-	put16(p + 12, s->mss);
-	put16(p + 14, s->lport);
-	put16(p + 16, s->pport);
+	be_put16(p + 12, s->mss);
+	be_put16(p + 14, s->lport);
+	be_put16(p + 16, s->pport);
 	memcpy(p + 20, s->laddr, 16);
 	memcpy(p + 36, s->paddr, 16);
-	put32(p + 52, s->snd_isn);
-	put32(p + 56, s->rcv_isn);
-	put64(p + 60, s->rcv);
-	put64(p + 68, s->snd_una);
-	put64(p + 76, s->snd_nxt);
-	put32(p + 84, s->tsval);
-	put32(p + 88, s->ts_recent);
-	put32(p + 92, s->snd_wnd);
-	put32(p + 96, s->rcv_wnd);
+	be_put32(p + 52, s->snd_isn);
+	be_put32(p + 56, s->rcv_isn);
+	be_put64(p + 60, s->rcv);
+	be_put64(p + 68, s->snd_una);
+	be_put64(p + 76, s->snd_nxt);
+	be_put32(p + 84, s->tsval);
+	be_put32(p + 88, s->ts_recent);
+	be_put32(p + 92, s->snd_wnd);
+	be_put32(p + 96, s->rcv_wnd);
 	return TCPR_REC_FULL_LEN;
 }
 
@@ -190,14 +149,14 @@ tcpr_rec_encode_sync(const struct tcpr_sess *s, void *buf, size_t size)
 	memset(p, 0, TCPR_REC_SYNC_LEN);
 	p[0] = TCPR_REC_VERSION;
 	p[1] = TCPR_REC_SYNC;
-	put16(p + 2, TCPR_REC_SYNC_LEN);
-	put32(p + 4, s->sid);
-	put64(p + 8, s->rcv);
-	put64(p + 16, s->snd_una);
-	put64(p + 24, s->snd_nxt);
-	put32(p + 32, s->tsval);
+	be_put16(p + 2, TCPR_REC_SYNC_LEN);
+	be_put32(p + 4, s->sid);
+	be_put64(p + 8, s->rcv);
+	be_put64(p + 16, s->snd_una);
+	be_put64(p + 24, s->snd_nxt);
+	be_put32(p + 32, s->tsval);
 	w = s->snd_wnd >> s->snd_wscale;
-	put16(p + 36, w > 65535 ? 65535 : (uint16_t)w);
+	be_put16(p + 36, w > 65535 ? 65535 : (uint16_t)w);
 	p[38] = s->flags & (TCPR_F_FIN_IN | TCPR_F_FIN_OUT | TCPR_F_END);
 	return TCPR_REC_SYNC_LEN;
 }
@@ -219,7 +178,7 @@ tcpr_rec_decode(const void *buf, size_t len, int *type, struct tcpr_sess *s,
 		errno = EPROTONOSUPPORT;
 		return -1;
 	}
-	rlen = get16(p + 2);
+	rlen = be_get16(p + 2);
 	if (p[1] == TCPR_REC_FULL) {
 		if (rlen != TCPR_REC_FULL_LEN)
 			return bad(why, "full record of wrong length");
@@ -232,15 +191,15 @@ tcpr_rec_decode(const void *buf, size_t len, int *type, struct tcpr_sess *s,
 		return 0;
 	memset(s, 0, sizeof *s);
 	*type = p[1];
-	s->sid = get32(p + 4);
+	s->sid = be_get32(p + 4);
 	if (p[1] == TCPR_REC_SYNC) {
 		if (s->sid == 0)
 			return bad(why, "session id 0");
-		s->rcv = get64(p + 8);
-		s->snd_una = get64(p + 16);
-		s->snd_nxt = get64(p + 24);
-		s->tsval = get32(p + 32);
-		s->snd_wnd = get16(p + 36);
+		s->rcv = be_get64(p + 8);
+		s->snd_una = be_get64(p + 16);
+		s->snd_nxt = be_get64(p + 24);
+		s->tsval = be_get32(p + 32);
+		s->snd_wnd = be_get16(p + 36);
 		s->flags = p[38];
 		if (s->flags & ~(TCPR_F_FIN_IN | TCPR_F_FIN_OUT | TCPR_F_END))
 			return bad(why, "option flags in a sync record");
@@ -259,22 +218,22 @@ tcpr_rec_decode(const void *buf, size_t len, int *type, struct tcpr_sess *s,
 	s->flags = p[9];
 	s->snd_wscale = p[10];
 	s->rcv_wscale = p[11];
-	s->mss = get16(p + 12);
-	s->lport = get16(p + 14);
-	s->pport = get16(p + 16);
-	if (get16(p + 18))
+	s->mss = be_get16(p + 12);
+	s->lport = be_get16(p + 14);
+	s->pport = be_get16(p + 16);
+	if (be_get16(p + 18))
 		return bad(why, "reserved bytes not zero");
 	memcpy(s->laddr, p + 20, 16);
 	memcpy(s->paddr, p + 36, 16);
-	s->snd_isn = get32(p + 52);
-	s->rcv_isn = get32(p + 56);
-	s->rcv = get64(p + 60);
-	s->snd_una = get64(p + 68);
-	s->snd_nxt = get64(p + 76);
-	s->tsval = get32(p + 84);
-	s->ts_recent = get32(p + 88);
-	s->snd_wnd = get32(p + 92);
-	s->rcv_wnd = get32(p + 96);
+	s->snd_isn = be_get32(p + 52);
+	s->rcv_isn = be_get32(p + 56);
+	s->rcv = be_get64(p + 60);
+	s->snd_una = be_get64(p + 68);
+	s->snd_nxt = be_get64(p + 76);
+	s->tsval = be_get32(p + 84);
+	s->ts_recent = be_get32(p + 88);
+	s->snd_wnd = be_get32(p + 92);
+	s->rcv_wnd = be_get32(p + 96);
 	if (tcpr_sess_check(s, why) < 0)
 		return -1;
 	return (int)rlen;

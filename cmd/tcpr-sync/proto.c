@@ -1,30 +1,9 @@
 /* tcpr-sync datagrams: build and check. */
 #include <string.h>
 
+#include "be.h"
 #include "proto.h"
 #include "tcpr_rec.h"
-
-void
-dgram_put64(unsigned char *p, uint64_t v)
-{
-	int i;
-
-	for (i = 7; i >= 0; i--) {
-		p[i] = (unsigned char)v;
-		v >>= 8;
-	}
-}
-
-static uint64_t
-get64(const unsigned char *p)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
 
 size_t
 dgram_seal(unsigned char *buf, int type, uint64_t epoch, uint64_t seq,
@@ -33,8 +12,8 @@ dgram_seal(unsigned char *buf, int type, uint64_t epoch, uint64_t seq,
 	buf[0] = SYNC_VERSION;
 	buf[1] = (unsigned char)type;
 	buf[2] = buf[3] = 0;
-	dgram_put64(buf + 4, epoch);
-	dgram_put64(buf + 12, seq);
+	be_put64(buf + 4, epoch);
+	be_put64(buf + 12, seq);
 	auth_mac(key, buf, SYNC_HDR + plen, buf + SYNC_HDR + plen);
 	return SYNC_HDR + plen + AUTH_MACLEN;
 }
@@ -67,8 +46,8 @@ dgram_parse(const unsigned char *buf, size_t len, const struct auth_key *key,
 		return bad(why, "reserved bits set");
 	memset(d, 0, sizeof *d);
 	d->type = buf[1];
-	d->epoch = get64(buf + 4);
-	d->seq = get64(buf + 12);
+	d->epoch = be_get64(buf + 4);
+	d->seq = be_get64(buf + 12);
 	d->payload = buf + SYNC_HDR;
 	d->len = plen;
 	if (d->epoch == 0 || d->seq == 0)
@@ -77,9 +56,9 @@ dgram_parse(const unsigned char *buf, size_t len, const struct auth_key *key,
 	case SYNC_ACK:
 		if (plen != SYNC_ACKLEN)
 			return bad(why, "ack of wrong length");
-		d->ack_epoch = get64(d->payload);
-		d->ack_top = get64(d->payload + 8);
-		d->ack_bits = get64(d->payload + 16);
+		d->ack_epoch = be_get64(d->payload);
+		d->ack_top = be_get64(d->payload + 8);
+		d->ack_bits = be_get64(d->payload + 16);
 		return 0;
 	case SYNC_DATA:
 		for (off = 0; off < plen;) {

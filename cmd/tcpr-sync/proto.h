@@ -43,6 +43,5 @@ int dgram_parse(const unsigned char *buf, size_t len,
 /* Header at buf, payload already at buf + SYNC_HDR, MAC appended. */
 size_t dgram_seal(unsigned char *buf, int type, uint64_t epoch, uint64_t seq,
     size_t plen, const struct auth_key *key);
-void dgram_put64(unsigned char *p, uint64_t v);
 
 #endif

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "be.h"
 #include "err.h"
 #include "proto.h"
 #include "sync.h"
@@ -551,9 +552,9 @@ sync_recv(const struct sync_opts *o, int check)
 			unsigned char a[SYNC_MAXDGRAM];
 			size_t len;
 
-			dgram_put64(a + SYNC_HDR, master.epoch);
-			dgram_put64(a + SYNC_HDR + 8, master.top);
-			dgram_put64(a + SYNC_HDR + 16, master.seen);
+			be_put64(a + SYNC_HDR, master.epoch);
+			be_put64(a + SYNC_HDR + 8, master.top);
+			be_put64(a + SYNC_HDR + 16, master.seen);
 			len = dgram_seal(a, SYNC_ACK, my_epoch, ++my_seq,
 			    SYNC_ACKLEN, &key);
 			if (sendto(sock, a, len, 0, (struct sockaddr *)&ackto,
