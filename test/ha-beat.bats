@@ -183,7 +183,15 @@ teardown() {
 	[[ "$output" == *"check every takes milliseconds from 10"* ]]
 	bad "check every 100 fall 2 /bin/true"
 	run -100 $HA_BEAT -n -f "$T/bad.conf"
-	[[ "$output" == *"check takes: every MS fall N rise N PROGRAM"* ]]
+	[[ "$output" == *"check takes: every MS [timeout MS] fall N rise N PROGRAM"* ]]
+	bad "check every 100 timeout 5 fall 2 rise 2 /bin/true"
+	run -100 $HA_BEAT -n -f "$T/bad.conf"
+	[[ "$output" == *"check timeout takes milliseconds from 10"* ]]
+	bad "check every 100 timeout 500 fall 2 /bin/true"
+	run -100 $HA_BEAT -n -f "$T/bad.conf"
+	[[ "$output" == *"check takes: every MS [timeout MS] fall N rise N PROGRAM"* ]]
+	bad "check every 100 timeout 500 fall 2 rise 2 /bin/true"
+	run -0 $HA_BEAT -n -f "$T/bad.conf"
 	bad "check every 100 fall 2 rise 2 true"
 	run -100 $HA_BEAT -n -f "$T/bad.conf"
 	[[ "$output" == *"check program must be an absolute path"* ]]

@@ -220,29 +220,36 @@ directive(struct conf *c, const char *path, int ln, char **w, int n)
 				FAIL("out of memory");
 		c->nhooks++;
 	} else if (strcmp(w[0], "check") == 0) {
-		/* check every MS fall N rise N PROGRAM [ARG...] */
+		/* check every MS [timeout MS] fall N rise N PROGRAM [ARG...] */
 		struct check *k;
-		unsigned long every, fall, rise;
-		if (n < 8 || strcmp(w[1], "every") != 0 ||
-		    strcmp(w[3], "fall") != 0 || strcmp(w[5], "rise") != 0)
-			FAIL("check takes: every MS fall N rise N PROGRAM [ARG...]");
+		unsigned long every, timeout = 0, fall, rise;
+		int a = 3;
+		if (n >= 5 && strcmp(w[1], "every") == 0 && strcmp(w[3], "timeout") == 0) {
+			if (num(w[4], 10, 3600000, &timeout) == -1)
+				FAIL("check timeout takes milliseconds from 10 to 3600000");
+			a = 5;
+		}
+		if (n < a + 5 || strcmp(w[1], "every") != 0 ||
+		    strcmp(w[a], "fall") != 0 || strcmp(w[a + 2], "rise") != 0)
+			FAIL("check takes: every MS [timeout MS] fall N rise N PROGRAM [ARG...]");
 		if (num(w[2], 10, 3600000, &every) == -1)
 			FAIL("check every takes milliseconds from 10 to 3600000");
-		if (num(w[4], 1, 100, &fall) == -1 || num(w[6], 1, 100, &rise) == -1)
+		if (num(w[a + 1], 1, 100, &fall) == -1 || num(w[a + 3], 1, 100, &rise) == -1)
 			FAIL("check fall and rise take counts from 1 to 100");
-		if (w[7][0] != '/')
-			FAIL("check program must be an absolute path: '%s'", w[7]);
-		if (n - 7 > HB_MAXARGS)
+		if (w[a + 4][0] != '/')
+			FAIL("check program must be an absolute path: '%s'", w[a + 4]);
+		if (n - (a + 4) > HB_MAXARGS)
 			FAIL("check takes at most 16 arguments");
 		if (c->nchecks == HB_MAXCHECKS)
 			FAIL("more than 4 checks");
 		k = &c->checks[c->nchecks];
 		memset(k, 0, sizeof *k);
 		k->every_ms = every;
+		k->timeout_ms = timeout ? timeout : every;
 		k->fall = fall;
 		k->rise = rise;
-		for (i = 7; i < n; i++)
-			if ((k->argv[i - 7] = strdup(w[i])) == NULL)
+		for (i = a + 4; i < n; i++)
+			if ((k->argv[i - (a + 4)] = strdup(w[i])) == NULL)
 				FAIL("out of memory");
 		c->nchecks++;
 	} else

@@ -31,7 +31,8 @@ struct hook {
 
 /* A health check: the node is fit to be master only while it passes. */
 struct check {
-	unsigned every_ms;	/* run it this often; it must finish in time */
+	unsigned every_ms;	/* start it this often */
+	unsigned timeout_ms;	/* a run still going after this has failed */
 	unsigned fall, rise;	/* failures to fail, successes to recover */
 	char *argv[HB_MAXARGS + 1];
 };

@@ -82,6 +82,7 @@ static const char *state_name[] = { "backup", "master", "fault" };
 /* Health checks in flight and their verdicts. */
 struct checkrun {
 	pid_t pid;		/* running, or 0 */
+	int64_t started;	/* when the running one began */
 	int64_t next;		/* when to start it next */
 	unsigned oks, fails;	/* in a row */
 	int failed;		/* the verdict: 1 after fall failures */
@@ -461,7 +462,21 @@ check_result(int k, int ok)
 	}
 }
 
-/* Start the checks that are due; one still running when due has failed. */
+/* When check k needs attention: its next start, or giving up on its run. */
+static int64_t
+check_due(int k)
+{
+	const struct checkrun *r = &runs[k];
+
+	if (r->pid > 0)
+		return r->started + (int64_t)cf.checks[k].timeout_ms * MS;
+	return r->next;
+}
+
+/*
+ * Start the checks that are due. A run still going at its timeout has
+ * failed and is killed; one still going within it delays the next start.
+ */
 static void
 checks_run(int64_t t)
 {
@@ -469,14 +484,18 @@ checks_run(int64_t t)
 
 	for (k = 0; k < cf.nchecks; k++) {
 		struct checkrun *r = &runs[k];
-		if (t < r->next)
-			continue;
+
 		if (r->pid > 0) {
+			if (t < check_due(k))
+				continue;
 			kill(r->pid, SIGKILL);	/* reaped by the SIGCHLD handler, ignored */
 			r->pid = 0;
 			check_result(k, 0);
 		}
+		if (t < r->next)
+			continue;
 		r->pid = spawn(cf.checks[k].argv);
+		r->started = t;
 		if (r->pid == -1) {
 			r->pid = 0;
 			check_result(k, 0);
@@ -978,8 +997,8 @@ main(int argc, char **argv)
 		if (cf.has_witness && w_next < next)
 			next = w_next;
 		for (i = 0; i < cf.nchecks; i++)
-			if (runs[i].next < next)
-				next = runs[i].next;
+			if (check_due(i) < next)
+				next = check_due(i);
 		if (hook_n > 0 && hook_started + HOOK_PATIENCE < next)
 			next = hook_started + HOOK_PATIENCE;
 		if (next < t)

@@ -278,6 +278,25 @@ teardown() {
 	grep -q 'reason=check-failed' "$T/hb1.out"
 }
 
+@test "a check slower than its interval passes within its timeout, and fails past it" {
+	# Each run takes 0.3 s, six intervals: the next run waits for it.
+	printf '#!/bin/sh\necho run >>"%s"\nexec sleep 0.3\n' "$T/runs" >"$T/slow"
+	chmod +x "$T/slow"
+	hb_conf 2 "check every 50 timeout 2000 fall 2 rise 1 $T/slow"
+	hb_start 1
+	wait_until 3000 hb_is 1 master
+	sleep 1.5
+	hb_is 1 master
+	! grep -q 'reason=check-failed' "$T/hb1.out"
+	# No run overlapped another: at most one per 0.3 s.
+	[ "$(wc -l <"$T/runs")" -le 8 ]
+	bg_stop hb1
+	hb_conf 2 "check every 50 timeout 100 fall 2 rise 1 $T/slow"
+	hb_start 1
+	wait_until 3000 hb_is 1 fault
+	grep -q 'reason=check-failed' "$T/hb1.out"
+}
+
 @test "hooks of successive transitions run in order, never two transitions' hooks at once" {
 	# A slow hook that logs its start and end.
 	cat >"$T/slow" <<-'EOF'
