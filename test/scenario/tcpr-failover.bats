@@ -21,7 +21,27 @@ setup() {
 	KEY=$(make_key)
 }
 
+# nskill NS: kill every process in namespace NS until none is left. One
+# pass is not enough: a hook or a shell pipeline that forks while we kill
+# leaves a child nobody listed, running on in a namespace without a name.
+nskill() {
+	local r pids
+	for ((r = 0; r < 100; r++)); do
+		pids=$(ip netns pids "$1" 2>/dev/null)
+		[ -n "$pids" ] || return 0
+		# shellcheck disable=SC2086
+		kill -9 $pids 2>/dev/null
+		sleep 0.02
+	done
+	echo "nskill: processes left in $1: $(ip netns pids "$1" 2>/dev/null)" >&2
+	return 1
+}
+
 teardown() {
+	local ns
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^${NS_P:-/}"); do
+		nskill "$ns" || true
+	done
 	topo_teardown
 }
 
@@ -49,7 +69,7 @@ chain() {
 	sleep 0.5	# the last updates reach the store
 	# Crash: the cable first, so nothing the dying kernel sends leaves.
 	link_cut 2
-	for pid in $(ip netns pids "$(ns 2)"); do kill -9 "$pid" 2>/dev/null || true; done
+	nskill "$(ns 2)"
 	for ((i = 1; i <= n; i++)); do touch "$D/c$i/cut"; done
 	bg_stop recv
 	bg app 3 $TCPR_RESTORE -s "$D/store" python3 "$ECHO"
@@ -119,7 +139,7 @@ chain() {
 	wait_until 30000 stored 1000
 	sleep 1
 	link_cut 2
-	for pid in $(ip netns pids "$(ns 2)"); do kill -9 "$pid" 2>/dev/null || true; done
+	nskill "$(ns 2)"
 	touch "$D/m/cut"
 	bg_stop recv
 	if [ -x "$BIN/tcpr-echod" ]; then

@@ -19,7 +19,27 @@ setup() {
 	mkdir -p "$D/store"
 }
 
+# nskill NS: kill every process in namespace NS until none is left. One
+# pass is not enough: a hook or a shell pipeline that forks while we kill
+# leaves a child nobody listed, running on in a namespace without a name.
+nskill() {
+	local r pids
+	for ((r = 0; r < 100; r++)); do
+		pids=$(ip netns pids "$1" 2>/dev/null)
+		[ -n "$pids" ] || return 0
+		# shellcheck disable=SC2086
+		kill -9 $pids 2>/dev/null
+		sleep 0.02
+	done
+	echo "nskill: processes left in $1: $(ip netns pids "$1" 2>/dev/null)" >&2
+	return 1
+}
+
 teardown() {
+	local ns
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^${NS_P:-/}"); do
+		nskill "$ns" || true
+	done
 	topo_teardown
 }
 
