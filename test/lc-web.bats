@@ -33,9 +33,9 @@ seed() {
 	run -100 env -u GATEWAY_INTERFACE $LC_WEB -f /nonexistent
 	T=$BATS_TEST_TMPDIR
 	run -100 $LC_WEB -n -f /nonexistent
-	printf 'colour=blue\n' >"$T/bad.conf"
+	printf '# a comment\n\ncolour=blue\n' >"$T/bad.conf"
 	run -100 $LC_WEB -n -f "$T/bad.conf"
-	[[ $output == *"unknown key colour"* ]]
+	[[ $output == *"bad.conf:3: unknown key colour"* ]]
 	head -c 32 /dev/urandom >"$T/k"
 	chmod 644 "$T/k"
 	mkdir -p "$T/r" "$T/v"

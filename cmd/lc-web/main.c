@@ -89,7 +89,7 @@ folder_ok(const char *what, const char *path, int writable, char *why, size_t wh
 static int
 conf_load(const char *path, char *why, size_t whylen, int *temp)
 {
-	char *text, *line, *save = NULL;
+	char *text, *line, *next;
 	struct kv_rec r;
 	const char *kw;
 	size_t len, i;
@@ -104,16 +104,18 @@ conf_load(const char *path, char *why, size_t whylen, int *temp)
 		*temp = errno != ENOENT && errno != EACCES;
 		return -1;
 	}
-	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+	for (line = text; line; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
 		lineno++;
 		if (kv_parse(&r, line, &kw) < 0) {
-			snprintf(why, whylen, "%s: %s", path, kw ? kw : strerror(errno));
+			snprintf(why, whylen, "%s:%d: %s", path, lineno, kw ? kw : strerror(errno));
 			free(text);
 			return -1;
 		}
 		for (i = 0; i < r.n; i++)
 			if (conf_set(r.v[i].key, r.v[i].val, sub, sizeof sub) < 0) {
-				snprintf(why, whylen, "%s: %s", path, sub);
+				snprintf(why, whylen, "%s:%d: %s", path, lineno, sub);
 				kv_free(&r);
 				free(text);
 				return -1;
