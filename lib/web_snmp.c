@@ -6,8 +6,7 @@
 #include <sys/select.h>
 #include <time.h>
 
-#include "cluster.h"
-#include "snmp_push.h"
+#include "cluster_push.h"
 #include "snmp_sess.h"
 #include "web_snmp.h"
 
@@ -98,84 +97,6 @@ text(char *dst, size_t size, const netsnmp_variable_list *v)
 			dst[i] = '?';
 }
 
-/* The credentials, loaded (and net-snmp started) once per process. */
-static const struct snmp_creds *
-creds_get(const char *file, char *why, size_t whylen)
-{
-	static struct snmp_creds creds;
-	static const char *loaded;
-
-	if (loaded && strcmp(loaded, file) == 0)
-		return &creds;
-	if (!loaded)
-		snmp_lib_init("lc-web");
-	if (snmp_creds_load(file, &creds, why, whylen) < 0)
-		return NULL;
-	loaded = file;
-	return &creds;
-}
-
-int
-web_snmp_push(const struct cl_cluster *cl, struct cl_hosts *hosts,
-    const struct cl_change *ch, size_t n, void *arg, struct cl_err *e)
-{
-	const struct snmp_creds *c;
-	struct snmp_push_host *ph;
-	char (*peer)[96], why[200];
-	size_t i, k = 0, len;
-	int failed;
-
-	(void)cl;
-	if (!(c = creds_get(arg, why, sizeof why))) {
-		snprintf(e->rule, sizeof e->rule, "push");
-		snprintf(e->msg, sizeof e->msg, "SNMP credentials: %s", why);
-		e->ldaprc = 0;
-		return -1;
-	}
-	if (n == 0)
-		return 0;
-	ph = calloc(n, sizeof(*ph));
-	peer = calloc(n, sizeof(*peer));
-	if (!ph || !peer) {
-		free(ph);
-		free(peer);
-		snprintf(e->rule, sizeof e->rule, "%s", "");
-		snprintf(e->msg, sizeof e->msg, "out of memory");
-		e->ldaprc = 0;
-		return -1;
-	}
-	/* Hosts with no agent port in the directory get their file only. */
-	for (i = 0; i < n; i++) {
-		const struct cl_host *h = cl_hosts_get(hosts, ch[i].host);
-		if (!h || h->agent <= 0 || h->naddr == 0 || !ch[i].file)
-			continue;
-		snprintf(peer[k], sizeof peer[k], strchr(h->addr[0], ':') ?
-		    "udp6:[%s]:%ld" : "udp:%s:%ld", h->addr[0], h->agent);
-		ph[k].name = ch[i].host;
-		ph[k].peer = peer[k];
-		ph[k].text = ch[i].file;
-		k++;
-	}
-	failed = k ? snmp_push(c, ph, k, 2000, 2) : 0;
-	if (failed != 0) {
-		snprintf(e->rule, sizeof e->rule, "push");
-		len = (size_t)snprintf(e->msg, sizeof e->msg, "the agents of these hosts did "
-		    "not take their role file:");
-		for (i = 0; i < k && len < sizeof e->msg; i++)
-			if (ph[i].status != 0)
-				len += (size_t)snprintf(e->msg + len, sizeof e->msg - len, " %s (%s)",
-				    ph[i].name, ph[i].why);
-		if (failed < 0)
-			snprintf(e->msg, sizeof e->msg, "the SNMP push could not start: %s",
-			    strerror(errno));
-		/* A timeout may heal: say so with a temporary code. */
-		e->ldaprc = 0;
-	}
-	free(ph);
-	free(peer);
-	return failed != 0 ? -1 : 0;
-}
-
 int
 web_snmp_rs_table(const char *credsfile, const char *peer, const char *engine,
     unsigned timeout_ms, struct web_rs_live *out, size_t max, char *why,
@@ -193,7 +114,7 @@ web_snmp_rs_table(const char *credsfile, const char *peer, const char *engine,
 		next[k][ENTRYLEN] = cols[k];
 		nextlen[k] = ENTRYLEN + 1;
 	}
-	if (!(c = creds_get(credsfile, why, whylen)))
+	if (!(c = cluster_push_creds(credsfile, "lc-web", why, whylen)))
 		return -1;
 	memset(&w, 0, sizeof w);
 	if (!(h = snmp_target_open(c, peer, engine, timeout_ms, on_answer, &w, why, whylen)))

@@ -3,6 +3,7 @@
 # forms (slapd.conf and cn=config).
 load lib/common
 load lib/slapd
+load lib/snmpd
 
 LC_BUILD=${LC_BUILD:-$BIN/lc-build}
 
@@ -19,6 +20,7 @@ setup() {
 
 teardown() {
 	slapd_stop_all
+	topo_teardown
 }
 
 # boot FORM: a directory with its tree and one administrator, alice.
@@ -481,4 +483,102 @@ export_import() {
 	$LC_BUILD -H "$SLAPD_LDAPI" -b "$SLAPD_BASE" init
 	run -0 $LC_BUILD -H "$SLAPD_LDAPI" -b "$SLAPD_BASE" host add h1 addr=192.0.2.1 roles=rs
 	run -0 $LC_BUILD -H "$SLAPD_LDAPI" -b "$SLAPD_BASE" host show h1
+}
+
+# push_cluster: three namespaced hosts, each with snmpd + lc-agent on
+# 192.0.2.i:161 whose converger is the real lc-role (nftables, state under
+# the agent's folder), and cluster web over them in the directory.
+push_cluster() {
+	need_root
+	snmp_env
+	LC_ROLE=${LC_ROLE:-$BIN/lc-role}
+	[ -x "${LC_ROLE%% *}" ] && [ -x "${LC_AGENT%% *}" ] || skip "lc-role or lc-agent not built"
+	command -v nft >/dev/null || skip "nft not installed"
+	topo_lan 3
+	# lc-agent runs "CONVERGER apply -f ROLEFILE": keep lc-role's state beside it.
+	cat >"$T/converger" <<-EOF
+	#!/bin/sh
+	exec $LC_ROLE -d nft -s "\$(dirname "\$3")/lc-role" "\$@"
+	EOF
+	chmod 755 "$T/converger"
+	H=(lb1 rs1 rs2)
+	for i in 1 2 3; do
+		snmpd_start "${H[i - 1]}" "$i" "$T/${H[i - 1]}/role" "" -a "$T/converger"
+	done
+	boot conf
+	$L host add lb1 addr=192.0.2.1 roles=lb agent=161 >/dev/null
+	$L host add rs1 addr=192.0.2.2 roles=rs agent=161 >/dev/null
+	$L host add rs2 addr=192.0.2.3 roles=rs agent=161 >/dev/null
+	$L cluster add web service=192.0.2.100:80/tcp sched=wrr lb=lb1 rs=rs1,rs2 >/dev/null
+	# From lb1's namespace: the agents are there, slapd over its ldapi socket.
+	A="hx 1 $LC_BUILD -H $SLAPD_LDAPI -b $SLAPD_BASE -a $SNMP_CREDS -o $T/roles"
+}
+
+role_of() { v3a "$1" snmpget -Oqv NONSTOP-MIB::nsHostRole.0; }
+active() { [ "$(v3a "$1" snmpget -Oqv NONSTOP-MIB::nsHostRoleStatus.0)" = active ]; }
+
+@test "lc-build: apply -a pushes to every agent in parallel; they converge; again changes nothing" {
+	push_cluster
+	run -0 --separate-stderr $A cluster apply web
+	[ "${#lines[@]}" -eq 4 ]
+	[[ ${lines[0]} == "host=lb1 role=lb was=none action=add file=$T/roles/lb1.role push=ok agent=udp:192.0.2.1:161 ms="* ]]
+	[[ ${lines[1]} == "host=rs1 role=rs was=none action=add file=$T/roles/rs1.role push=ok agent=udp:192.0.2.2:161 ms="* ]]
+	[[ ${lines[2]} == "host=rs2 role=rs "*" push=ok "* ]]
+	[ "${lines[3]}" = "cluster=web generation=1 changed=3 applied=yes failed=0" ]
+	for h in lb1 rs1 rs2; do
+		cmp "$T/roles/$h.role" "$T/$h/role"
+		wait_until 10000 active "$h"
+	done
+	[ "$(role_of lb1)" = loadBalancer ]
+	[ "$(role_of rs2)" = realServer ]
+	# lc-role converged each host: its state, the VIP, the balancer's table.
+	grep -q '^state=1 role=lb dp=nft' "$T/lb1/lc-role/state"
+	grep -q '^state=1 role=rs' "$T/rs1/lc-role/state"
+	hx 2 ip -o addr show dev lo | grep -q '192.0.2.100/32'
+	hx 1 nft list tables | grep -q nonstop
+	run -0 $L host show rs2
+	[[ $output == *"status=rs in=web"* ]]
+	applies=$(v3a rs1 snmpget -Oqv NONSTOP-MIB::nsStatApplies.0)
+	# Again: every agent says ok, nothing changes, nothing is re-applied.
+	run -0 --separate-stderr $A -j cluster apply web
+	[ "${#lines[@]}" -eq 4 ]
+	[[ ${lines[1]} == '{"host":"rs1","role":"rs","was":"rs","action":"keep","file":"'"$T"'/roles/rs1.role","push":"ok","agent":"udp:192.0.2.2:161","ms":'* ]]
+	[ "${lines[3]}" = '{"cluster":"web","generation":1,"changed":0,"applied":true,"failed":0}' ]
+	sleep 0.5
+	[ "$(v3a rs1 snmpget -Oqv NONSTOP-MIB::nsStatApplies.0)" = "$applies" ]
+	[ "$(head -n 1 "$T/rs1/role")" = "role=rs host=rs1 cluster=web generation=1 version=1" ]
+	# Dissolve pushes role none to all of them.
+	run -0 --separate-stderr $A cluster dissolve web
+	[ "${lines[3]}" = "cluster=web generation=2 changed=3 applied=yes failed=0" ]
+	for h in lb1 rs1 rs2; do
+		wait_until 10000 active "$h"
+		[ "$(role_of $h)" = none ]
+	done
+	! hx 2 ip -o addr show dev lo | grep -q '192.0.2.100/32'
+}
+
+@test "lc-build: apply -a with one agent dead: that host fails (exit 1), the others apply; again heals" {
+	push_cluster
+	run -0 --separate-stderr $A cluster apply web
+	snmpd_stop rs2
+	$L cluster change web rs=rs1:5,rs2 >/dev/null
+	run -1 --separate-stderr $A -t 500 cluster apply web
+	[[ ${lines[0]} == "host=lb1 role=lb was=lb action=change "*" push=ok "* ]]
+	[[ ${lines[1]} == "host=rs1 role=rs was=rs action=change "*" push=ok "* ]]
+	[[ ${lines[2]} == "host=rs2 role=rs was=rs action=keep "*" push=failed agent=udp:192.0.2.3:161 reason=timeout" ]]
+	[ "${lines[3]}" = "cluster=web generation=2 changed=2 applied=no failed=1" ]
+	[[ $stderr == *"1 of 3 hosts did not take their role file"* ]]
+	# lb1 took generation 2 (rs1's weight 5) and converged; rs2 still has 1.
+	grep -qx 'rs=rs1 addr=192.0.2.2 weight=5' "$T/lb1/role"
+	wait_until 10000 active lb1
+	[ "$(head -n 1 "$T/rs2/role")" = "role=rs host=rs2 cluster=web generation=1 version=1" ]
+	# Bad credentials are refused before anything is written.
+	echo 'user=x' >"$T/bad.creds"; chmod 600 "$T/bad.creds"
+	run -100 hx 1 $LC_BUILD -H $SLAPD_LDAPI -b $SLAPD_BASE -a "$T/bad.creds" -o "$T/roles" cluster apply web
+	# rs2's agent is back: the same apply again brings it level, exit 0.
+	snmpd_start rs2 3 "$T/rs2/role" "" -a "$T/converger"
+	run -0 --separate-stderr $A cluster apply web
+	[ "${lines[3]}" = "cluster=web generation=2 changed=0 applied=yes failed=0" ]
+	cmp "$T/roles/rs2.role" "$T/rs2/role"
+	wait_until 10000 active rs2
 }

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "auth.h"
+#include "cluster_push.h"
 #include "err.h"
 #include "lc-build.h"
 
@@ -125,39 +126,98 @@ key_load(struct auth_key *k)
 		err_die(EXIT_BAD, "key %s: %s", opt.keyfile, why ? why : strerror(errno));
 }
 
+/* Each host's line with the result of its push. */
+static void
+print_pushed(const struct cluster_push *p, const char *folder)
+{
+	static const char *const res[] = { "ok", "failed", "none" };
+	size_t i;
+
+	for (i = 0; i < p->nres; i++) {
+		const struct cluster_push_result *r = &p->res[i];
+		out_begin();
+		out_str("host", r->host);
+		out_str("role", cl_role_name(r->role));
+		out_str("was", cl_role_name(r->was));
+		out_str("action", cl_action_name(r->action));
+		if (folder) {
+			char *f;
+			if (asprintf(&f, "%s/%s.role", folder, r->host) >= 0) {
+				out_str("file", f);
+				free(f);
+			}
+		}
+		out_str("push", res[r->result]);
+		if (r->result != CLP_NOAGENT)
+			out_str("agent", r->peer);
+		if (r->result == CLP_FAILED)
+			out_str("reason", r->why);
+		if (r->result == CLP_OK)
+			out_num("ms", (long)r->ms);
+		out_end();
+	}
+}
+
 static int
 cluster_apply(struct dir *d, const char *name, int dissolve)
 {
 	struct cl_cluster c;
 	struct cl_change *ch = NULL;
+	struct cluster_push push = { 0 };
 	struct cl_err e;
 	struct stat st;
 	size_t n = 0, i, changed = 0;
 	long gen = 0;
+	int x, pushing = opt.creds && !opt.dryrun;
 
 	if (!opt.folder && !opt.dryrun)
 		err_die(EXIT_BAD, "%s needs -o folder for the role files",
 		    dissolve ? "dissolve" : "apply");
 	if (opt.folder && (stat(opt.folder, &st) < 0 || !S_ISDIR(st.st_mode)))
 		err_die(EXIT_BAD, "-o %s: not a folder", opt.folder);
+	if (opt.creds) {
+		char why[256];
+		/* A bad credentials file is refused before anything is written. */
+		if (!cluster_push_creds(opt.creds, "lc-build", why, sizeof why))
+			err_die(EXIT_BAD, "-a %s: %s", opt.creds, why);
+		push.creds = opt.creds;
+		push.timeout_ms = opt.push_ms;
+		push.tries = 2;
+	}
 	load(d, name, &c, EXIT_BAD);
-	/* XXX the SNMP push to each host's agent (issue 5) goes in as push. */
-	if (cl_apply(d, &c, dissolve, opt.folder, NULL, NULL, opt.dryrun, &ch, &n, &gen,
-	    &e) < 0)
+	x = cl_apply(d, &c, dissolve, opt.folder, pushing ? cluster_push : NULL, &push,
+	    opt.dryrun, &ch, &n, &gen, &e);
+	if (x < 0 && !(pushing && strcmp(e.rule, "push") == 0 && push.nres > 0))
 		die_err(&e);
-	print_changes(ch, n, opt.dryrun ? NULL : opt.folder);
-	for (i = 0; i < n; i++)
-		if (ch[i].action != CL_KEEP)
-			changed++;
+	if (pushing) {
+		/* The generation is recorded and every file written, pushed or not. */
+		print_pushed(&push, opt.folder);
+		for (i = 0; i < push.nres; i++)
+			if (push.res[i].action != CL_KEEP)
+				changed++;
+		if (x < 0)
+			gen = c.generation;
+	} else {
+		print_changes(ch, n, opt.dryrun ? NULL : opt.folder);
+		for (i = 0; i < n; i++)
+			if (ch[i].action != CL_KEEP)
+				changed++;
+	}
 	out_begin();
 	out_str("cluster", c.name);
 	out_num("generation", gen);
 	out_num("changed", (long)changed);
-	out_bool("applied", !opt.dryrun);
+	out_bool("applied", !opt.dryrun && x == 0);
+	if (pushing)
+		out_num("failed", (long)push.failed);
 	out_end();
+	if (x < 0)
+		err_warn("%zu of %zu hosts did not take their role file; apply again "
+		    "when their agents are back", push.failed, push.nres);
+	cluster_push_free(&push);
 	cl_changes_free(ch, n);
 	cl_cluster_free(&c);
-	return 0;
+	return x < 0 ? EXIT_NO : 0;
 }
 
 int
@@ -169,7 +229,7 @@ cmd_cluster(int argc, char **argv)
 	struct dir *d;
 	const char *sub;
 	char *v;
-	int i, add, x;
+	int i, add, x, rc = 0;
 
 	if (argc < 2)
 		cluster_usage();
@@ -280,14 +340,14 @@ cmd_cluster(int argc, char **argv)
 			print_changes(ch, n, NULL);
 			cl_changes_free(ch, n);
 		} else if (strcmp(sub, "apply") == 0)
-			cluster_apply(d, argv[2], 0);
+			rc = cluster_apply(d, argv[2], 0);
 		else if (strcmp(sub, "dissolve") == 0)
-			cluster_apply(d, argv[2], 1);
+			rc = cluster_apply(d, argv[2], 1);
 		else
 			cluster_usage();
 	}
 	cl_hosts_free(&hosts);
 	cl_cluster_free(&c);
 	dir_close(d);
-	return 0;
+	return rc;
 }

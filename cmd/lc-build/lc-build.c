@@ -19,8 +19,9 @@ struct opts opt;
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: lc-build [-jnqvV] [-b base] [-D binddn -y passfile] "
-	    "[-H uri] [-k keyfile] [-o folder] [-t ms] command [operand ...]\n");
+	fprintf(stderr, "usage: lc-build [-jnqvV] [-a credentials] [-b base] "
+	    "[-D binddn -y passfile] [-H uri] [-k keyfile] [-o folder] [-t ms] "
+	    "command [operand ...]\n");
 	exit(EXIT_BAD);
 }
 
@@ -114,8 +115,9 @@ main(int argc, char **argv)
 	int c, rc;
 
 	err_init(argv[0]);
-	while ((c = getopt(argc, argv, "b:D:H:jk:no:qt:vVy:")) != -1) {
+	while ((c = getopt(argc, argv, "a:b:D:H:jk:no:qt:vVy:")) != -1) {
 		switch (c) {
+		case 'a': opt.creds = optarg; break;
 		case 'b': opt.dir.base = optarg; break;
 		case 'D': opt.dir.binddn = optarg; break;
 		case 'H': opt.dir.uri = optarg; break;
@@ -130,6 +132,7 @@ main(int argc, char **argv)
 			if (errno || t < 1 || t > 3600000)
 				err_die(EXIT_BAD, "bad timeout %s (ms)", optarg);
 			opt.dir.timeout_ms = (int)t;
+			opt.push_ms = (unsigned)t;
 			break;
 		case 'v': err_verbose++; break;
 		case 'V': puts("lc-build " VERSION); return 0;

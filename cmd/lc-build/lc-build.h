@@ -11,6 +11,8 @@ struct opts {
 	struct dir_opts dir;
 	const char *folder;	/* -o: role files */
 	const char *keyfile;	/* -k: export/import HMAC key */
+	const char *creds;	/* -a: SNMPv3 credentials for the push */
+	unsigned push_ms;	/* -t, or 1000: each push try */
 	int json, dryrun, quiet;
 };
 

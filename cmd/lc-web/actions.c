@@ -11,8 +11,8 @@
 #include <string.h>
 
 #include "kv.h"
+#include "cluster_push.h"
 #include "lc-web.h"
-#include "web_snmp.h"
 
 struct act {
 	const char *act, *name;
@@ -392,6 +392,7 @@ action_apply(void)
 {
 	struct web_buf b = { 0 };
 	struct cl_change *ch = NULL;
+	struct cluster_push push = { 0 };
 	struct cl_err e;
 	struct act a;
 	struct dir *d = dir_service();
@@ -399,7 +400,7 @@ action_apply(void)
 	char hdr[512], *end;
 	size_t n = 0;
 	long gen = 0, seen;
-	int st;
+	int st, x;
 
 	if (!d)
 		return;
@@ -445,8 +446,13 @@ action_apply(void)
 		goto out;
 	}
 	/* With SNMP credentials the role files also go to each host's agent. */
-	if (cl_apply(d, &a.c, a.dissolve, conf.roles, conf.snmp ? web_snmp_push : NULL,
-	    conf.snmp, 0, &ch, &n, &gen, &e) < 0) {
+	push.creds = conf.snmp;
+	push.timeout_ms = 2000;
+	push.tries = 2;
+	x = cl_apply(d, &a.c, a.dissolve, conf.roles, conf.snmp ? cluster_push : NULL,
+	    &push, 0, &ch, &n, &gen, &e);
+	cluster_push_free(&push);
+	if (x < 0) {
 		audit(a.act, a.name, a.what, 0, "error", e.msg);
 		if (strcmp(e.rule, "push") == 0)
 			fail_page(503, "Not every host has its role file", "The new generation "
