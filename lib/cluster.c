@@ -256,7 +256,7 @@ hostcmp(const void *a, const void *b)
 const struct cl_host *
 cl_hosts_get(struct cl_hosts *t, const char *name)
 {
-	struct cl_host key;
+	struct cl_host key = { 0 };
 	size_t i, j;
 
 	if (t->n == 0)

@@ -428,7 +428,7 @@ throttle_path(char *p, size_t n)
 	const char *s = rq.remote ? rq.remote : "-";
 	size_t i;
 
-	for (i = 0; s[i] && i < sizeof a - 1; i++)
+	for (i = 0; i < sizeof a - 1 && s[i]; i++)
 		a[i] = (s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
 		    (s[i] >= 'A' && s[i] <= 'F') ? s[i] : '_';
 	a[i] = '\0';
