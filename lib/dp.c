@@ -79,6 +79,14 @@ dp_apply(struct dp *dp, struct dp_table *want, const struct dp_table *prev)
 }
 
 int
+dp_update(struct dp *dp, struct dp_table *want, const struct dp_table *cur)
+{
+	if (dp->ops->update == NULL)
+		return dp->ops->apply(dp, want, cur);
+	return dp->ops->update(dp, want, cur);
+}
+
+int
 dp_read(struct dp *dp, struct dp_table *cur, const struct dp_table *prev)
 {
 	memset(cur, 0, sizeof *cur);

@@ -55,6 +55,9 @@ struct dp_ops {
 	int (*read)(struct dp *, struct dp_table *cur, const struct dp_table *prev);
 	/* Remove the services of prev (everything ours when prev is NULL). */
 	int (*remove)(struct dp *, const struct dp_table *prev);
+	/* Like apply, sending only what differs from cur; NULL: apply. */
+	int (*update)(struct dp *, struct dp_table *want,
+	    const struct dp_table *cur);
 };
 
 struct dp {
@@ -81,6 +84,15 @@ int dp_check(struct dp *dp, const struct dp_table *t);
 /* Fills the MACs of want's real servers where the dataplane needs them. */
 int dp_apply(struct dp *dp, struct dp_table *want, const struct dp_table *prev);
 int dp_read(struct dp *dp, struct dp_table *cur, const struct dp_table *prev);
+/*
+ * Make the kernel's table equal want when it holds cur, the table this dp
+ * applied last (a few real servers' weights changed, added or removed):
+ * only those servers' kernel objects change, so one event costs about the
+ * same at 10 and at 1,000 servers. When the kernel turns out not to hold
+ * cur (someone flushed it), falls back to dp_apply(dp, want, cur).
+ * Fills MACs as dp_apply does. 0, or -1 with errno and why.
+ */
+int dp_update(struct dp *dp, struct dp_table *want, const struct dp_table *cur);
 int dp_remove(struct dp *dp, const struct dp_table *prev);
 
 /* Table helpers. */

@@ -513,6 +513,53 @@ ipvs_remove(struct dp *dp, const struct dp_table *prev)
 	return rc;
 }
 
+/*
+ * One event: cur is what we applied last, so no read back; each changed
+ * real server is one NEW_DEST, SET_DEST or DEL_DEST, all in one sendto.
+ * Anything else (services, schedulers) or a refusal (the table was
+ * flushed or edited) goes the long way, read back and diffed.
+ */
+static int
+ipvs_update(struct dp *dp, struct dp_table *want, const struct dp_table *cur)
+{
+	struct ipvs_priv *p = dp->priv;
+	size_t i, j;
+
+	if (cur == NULL || cur->nsvc != want->nsvc)
+		return ipvs_apply(dp, want, cur);
+	for (i = 0; i < want->nsvc; i++) {
+		const struct dp_svc *w = &want->svc[i];
+		const struct dp_svc *c = dp_table_find(cur, &w->vip, w->port, w->proto);
+		if (c == NULL || c->sched != w->sched)
+			return ipvs_apply(dp, want, cur);
+	}
+	for (i = 0; i < want->nsvc; i++) {
+		const struct dp_svc *w = &want->svc[i];
+		const struct dp_svc *c = dp_table_find(cur, &w->vip, w->port, w->proto);
+		for (j = 0; j < w->nrs; j++) {
+			const struct dp_rs *o = dp_svc_find(c, &w->rs[j].addr, w->rs[j].port);
+			if (o == NULL) {
+				if (dest_cmd(dp, IPVS_CMD_NEW_DEST, w, &w->rs[j]) == -1)
+					goto slow;
+			} else if (o->weight != w->rs[j].weight &&
+			    dest_cmd(dp, IPVS_CMD_SET_DEST, w, &w->rs[j]) == -1) {
+				goto slow;
+			}
+		}
+		for (j = 0; j < c->nrs; j++)
+			if (dp_svc_find(w, &c->rs[j].addr, c->rs[j].port) == NULL &&
+			    dest_cmd(dp, IPVS_CMD_DEL_DEST, w, &c->rs[j]) == -1)
+				goto slow;
+	}
+	if (flush(dp) == 0)
+		return 0;
+slow:
+	p->blen = 0;
+	p->bn = 0;
+	return ipvs_apply(dp, want, cur);
+}
+
 const struct dp_ops dp_ipvs_ops = {
 	"ipvs", ipvs_open, ipvs_close, ipvs_check, ipvs_apply, ipvs_read, ipvs_remove,
+	ipvs_update,
 };

@@ -1,14 +1,20 @@
 /*
  * nftables dataplane: LVS-DR without IPVS. One table of our own,
  * `table netdev nonstop`, with an ingress chain on the balancer's
- * interface. Per virtual service two maps: s_<key> maps hash slots to
- * real-server MACs (a server gets one slot for rr, weight slots for wrr),
- * f_<key> remembers the MAC each connection was sent to, so a connection
- * stays on its server while slots change (quiesce, weight change) and
- * drains when its server leaves. The hash (jhash over client address and
- * port, fixed seed) is the same on every balancer, so a backup that takes
- * over sends a connection it has never seen to the same server.
- * Every change is one nft transaction: the kernel switches atomically.
+ * interface. Per virtual service two maps: s_<key> maps the M hash slots
+ * to real-server MACs, f_<key> remembers the MAC each connection was sent
+ * to, so a connection stays on its server while slots change (quiesce,
+ * weight change) and drains when its server leaves. The hash (jhash over
+ * client address and port, fixed seed, mod M) is the same on every
+ * balancer, and so is the slot layout: a function of the table alone
+ * (see layout()), so a backup that takes over sends a connection it has
+ * never seen to the same server.
+ * M is fixed when the service is applied (about 8 slots per server, a
+ * multiple of the total weight when it can be); weights share it out.
+ * The layout moves few slots when one server changes, so an event
+ * (dp_update) is one small transaction of element changes, whatever the
+ * number of servers. Every change is one nft transaction: the kernel
+ * switches atomically.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -27,11 +33,38 @@
 #define SEED "0x6e737470"
 #define FLOW_TIMEOUT "15m"
 
+/* The slots of one service as this dp last applied them. */
+struct slots {
+	char key[64];
+	unsigned m;		/* the hash's modulus */
+	unsigned char *mac;	/* 6 bytes per slot; all zero: no server */
+};
+
 struct nft_priv {
 	struct nft_ctx *ctx;
 	unsigned char mac[6];
 	char *names;		/* our maps and chains after our last apply */
+	struct slots *sl;	/* per service of the last apply, in its order */
+	size_t nsl;
+	int valid;		/* sl is what the kernel holds */
 };
+
+#define MIN_SLOTS 64
+#define SLOTS_PER_RS 8
+#define MAX_SLOTS (1u << 20)
+
+static void
+slots_free(struct nft_priv *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->nsl; i++)
+		free(p->sl[i].mac);
+	free(p->sl);
+	p->sl = NULL;
+	p->nsl = 0;
+	p->valid = 0;
+}
 
 static int
 nft_open(struct dp *dp)
@@ -60,6 +93,7 @@ nft_close(struct dp *dp)
 	if (p != NULL) {
 		nft_ctx_free(p->ctx);
 		free(p->names);
+		slots_free(p);
 		free(p);
 	}
 	dp->priv = NULL;
@@ -266,11 +300,202 @@ svc_rules(FILE *f, const struct dp *dp, const struct dp_svc *s, const char *k,
 }
 
 static unsigned
-rs_slots(const struct dp_svc *s, const struct dp_rs *r)
+gcd(unsigned a, unsigned b)
+{
+	while (b != 0) {
+		unsigned t = a % b;
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+/* A real server's share of the slots: rr counts every server once. */
+static unsigned
+eff_weight(const struct dp_svc *s, const struct dp_rs *r)
 {
 	if (r->weight <= 0)
 		return 0;
 	return s->sched == SCHED_RR ? 1u : (unsigned)r->weight;
+}
+
+/*
+ * M for service s: at least SLOTS_PER_RS per server, so that a quiesced
+ * server's share spreads over many; a multiple of the total weight
+ * (divided by the weights' gcd), so that weights are exact, unless that
+ * comes to more than twice the minimum (then within one slot per server).
+ */
+static unsigned
+slots_for(const struct dp_svc *s)
+{
+	unsigned long long min, w = 0, m;
+	unsigned g = 0, e;
+	size_t i;
+
+	for (i = 0; i < s->nrs; i++)
+		if ((e = eff_weight(s, &s->rs[i])) != 0) {
+			w += e;
+			g = gcd(g, e);
+		}
+	min = (unsigned long long)SLOTS_PER_RS * s->nrs;
+	if (min < MIN_SLOTS)
+		min = MIN_SLOTS;
+	if (min > MAX_SLOTS / 2)
+		min = MAX_SLOTS / 2;
+	if (w == 0)
+		return (unsigned)min;
+	w /= g;
+	m = w * ((min + w - 1) / w);
+	if (m > 2 * min)
+		m = 2 * min;
+	return (unsigned)m;
+}
+
+/* Where a server starts and how it steps through the slots. */
+static uint64_t
+rs_hash(const struct dp_rs *r)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	size_t i, n = addr_len(&r->addr);
+
+	for (i = 0; i < n; i++)
+		h = (h ^ r->addr.u.b[i]) * 0x100000001b3ull;
+	h = (h ^ (r->port >> 8)) * 0x100000001b3ull;
+	h = (h ^ (r->port & 0xff)) * 0x100000001b3ull;
+	h ^= h >> 30;
+	h *= 0xbf58476d1ce4e5b9ull;
+	h ^= h >> 27;
+	h *= 0x94d049bb133111ebull;
+	return h ^ (h >> 31);
+}
+
+struct pick {
+	size_t rs;		/* index in the service */
+	unsigned quota, pos, skip;
+	unsigned long long rem;
+};
+
+static int
+by_rem(const void *a, const void *b)
+{
+	const struct pick *x = a, *y = b;
+
+	if (x->rem != y->rem)
+		return x->rem > y->rem ? -1 : 1;
+	return x->rs < y->rs ? -1 : x->rs > y->rs;
+}
+
+static int
+by_rs(const void *a, const void *b)
+{
+	const struct pick *x = a, *y = b;
+
+	return x->rs < y->rs ? -1 : x->rs > y->rs;
+}
+
+/*
+ * The layout of s over m slots into mac (6 bytes per slot, all zero when
+ * no server): every serving server (positive weight, MAC known) gets its
+ * share of the slots by weight (largest remainder), then the servers take
+ * turns, Maglev-style, each taking the next free slot of its own
+ * permutation of the slots (start and step from a hash of its address).
+ * A function of the table alone; when one server changes, little more
+ * than its own slots move. 0, or -1 ENOMEM.
+ */
+static int
+layout(const struct dp_svc *s, unsigned m, unsigned char *mac)
+{
+	struct pick *pk;
+	size_t *act, n = 0, nact, i, a;
+	unsigned *own, j;
+	unsigned long long w = 0, given = 0;
+
+	memset(mac, 0, 6 * (size_t)m);
+	if (m == 0 || s->nrs == 0)
+		return 0;
+	pk = calloc(s->nrs, sizeof *pk);
+	act = calloc(s->nrs, sizeof *act);
+	own = malloc(m * sizeof *own);
+	if (pk == NULL || act == NULL || own == NULL) {
+		free(pk), free(act), free(own);
+		errno = ENOMEM;
+		return -1;
+	}
+	for (i = 0; i < s->nrs; i++)
+		if (s->rs[i].has_mac && eff_weight(s, &s->rs[i]) > 0) {
+			pk[n].rs = i;
+			pk[n].rem = eff_weight(s, &s->rs[i]);
+			w += pk[n++].rem;
+		}
+	for (i = 0; i < n; i++) {
+		unsigned long long share = (unsigned long long)m * pk[i].rem;
+		uint64_t h = rs_hash(&s->rs[pk[i].rs]);
+		pk[i].quota = (unsigned)(share / w);
+		pk[i].rem = share % w;
+		given += pk[i].quota;
+		pk[i].pos = (unsigned)(h % m);
+		pk[i].skip = m > 1 ? (unsigned)((h >> 32) % (m - 1)) + 1 : 1;
+		while (gcd(pk[i].skip, m) != 1)
+			pk[i].skip = pk[i].skip % (m - 1) + 1;
+	}
+	if (n > 0) {
+		qsort(pk, n, sizeof *pk, by_rem);
+		for (i = 0; given < m; i++, given++)
+			pk[i % n].quota++;
+		qsort(pk, n, sizeof *pk, by_rs);
+	}
+	for (j = 0; j < m; j++)
+		own[j] = ~0u;
+	for (i = nact = 0; i < n; i++)
+		if (pk[i].quota > 0)
+			act[nact++] = i;
+	/* Sum of quotas is m: a server with quota left always finds a slot. */
+	while (nact > 0) {
+		size_t keep = 0;
+		for (a = 0; a < nact; a++) {
+			struct pick *q = &pk[act[a]];
+			while (own[q->pos] != ~0u)
+				q->pos = (q->pos + q->skip) % m;
+			own[q->pos] = (unsigned)q->rs;
+			if (--q->quota > 0)
+				act[keep++] = act[a];
+		}
+		nact = keep;
+	}
+	for (j = 0; j < m; j++)
+		if (own[j] != ~0u)
+			memcpy(mac + 6 * (size_t)j, s->rs[own[j]].mac, 6);
+	free(pk);
+	free(act);
+	free(own);
+	return 0;
+}
+
+static int
+mac_none(const unsigned char *m)
+{
+	return (m[0] | m[1] | m[2] | m[3] | m[4] | m[5]) == 0;
+}
+
+/* "add element ... { 0 : mac, 1 : mac }" for the slots set in mac. */
+static void
+put_slots(FILE *f, const char *k, unsigned m, const unsigned char *mac)
+{
+	char ms[18];
+	unsigned j;
+	int first = 1;
+
+	for (j = 0; j < m; j++) {
+		if (mac_none(mac + 6 * (size_t)j))
+			continue;
+		mac_fmt(mac + 6 * (size_t)j, ms);
+		if (first)
+			fprintf(f, "add element " TABLE " s_%s { ", k);
+		fprintf(f, "%s%u : %s", first ? "" : ", ", j, ms);
+		first = 0;
+	}
+	if (!first)
+		fprintf(f, " }\n");
 }
 
 static int
@@ -278,9 +503,10 @@ nft_apply(struct dp *dp, struct dp_table *want0, const struct dp_table *prev)
 {
 	struct nft_priv *p = dp->priv;
 	struct dp_table want;
+	struct slots *sl = NULL;
 	char *have = NULL, *buf = NULL, *l;
-	char k[64], lbmac[18], mac[18], want_names[64 + 8];
-	size_t len = 0, i, j;
+	char k[64], lbmac[18], want_names[64 + 8];
+	size_t len = 0, i;
 	FILE *f;
 	int rc = -1;
 
@@ -293,6 +519,8 @@ nft_apply(struct dp *dp, struct dp_table *want0, const struct dp_table *prev)
 		goto out;
 	}
 	mac_fmt(p->mac, lbmac);
+	if (want.nsvc > 0 && (sl = calloc(want.nsvc, sizeof *sl)) == NULL)
+		goto out;
 	if ((have = existing(dp)) == NULL || (f = open_memstream(&buf, &len)) == NULL)
 		goto out;
 	fprintf(f, "add table " TABLE "\n");
@@ -301,24 +529,23 @@ nft_apply(struct dp *dp, struct dp_table *want0, const struct dp_table *prev)
 		if (strncmp(l, "chain ", 6) == 0)
 			fprintf(f, "flush chain " TABLE " %.*s\n",
 			    (int)strcspn(l + 6, "\n"), l + 6);
+	/* Flow maps of services that stay are kept; slot maps are made anew. */
 	for (l = have; *l != '\0'; l = strchr(l, '\n') + 1) {
 		int keep = 0;
-		size_t n = strcspn(l, "\n");
+		size_t n = strcspn(l, "\n"), kl;
 		for (i = 0; i < want.nsvc && !keep; i++) {
 			svc_key(&want.svc[i], k, sizeof k);
-			snprintf(want_names, sizeof want_names, "map s_%s", k);
-			keep |= strlen(want_names) == n && strncmp(l, want_names, n) == 0;
 			snprintf(want_names, sizeof want_names, "map f_%s", k);
 			keep |= strlen(want_names) == n && strncmp(l, want_names, n) == 0;
 		}
 		snprintf(want_names, sizeof want_names, "chain in_%u", dp->ifindex);
 		keep |= want.nsvc > 0 && strlen(want_names) == n &&
 		    strncmp(l, want_names, n) == 0;
-		if (!keep) {
-			size_t kl = strcspn(l, " ");
-			fprintf(f, "delete %.*s " TABLE " %.*s\n", (int)kl, l,
-			    (int)(n - kl - 1), l + kl + 1);
-		}
+		if (keep)
+			continue;
+		kl = strcspn(l, " ");
+		fprintf(f, "delete %.*s " TABLE " %.*s\n", (int)kl, l,
+		    (int)(n - kl - 1), l + kl + 1);
 	}
 	if (want.nsvc > 0)
 		fprintf(f, "add chain " TABLE " in_%u { type filter hook ingress "
@@ -327,10 +554,13 @@ nft_apply(struct dp *dp, struct dp_table *want0, const struct dp_table *prev)
 	for (i = 0; i < want.nsvc; i++) {
 		const struct dp_svc *s = &want.svc[i];
 		int v6 = s->vip.family == AF_INET6;
-		unsigned slot = 0, n;
-		int first = 1;
 
 		svc_key(s, k, sizeof k);
+		snprintf(sl[i].key, sizeof sl[i].key, "%s", k);
+		sl[i].m = slots_for(s);
+		if ((sl[i].mac = malloc(6 * (size_t)sl[i].m)) == NULL ||
+		    layout(s, sl[i].m, sl[i].mac) == -1)
+			goto fail;
 		if (v6)
 			fprintf(f, "add map " TABLE " f_%s { typeof numgen inc mod 2 "
 			    ". numgen inc mod 2 : ether daddr; size 65536; flags "
@@ -339,34 +569,23 @@ nft_apply(struct dp *dp, struct dp_table *want0, const struct dp_table *prev)
 			fprintf(f, "add map " TABLE " f_%s { type ipv4_addr . "
 			    "inet_service : ether_addr; size 65536; flags "
 			    "dynamic,timeout; timeout " FLOW_TIMEOUT "; }\n", k);
+		/* A plain hash map: element changes need no interval merging. */
 		fprintf(f, "add map " TABLE " s_%s { typeof numgen inc mod 2 : "
-		    "ether daddr; flags interval; }\n", k);
-		fprintf(f, "flush map " TABLE " s_%s\n", k);
-		for (j = 0; j < s->nrs; j++) {
-			n = rs_slots(s, &s->rs[j]);
-			if (n == 0 || !s->rs[j].has_mac)
-				continue;
-			mac_fmt(s->rs[j].mac, mac);
-			if (first)
-				fprintf(f, "add element " TABLE " s_%s { ", k);
-			if (n == 1)
-				fprintf(f, "%s%u : %s", first ? "" : ", ", slot, mac);
-			else
-				fprintf(f, "%s%u-%u : %s", first ? "" : ", ", slot,
-				    slot + n - 1, mac);
-			first = 0;
-			slot += n;
-		}
-		if (!first)
-			fprintf(f, " }\n");
-		svc_rules(f, dp, s, k, slot, lbmac);
+		    "ether daddr; comment \"slots %u\"; }\n", k, sl[i].m);
+		put_slots(f, k, sl[i].m, sl[i].mac);
+		svc_rules(f, dp, s, k, sl[i].m, lbmac);
 	}
 	if (fclose(f) != 0)
 		goto out;
 	free(p->names);
 	p->names = NULL;
+	slots_free(p);
 	if (run(dp, buf) == -1)
 		goto out;
+	p->sl = sl;
+	p->nsl = want.nsvc;
+	p->valid = 1;
+	sl = NULL;
 	/* What the table holds now, so the next apply need not list it. */
 	if ((f = open_memstream(&p->names, &len)) != NULL) {
 		for (i = 0; i < want.nsvc; i++) {
@@ -381,11 +600,102 @@ nft_apply(struct dp *dp, struct dp_table *want0, const struct dp_table *prev)
 		}
 	}
 	rc = 0;
+	goto out;
+fail:
+	fclose(f);
 out:
+	for (i = 0; sl != NULL && i < want.nsvc; i++)
+		free(sl[i].mac);
+	free(sl);
 	free(have);
 	free(buf);
 	dp_table_free(&want);
 	(void)prev;
+	return rc;
+}
+
+/*
+ * One event: the same services and M, new layouts; only the slots whose
+ * server changed are deleted and added again, in one transaction.
+ */
+static int
+nft_update(struct dp *dp, struct dp_table *want, const struct dp_table *cur)
+{
+	struct nft_priv *p = dp->priv;
+	unsigned char **nm;
+	char *buf = NULL, k[64], ms[18];
+	size_t len = 0, i, changes = 0;
+	unsigned j;
+	FILE *f;
+	int rc = -1, first;
+
+	if (!p->valid || p->nsl != want->nsvc)
+		return nft_apply(dp, want, cur);
+	for (i = 0; i < want->nsvc; i++) {
+		svc_key(&want->svc[i], k, sizeof k);
+		if (strcmp(k, p->sl[i].key) != 0)
+			return nft_apply(dp, want, cur);
+	}
+	if (nft_check(dp, want) == -1 || resolve(dp, want) == -1)
+		return -1;
+	if ((nm = calloc(want->nsvc, sizeof *nm)) == NULL)
+		return -1;
+	for (i = 0; i < want->nsvc; i++)
+		if ((nm[i] = malloc(6 * (size_t)p->sl[i].m)) == NULL ||
+		    layout(&want->svc[i], p->sl[i].m, nm[i]) == -1)
+			goto out;
+	if ((f = open_memstream(&buf, &len)) == NULL)
+		goto out;
+	for (i = 0; i < want->nsvc; i++) {
+		const unsigned char *o = p->sl[i].mac;
+		/* Deletes first: a slot that changes server is deleted, added. */
+		for (j = 0, first = 1; j < p->sl[i].m; j++) {
+			if (memcmp(o + 6 * (size_t)j, nm[i] + 6 * (size_t)j, 6) == 0 ||
+			    mac_none(o + 6 * (size_t)j))
+				continue;
+			if (first)
+				fprintf(f, "delete element " TABLE " s_%s { ",
+				    p->sl[i].key);
+			fprintf(f, "%s%u", first ? "" : ", ", j);
+			first = 0;
+			changes++;
+		}
+		if (!first)
+			fprintf(f, " }\n");
+		for (j = 0, first = 1; j < p->sl[i].m; j++) {
+			const unsigned char *n = nm[i] + 6 * (size_t)j;
+			if (memcmp(o + 6 * (size_t)j, n, 6) == 0 || mac_none(n))
+				continue;
+			mac_fmt(n, ms);
+			if (first)
+				fprintf(f, "add element " TABLE " s_%s { ",
+				    p->sl[i].key);
+			fprintf(f, "%s%u : %s", first ? "" : ", ", j, ms);
+			first = 0;
+			changes++;
+		}
+		if (!first)
+			fprintf(f, " }\n");
+	}
+	if (fclose(f) != 0)
+		goto out;
+	if (changes > 0 && run(dp, buf) == -1) {
+		/* Not what we applied last (flushed, edited): start over. */
+		p->valid = 0;
+		rc = nft_apply(dp, want, cur);
+		goto out;
+	}
+	for (i = 0; i < want->nsvc; i++) {
+		free(p->sl[i].mac);
+		p->sl[i].mac = nm[i];
+		nm[i] = NULL;
+	}
+	rc = 0;
+out:
+	for (i = 0; i < want->nsvc; i++)
+		free(nm[i]);
+	free(nm);
+	free(buf);
 	return rc;
 }
 
@@ -397,6 +707,7 @@ nft_remove(struct dp *dp, const struct dp_table *prev)
 	(void)prev;
 	free(p->names);
 	p->names = NULL;
+	slots_free(p);
 	return run(dp, "add table " TABLE "\ndelete table " TABLE "\n");
 }
 
@@ -431,8 +742,9 @@ parse_slots(const char *text, struct dp_svc *s)
 		p += n;
 		r = NULL;
 		for (i = 0; i < s->nrs; i++)
-			if (s->rs[i].mac[0] == m[0] && s->rs[i].mac[5] == m[5] &&
-			    s->rs[i].mac[4] == m[4] && s->rs[i].mac[3] == m[3])
+			if (s->rs[i].mac[0] == m[0] && s->rs[i].mac[1] == m[1] &&
+			    s->rs[i].mac[2] == m[2] && s->rs[i].mac[3] == m[3] &&
+			    s->rs[i].mac[4] == m[4] && s->rs[i].mac[5] == m[5])
 				r = &s->rs[i];
 		if (r == NULL) {
 			if ((r = dp_svc_add_rs(s)) == NULL)
@@ -444,6 +756,54 @@ parse_slots(const char *text, struct dp_svc *s)
 		r->weight += (int)(b - a + 1);
 	}
 	return 0;
+}
+
+/*
+ * s holds slot counts per MAC. Turn them into weights: prev's weight where
+ * prev's layout over m slots gives that server the same count; else the
+ * count scaled to prev's total weight, or without prev (or m) the counts
+ * divided by their gcd.
+ */
+static void
+slot_weights(struct dp_svc *s, const struct dp_svc *ps, unsigned m)
+{
+	unsigned char *want = NULL;
+	unsigned long long w = 0;
+	unsigned g = 0, j;
+	size_t i;
+
+	for (i = 0; i < s->nrs; i++)
+		g = gcd(g, (unsigned)s->rs[i].weight);
+	if (ps != NULL)
+		for (i = 0; i < ps->nrs; i++)
+			if (ps->rs[i].has_mac)
+				w += eff_weight(ps, &ps->rs[i]);
+	if (m == 0 || g == 0)
+		return;
+	if (ps == NULL || w == 0 || (want = malloc(6 * (size_t)m)) == NULL ||
+	    layout(ps, m, want) == -1) {
+		for (i = 0; i < s->nrs; i++)
+			s->rs[i].weight /= (int)g;
+		free(want);
+		return;
+	}
+	for (i = 0; i < s->nrs; i++) {
+		struct dp_rs *r = &s->rs[i];
+		const struct dp_rs *pr = NULL;
+		unsigned n = 0;
+		size_t k;
+		for (k = 0; k < ps->nrs && pr == NULL; k++)
+			if (ps->rs[k].has_mac && memcmp(ps->rs[k].mac, r->mac, 6) == 0)
+				pr = &ps->rs[k];
+		for (j = 0; j < m; j++)
+			n += memcmp(want + 6 * (size_t)j, r->mac, 6) == 0;
+		if (pr != NULL && n == (unsigned)r->weight)
+			r->weight = pr->weight;
+		else
+			r->weight = (int)(((unsigned long long)r->weight * w +
+			    m / 2) / m) ?: 1;
+	}
+	free(want);
 }
 
 static int
@@ -458,6 +818,8 @@ nft_read(struct dp *dp, struct dp_table *cur, const struct dp_table *prev)
 	for (l = have; *l != '\0'; l = strchr(l, '\n') + 1) {
 		struct dp_svc *s, *ps;
 		size_t n = strcspn(l, "\n");
+		const char *out, *c;
+		unsigned m = 0;
 		if (strncmp(l, "map s_", 6) != 0 || n - 6 >= sizeof k)
 			continue;
 		memcpy(k, l + 6, n - 6);
@@ -470,11 +832,17 @@ nft_read(struct dp *dp, struct dp_table *cur, const struct dp_table *prev)
 		}
 		s->sched = SCHED_WRR;
 		snprintf(cmd, sizeof cmd, "list map " TABLE " s_%s", k);
-		if (nft_run_cmd_from_buffer(p->ctx, cmd) != 0 ||
-		    parse_slots(nft_ctx_get_output_buffer(p->ctx), s) == -1)
+		if (nft_run_cmd_from_buffer(p->ctx, cmd) != 0)
 			goto fail;
-		/* Names, addresses and rr come from what we set up. */
+		out = nft_ctx_get_output_buffer(p->ctx);
+		if (parse_slots(out, s) == -1)
+			goto fail;
+		/* Slot maps of older versions: one slot per unit of weight. */
+		if ((c = strstr(out, "comment \"slots ")) != NULL)
+			m = (unsigned)strtoul(c + strlen("comment \"slots "), NULL, 10);
 		ps = dp_table_find(prev, &s->vip, s->port, s->proto);
+		slot_weights(s, ps, m);
+		/* Names, addresses and rr come from what we set up. */
 		if (ps == NULL)
 			continue;
 		memcpy(s->name, ps->name, sizeof s->name);
@@ -512,4 +880,5 @@ fail:
 
 const struct dp_ops dp_nft_ops = {
 	"nft", nft_open, nft_close, nft_check, nft_apply, nft_read, nft_remove,
+	nft_update,
 };

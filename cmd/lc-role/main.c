@@ -405,9 +405,26 @@ drained(const struct dp_table *cur, const char *name)
 	return 1;
 }
 
+/*
+ * Bring the dataplane from applied (what we applied last) to s's table,
+ * changing only what differs; applied follows on success.
+ */
+static int
+push(struct dp *dp, struct state *s, struct dp_table *applied)
+{
+	if (dp_update(dp, &s->table, applied) == -1)
+		return -1;
+	dp_table_free(applied);
+	if (dp_table_copy(applied, &s->table) == -1)
+		err_die(EXIT_TEMP, "out of memory");
+	return 0;
+}
+
 static int
 follow(struct nl *nl, struct dp *dp, struct state *s, const struct role *r)
 {
+	struct dp_table applied;
+	int dirty = 0;
 	struct drain *dr = NULL;
 	size_t ndr = 0, i;
 	int *weight;		/* configured weight per role rs */
@@ -427,6 +444,8 @@ follow(struct nl *nl, struct dp *dp, struct state *s, const struct role *r)
 		err_die(EXIT_TEMP, "out of memory");
 	for (i = 0; i < r->nrs; i++)
 		weight[i] = r->rs[i].weight;
+	if (dp_table_copy(&applied, &s->table) == -1)
+		err_die(EXIT_TEMP, "out of memory");
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	while (!stop) {
 		struct pollfd pfd = { 0, POLLIN, 0 };
@@ -462,7 +481,7 @@ follow(struct nl *nl, struct dp *dp, struct state *s, const struct role *r)
 		    (next == -1 || next_count < next))
 			next = next_count;
 		if (changed) {
-			if (dp_apply(dp, &s->table, NULL) == -1)
+			if (push(dp, s, &applied) == -1)
 				err_warn("%s", dp->why);
 			else if (state_save(statepath, s) == -1)
 				err_warn("unable to write %s:", statepath);
@@ -544,14 +563,13 @@ follow(struct nl *nl, struct dp *dp, struct state *s, const struct role *r)
 			}
 			kv_free(&rec);
 			if (changed) {
-				if (dp_apply(dp, &s->table, NULL) == -1) {
+				if (push(dp, s, &applied) == -1) {
 					/* End the record: one event per line, always. */
 					say(" applied=no\n");
 					err_warn("%s", dp->why);
 				} else {
 					say(" us=%lld\n", now_us() - t0);
-					if (state_save(statepath, s) == -1)
-						err_warn("unable to write %s:", statepath);
+					dirty = 1;
 				}
 			}
 next:
@@ -562,7 +580,14 @@ next:
 			err_warn("event line too long: dropped");
 			have = 0;
 		}
+		/* The state file once per burst of events, not per event. */
+		if (dirty && state_save(statepath, s) == -1)
+			err_warn("unable to write %s:", statepath);
+		dirty = 0;
 	}
+	if (dirty && state_save(statepath, s) == -1)
+		err_warn("unable to write %s:", statepath);
+	dp_table_free(&applied);
 	free(weight);
 	free(dr);
 	return 0;
