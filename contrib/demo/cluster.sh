@@ -20,13 +20,10 @@ P=nsclu$$
 work=$(mktemp -d /tmp/nonstop-cluster.XXXXXX)
 chmod 700 "$work"
 rootpids=()
+. "$top/contrib/demo/lib.sh"
 cleanup() {
-	local ns pid
-	disown -a 2>/dev/null
-	for ns in $(ip netns list | awk '{print $1}' | grep "^$P"); do
-		for pid in $(ip netns pids "$ns"); do kill -9 "$pid" 2>/dev/null; done
-		ip netns del "$ns"
-	done
+	local pid k
+	demo_sweep
 	for pid in "${rootpids[@]}"; do kill "$pid" 2>/dev/null; done
 	for pid in "${rootpids[@]}"; do
 		for ((k = 0; k < 100; k++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.02; done
@@ -44,13 +41,6 @@ mark() { echo "$EPOCHREALTIME $*" >>"$work/marks"; echo "-> $*"; }
 seen() { echo "$EPOCHREALTIME seen: $*" >>"$work/marks"; echo "   seen: $*"; }
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "$1" ]; }
 pw() { head -c "${1:-12}" /dev/urandom | base64 | tr -d '/+=\n'; }
-# wait_for SECONDS CMD...: poll every 50 ms, bounded.
-wait_for() {
-	local n=$(($1 * 20)) k
-	shift
-	for ((k = 0; k < n; k++)); do "$@" 2>/dev/null && return 0; sleep 0.05; done
-	return 1
-}
 # Network: a bridge in ${P}sw, one namespace per host on it.
 declare -A addr=([c]=192.0.2.1 [lb1]=192.0.2.2 [bs1]=192.0.2.3
 	[rs1]=192.0.2.11 [rs2]=192.0.2.12 [rs3]=192.0.2.13)
@@ -145,16 +135,10 @@ echo
 
 # ---------------------------------------------------------------- hosts
 echo "== 2. hosts: namespaces, web servers, snmpd + lc-agent (SNMPv3 authPriv)"
-ip netns add "${P}sw"
-ip -n "${P}sw" link add br0 type bridge
-ip -n "${P}sw" link set br0 up
+lan=()
+for h in "${hosts[@]}"; do lan+=("$h" "${addr[$h]}"); done
+demo_lan "${lan[@]}"
 for h in "${hosts[@]}"; do
-	ip netns add "$P$h"
-	ip -n "$P$h" link set lo up
-	ip -n "${P}sw" link add "p$h" type veth peer name eth0 netns "$P$h"
-	ip -n "${P}sw" link set "p$h" master br0 up
-	ip -n "$P$h" addr add "${addr[$h]}/24" dev eth0
-	ip -n "$P$h" link set eth0 up
 	mkdir -p "$work/$h"
 	[ -f "$work/roles/$h.role" ] && cp "$work/roles/$h.role" "$work/$h/role"
 done
@@ -329,33 +313,12 @@ fi
 echo
 
 # ---------------------------------------------------------------- client
-cat >"$work/client.py" <<'PY'
-import os, socket, sys, time
-out, stop = open(sys.argv[1], "w", buffering=1), sys.argv[2]
-end = time.time() + 200
-while time.time() < end and not os.path.exists(stop):
-    t = time.time()
-    try:
-        s = socket.create_connection(("192.0.2.100", 80), timeout=0.1)
-        s.sendall(b"GET / HTTP/1.0\r\n\r\n")
-        data = b""
-        while True:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-        s.close()
-        body = data.split(b"\r\n\r\n", 1)[-1].strip().decode() or "?"
-    except (OSError, UnicodeDecodeError) as e:
-        body = "- " + type(e).__name__
-    out.write("%.6f %s\n" % (t, body))
-    time.sleep(max(0, 0.02 - (time.time() - t)))
-PY
+demo_client
 served() { tail -n "$1" "$work/client" 2>/dev/null | grep -c ' rs[0-9]$'; }
 if [ -n "$role_ok" ]; then
 	echo "== 4. the client: a new connection to $VIP:80 every 20 ms (wrr 1:2:3)"
 	mark "client starts: GET http://$VIP/ every 20 ms, each a new TCP connection"
-	nx c nice -n -10 python3 "$work/client.py" "$work/client" "$work/client.stop" >/dev/null 2>&1 3>&- &
+	nx c nice -n -10 python3 "$work/client.py" "$work/client" "$work/client.stop" 0.1 >/dev/null 2>&1 3>&- &
 	wait_for 10 test -s "$work/client"
 	sleep 4
 	echo
