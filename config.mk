@@ -28,6 +28,8 @@ PKGS_lib = libmnl libcrypto libcap
 PKGS_lc-build   = ldap libarchive
 PKGS_lc-web     = ldap libarchive
 PKGS_lc-role    = libnftables
+PKGS_lc-agent   = libnftables
+PKGS_lb-watch   = netsnmp
 PKGS_tcpr-capture = libnetfilter_queue libmnl
 # net-snmp ships no .pc file: its flags come from net-snmp-config.
 SNMP_TOOLS = lc-agent rs-probe lc-build lc-web

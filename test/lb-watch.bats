@@ -2,6 +2,7 @@
 # lb-watch with ha-beat: the balancer's cascade in namespaces. h1 client,
 # h2 lb1, h3 bs1 (primary), h4 bs2 (secondary), h5-h7 real servers.
 load lib/common
+load lib/snmpd
 
 LB_WATCH=${LB_WATCH:-$BIN/lb-watch}
 LC_ROLE=${LC_ROLE:-$BIN/lc-role}
@@ -21,7 +22,11 @@ setup() {
 	make_key "$R/key" >/dev/null
 }
 
-teardown() { topo_teardown; }
+teardown() {
+	local n
+	for n in lb1 rs1 rs2 rs3; do snmpd_stop "$n"; done
+	topo_teardown
+}
 
 role() {
 	cat <<-EOR
@@ -61,6 +66,7 @@ cluster() {
 	EOP
 	local i
 	for i in 5 6 7; do
+		sed "s/^role=rs host=rs /role=rs host=rs$((i - 4)) /" "$R/rs.role" >"$R/rs$((i - 4)).role"
 		hx $i $LC_ROLE -s "$R/st$i" apply -f "$R/rs.role"
 		bg "srv$i" $i $PY "$R/t.py" serve "rs$((i - 4))"
 	done
@@ -70,9 +76,11 @@ cluster() {
 	beat 4 bs2
 }
 
-# beat H NAME: ha-beat on host H with the configuration lb-watch writes.
+# beat H NAME: ha-beat on host H with the configuration lb-watch writes
+# ($BEAT_OPTS: more lb-watch options).
 beat() {
-	$LB_WATCH -d nft -e "" -H "$R/hb$1" -i eth0 -k "$R/key" -s "$R/lw$1" -f "$R/$2.role" conf >"$R/$2.conf"
+	# shellcheck disable=SC2086
+	$LB_WATCH -d nft -e "" ${BEAT_OPTS:-} -H "$R/hb$1" -i eth0 -k "$R/key" -s "$R/lw$1" -f "$R/$2.role" conf >"$R/$2.conf"
 	mkdir -p "$R/hb$1"
 	bg "beat$1" "$1" $HA_BEAT -s "$R/hb$1" -f "$R/$2.conf"
 }
@@ -187,4 +195,64 @@ events() { cat "$R/lw$1/events" 2>/dev/null; }
 	wait_until 5000 grep -q "event=takeover subject=bs2 cluster=web" "$R/lw4/events"
 	wait_until 5000 all_served
 	has_vip 4
+}
+
+# agents NAMES...: snmpd + lc-agent on each (lb1 on h2, rsN on h(N+4)).
+agents() {
+	local n h
+	for n in "$@"; do
+		case $n in lb1) h=2 ;; rs*) h=$((${n#rs} + 4)) ;; esac
+		snmpd_start "$n" "$h" "$R/$n.role" || return 1
+	done
+}
+# watcher H NAME: lb-watch watch beside ha-beat on host H.
+watcher() {
+	bg "watch$1" "$1" $LB_WATCH -e "" -H "$R/hb$1" -k "$R/key" -c "$SNMP_CREDS" \
+	    -s "$R/lw$1" -T 100 -w 60 -F 3 -R 2 -D "${HOLDDOWN:-3000}" -f "$R/$2.role" watch
+}
+# Both the balancer and the primary backup hold the VIP (sampled bs1 first).
+two_vips() { has_vip 3 && has_vip 2; }
+
+@test "watch: usage and configuration errors exit 100" {
+	run -100 $LB_WATCH -f "$R/bs1.role" watch
+	[[ $output == *"needs -k keyfile and -H hbstatedir"* ]]
+	run -100 $LB_WATCH -H "$R/hb" -k "$R/key" -T 100 -w 100 -f "$R/bs1.role" watch
+	run -100 $LB_WATCH -H "$R/hb" -k "$R/nokey" -f "$R/bs1.role" watch
+	run -100 $LB_WATCH -T 5 -f "$R/bs1.role" watch
+	run -100 $LB_WATCH -c "$R/nocreds" -f "$R/bs1.role" check
+	run -100 $LB_WATCH -f "$R/rs.role" watch
+}
+
+@test "the balancer alive but not balancing, its own check off: the backup judges it, it releases the VIP, the backup takes over" {
+	snmp_env
+	BEAT_OPTS=-S
+	cluster
+	grep -q -- " -q -S -s " "$R/lb1.conf"
+	agents lb1
+	watcher 2 lb1
+	watcher 3 bs1
+	watcher 4 bs2
+	wait_until 10000 is 2 master
+	wait_until 5000 all_served
+	is 3 backup && is 4 backup
+	# Its table goes; lc-role's own check would see it, but it is off.
+	bg vips 0 bash -c "for i in \$(seq 3000); do ip netns exec $(ns 3) ip -br addr show dev eth0 | grep -q '192\\.0\\.2\\.100/' && ip netns exec $(ns 2) ip -br addr show dev eth0 | grep -q '192\\.0\\.2\\.100/' && echo both; [ -e $R/stop ] && break; sleep 0.005; done"
+	hx 2 nft delete table netdev nonstop
+	wait_until 15000 is 3 master
+	touch "$R/stop"
+	wait_until 5000 not_running "$(bg_pid vips)"
+	[ ! -s "$R/vips.out" ]
+	grep -q "event=not-balancing subject=lb1 cluster=web node=bs1 vip=192.0.2.100:80 agent=up" "$R/lw3/events"
+	grep -q "event=demoted subject=lb1 cluster=web node=lb1 by=bs1" "$R/lw2/events"
+	wait_until 5000 grep -q "event=giveback subject=lb1 cluster=web state=fault reason=check-failed" "$R/lw2/events"
+	wait_until 5000 grep -q "event=takeover subject=bs1 cluster=web" "$R/lw3/events"
+	! grep -q "event=not-balancing" "$R/lw4/events"
+	! has_vip 2
+	is 4 backup
+	wait_until 5000 all_served
+	# The hold-down over, the balancer takes back with its table rebuilt.
+	wait_until 20000 is 2 master
+	wait_until 5000 only_vip 2
+	wait_until 5000 all_served
+	hx 2 $LC_ROLE -s "$R/lw2/lc-role" check
 }

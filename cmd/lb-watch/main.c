@@ -3,7 +3,8 @@
  * primary backup server, then the secondary), built on ha-beat: it writes
  * the ha-beat configuration from the role file, is ha-beat's hook (take
  * over or give back the balancer role through lc-role) and its health
- * check (a balancer whose table is gone hands over while it runs).
+ * check (a balancer whose table is gone, or that a backup found not
+ * balancing, hands over while it runs); watch judges the master.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,29 +16,36 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "atomic.h"
 #include "err.h"
 #include "kv.h"
+#include "lbwatch.h"
 #include "role.h"
 
 #define STATEDIR "/var/lib/nonstop/lb-watch"
 #define AGENT_DIR "/var/lib/nonstop"
 
-static const char *opt_dp, *opt_if, *opt_key, *opt_file;
-static const char *statedir = STATEDIR;
+const char *opt_dp, *opt_key, *opt_creds, *statedir = STATEDIR;
+const char *hb_state;		/* -H: ha-beat's state folder */
+long watch_ms = 200, timeout_ms = 100, holddown_ms = 5000, probe_ms = 2000;
+unsigned opt_port = 7401, opt_fall = 3, opt_rise = 2;
+int opt_q;
+static const char *opt_if, *opt_file;
 static const char *agent_log;	/* -e; NULL: AGENT_DIR/events if it exists */
-static const char *hb_state;	/* -H: ha-beat's state folder */
 static long interval_ms = 20;
-static int opt_n, opt_q;
+static int opt_n, opt_noself;
 
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: %s [-nqvV] [-d nft|ipvs] [-e eventlog] [-H hbstatedir] [-i interface] "
-	    "[-k keyfile] [-s statedir] [-t interval_ms] -f rolefile "
-	    "conf | check | hook state\n", err_prog);
+	fprintf(stderr, "usage: %s [-nqSvV] [-c credentials] [-D holddown_ms] "
+	    "[-d nft|ipvs] [-e eventlog] [-F fall] [-H hbstatedir] [-i interface] "
+	    "[-k keyfile] [-P probe_ms] [-p port] [-R rise] [-s statedir] "
+	    "[-T watch_ms] [-t interval_ms] [-w timeout_ms] -f rolefile "
+	    "conf | check | hook state | watch\n", err_prog);
 	exit(EXIT_BAD);
 }
 
@@ -52,31 +60,72 @@ absolute(const char *path)
 	return p;
 }
 
-/* lc-role: $LC_ROLE, beside this binary, or on PATH. */
-static const char *
-lc_role_path(void)
+/* A tool: $env, beside this binary, or on PATH. */
+const char *
+tool_path(const char *env, const char *name)
 {
-	static char buf[PATH_MAX];
-	const char *e = getenv("LC_ROLE");
+	static char buf[2][PATH_MAX];
+	static int which;
+	const char *e = getenv(env);
+	char *b = buf[which ^= 1], *slash;
 	ssize_t n;
-	char *slash;
 
 	if (e != NULL && *e != '\0')
 		return e;
-	n = readlink("/proc/self/exe", buf, sizeof buf - 16);
+	n = readlink("/proc/self/exe", b, PATH_MAX - 16);
 	if (n > 0) {
-		buf[n] = '\0';
-		if ((slash = strrchr(buf, '/')) != NULL) {
-			strcpy(slash + 1, "lc-role");
-			if (access(buf, X_OK) == 0)
-				return buf;
+		b[n] = '\0';
+		if ((slash = strrchr(b, '/')) != NULL) {
+			snprintf(slash + 1, 16, "%s", name);
+			if (access(b, X_OK) == 0)
+				return b;
 		}
 	}
-	return "lc-role";
+	return name;
+}
+
+static const char *
+lc_role_path(void)
+{
+	return tool_path("LC_ROLE", "lc-role");
+}
+
+int64_t
+mono_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+int64_t
+wall_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+void
+hb_state_read(char *out, size_t size)
+{
+	char path[PATH_MAX], *now;
+
+	out[0] = '\0';
+	if (hb_state == NULL)
+		return;
+	snprintf(path, sizeof path, "%s/state", hb_state);
+	if ((now = atomic_read(path, 64, NULL)) == NULL)
+		return;
+	now[strcspn(now, "\n")] = '\0';
+	snprintf(out, size, "%s", now);
+	free(now);
 }
 
 /* The state folder, whatever the caller's umask. */
-static void
+void
 make_statedir(void)
 {
 	if (mkdir(statedir, 0755) == 0)
@@ -137,8 +186,8 @@ conf(const struct role *r, const char *rolefile)
 			printf("vip %s/%u\n", addr_fmt(&r->svc[i].vip, a, sizeof a),
 			    r->svc[i].vip.plen);
 	}
-	printf("check every %ld fall 2 rise 3 %s -q -s %s -f %s check\n", every,
-	    self, state_abs, role_abs);
+	printf("check every %ld fall 2 rise 3 %s -q%s -s %s -f %s check\n", every,
+	    self, opt_noself ? " -S" : "", state_abs, role_abs);
 	for (i = 0; i < 4; i++) {
 		printf("hook %s %s", hooks[i], self);
 		if (opt_dp != NULL)
@@ -147,6 +196,11 @@ conf(const struct role *r, const char *rolefile)
 			printf(" -e \"%s\"", agent_log);
 		if (hb_state != NULL)
 			printf(" -H %s", hb_state);
+		if (opt_creds != NULL) {
+			char *c = absolute(opt_creds);
+			printf(" -c %s -P %ld", c, probe_ms);
+			free(c);
+		}
 		printf(" -s %s -f %s hook %s\n", state_abs, role_abs, hooks[i]);
 	}
 	free(role_abs);
@@ -213,11 +267,10 @@ append(const char *path, const char *line, size_t len)
 static void
 event(const struct role *r, const char *what, const char *state, int rc)
 {
-	char path[PATH_MAX], *line = NULL;
+	char *line = NULL;
 	size_t len = 0;
 	struct timeval tv;
 	const char *reason = getenv("HA_REASON"), *master = getenv("HA_MASTER");
-	struct stat st;
 	FILE *f;
 
 	gettimeofday(&tv, NULL);
@@ -231,12 +284,21 @@ event(const struct role *r, const char *what, const char *state, int rc)
 	kv_fput(f, 0, "reason", reason ? reason : "");
 	kv_fput(f, 0, "master", master ? master : "");
 	fprintf(f, " rc=%d\n", rc);
-	if (fclose(f) != 0) {
-		free(line);
-		return;
-	}
-	if (!opt_q)
+	if (fclose(f) == 0)
+		emit(line, len);
+	free(line);
+}
+
+void
+emit(const char *line, size_t len)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (!opt_q) {
 		fputs(line, stdout);
+		fflush(stdout);
+	}
 	snprintf(path, sizeof path, "%s/events", statedir);
 	append(path, line, len);
 	/* The agent's log, when there is one: lc-agent serves it (nsEventTable). */
@@ -246,7 +308,6 @@ event(const struct role *r, const char *what, const char *state, int rc)
 	} else if (*agent_log != '\0') {
 		append(agent_log, line, len);
 	}
-	free(line);
 }
 
 /* Take the balancer role (master) or give it back (anything else). */
@@ -297,6 +358,8 @@ hook(const struct role *r, const char *rolefile, const char *state)
 	prev = atomic_read(rolepath, 64, NULL);
 	if (prev != NULL)
 		prev[strcspn(prev, "\n")] = '\0';
+	/* The prober of the last takeover goes before the table changes. */
+	follow_stop();
 	argv[argc++] = lc_role_path();
 	argv[argc++] = "-q";
 	argv[argc++] = "-A";
@@ -313,6 +376,8 @@ hook(const struct role *r, const char *rolefile, const char *state)
 	argv[argc++] = rolefile;
 	argv[argc] = NULL;
 	rc = run(argv);
+	if (rc == 0 && strcmp(want, "lb") == 0)
+		follow_start(r, rolefile);
 	if (rc == 0 && atomic_write_str(rolepath, strcmp(want, "lb") ? "bs\n" : "lb\n",
 	    0644) == -1)
 		err_warn("unable to write %s:", rolepath);
@@ -327,16 +392,25 @@ hook(const struct role *r, const char *rolefile, const char *state)
 	return rc == 0 ? EXIT_OK : rc == EXIT_BAD ? EXIT_BAD : EXIT_TEMP;
 }
 
-/* ha-beat health check: the master's table must be what lc-role set up. */
+/*
+ * ha-beat health check: no backup's judge has demoted this host, and a
+ * master's table is what lc-role set up.
+ */
 static int
 check(void)
 {
-	char lcstate[PATH_MAX];
+	char lcstate[PATH_MAX], why[128];
 	const char *argv[8];
 	const char *st = getenv("HA_STATE");
 	int rc, fd;
 
-	if (st == NULL || strcmp(st, "master") != 0)
+	/* Whatever the state: a demoted master must not be elected again. */
+	if (demoted(why, sizeof why)) {
+		if (!opt_q)
+			err_warn("%s", why);
+		return EXIT_NO;
+	}
+	if (st == NULL || strcmp(st, "master") != 0 || opt_noself)
 		return EXIT_OK;
 	make_statedir();
 	fd = lock(LOCK_SH);
@@ -352,6 +426,19 @@ check(void)
 	return rc;
 }
 
+static long
+num(const char *s, long lo, long hi)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *s == '\0' || *end != '\0' || v < lo || v > hi)
+		err_die(EXIT_BAD, "bad number %s (%ld-%ld)", s, lo, hi);
+	return v;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -361,8 +448,17 @@ main(int argc, char **argv)
 	int c, rc;
 
 	err_init(argv[0]);
-	while ((c = getopt(argc, argv, "d:e:f:H:i:k:nqs:t:vV")) != -1) {
+	while ((c = getopt(argc, argv, "c:D:d:e:F:f:H:i:k:nP:p:qR:Ss:T:t:vVw:")) != -1) {
 		switch (c) {
+		case 'c': opt_creds = optarg; break;
+		case 'D': holddown_ms = num(optarg, 0, 3600000); break;
+		case 'F': opt_fall = (unsigned)num(optarg, 1, 100); break;
+		case 'P': probe_ms = num(optarg, 10, 3600000); break;
+		case 'p': opt_port = (unsigned)num(optarg, 1, 65535); break;
+		case 'R': opt_rise = (unsigned)num(optarg, 1, 100); break;
+		case 'S': opt_noself = 1; break;
+		case 'T': watch_ms = num(optarg, 10, 60000); break;
+		case 'w': timeout_ms = num(optarg, 1, 60000); break;
 		case 'H': hb_state = optarg; break;
 		case 'e': agent_log = optarg; break;
 		case 'd': opt_dp = optarg; break;
@@ -388,9 +484,12 @@ main(int argc, char **argv)
 	cmd = argv[optind++];
 	if (strcmp(cmd, "hook") == 0 ? argc - optind != 1 : argc != optind)
 		usage();
+	if (opt_creds != NULL && access(opt_creds, R_OK) == -1)
+		err_die(errno == ENOENT ? EXIT_BAD : EXIT_TEMP, "%s:", opt_creds);
 	if (opt_dp != NULL && strcmp(opt_dp, "nft") && strcmp(opt_dp, "ipvs"))
 		err_die(EXIT_BAD, "unknown dataplane %s (nft or ipvs)", opt_dp);
-	if (strcmp(cmd, "conf") && strcmp(cmd, "hook") && strcmp(cmd, "check"))
+	if (strcmp(cmd, "conf") && strcmp(cmd, "hook") && strcmp(cmd, "check") &&
+	    strcmp(cmd, "watch"))
 		usage();
 	if (role_read(opt_file, &r, why, sizeof why) == -1)
 		err_die(errno == EINVAL || errno == ENOENT ? EXIT_BAD : EXIT_TEMP,
@@ -402,6 +501,8 @@ main(int argc, char **argv)
 		rc = conf(&r, opt_file);
 	else if (strcmp(cmd, "hook") == 0)
 		rc = hook(&r, opt_file, argv[optind]);
+	else if (strcmp(cmd, "watch") == 0)
+		rc = watch(&r);
 	else
 		rc = check();
 	role_free(&r);
