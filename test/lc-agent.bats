@@ -157,8 +157,11 @@ get() { v3 snmpget "$(agent_target lb1)" -Oqv "$@"; }
 	wait_until 5000 grep -q "apply -f $ROLE" "$BATS_TEST_TMPDIR/lc-role.calls"
 	wait_until 5000 bash -c "[ \"\$(SNMP_USER=$SNMP_USER; $(declare -f v3); v3 snmpget $t -Oqv NONSTOP-MIB::nsHostRoleStatus.0)\" = active ]" ||
 		[ "$(get NONSTOP-MIB::nsHostRoleStatus.0)" = active ]
-	# The same again: accepted, nothing rewritten, no second apply.
+	# The same again: accepted, nothing rewritten, no second apply; the
+	# file got its last newline, so the text with it is the same too.
+	[ "$(tail -c 1 "$ROLE" | od -An -tx1 | tr -d ' ')" = 0a ]
 	run -0 v3 snmpset "$t" NONSTOP-MIB::nsHostRoleConfig.0 s "$new"
+	run -0 v3 snmpset "$t" NONSTOP-MIB::nsHostRoleConfig.0 s "$new"$'\n'
 	sleep 0.5
 	[ "$(wc -l <"$BATS_TEST_TMPDIR/lc-role.calls")" -eq 1 ]
 	# A weight: the rs line is rewritten, the rest kept.
@@ -299,4 +302,48 @@ push_build() {
 	wait_until 10000 grep -q nsRsUp "$BATS_TEST_TMPDIR/traps"
 	grep -q 'event=takeover' "$d/events"
 	bg_stop trapd
+}
+
+@test "the real server table follows the kernel's dataplane: a flushed nft table shows, a restored one too" {
+	need_root
+	LC_ROLE=${LC_ROLE:-$BIN/lc-role}
+	[ -x "${LC_ROLE%% *}" ] || skip "lc-role not built"
+	command -v nft >/dev/null || skip "nft not installed"
+	topo_lan 3
+	d=$BATS_TEST_TMPDIR/lb1
+	cat >"$BATS_TEST_TMPDIR/lbrole" <<-EOF
+	role=lb host=lb1 cluster=web generation=1 version=1
+	service=web vip=192.0.2.100 port=80 proto=tcp sched=wrr fwd=dr
+	lb=lb1 addr=192.0.2.1
+	rs=rs1 addr=192.0.2.2 weight=3
+	rs=rs2 addr=192.0.2.3 weight=1
+	EOF
+	# lc-role sets the balancer up; its state is where lc-agent looks by default.
+	mkdir -p "$d/state"
+	lcr() { hx 1 $LC_ROLE -d nft -s "$d/state/lc-role" "$@"; }
+	run -0 lcr apply -f "$BATS_TEST_TMPDIR/lbrole"
+	snmpd_start lb1 1 "$BATS_TEST_TMPDIR/lbrole"
+	tab() { v3a lb1 snmptable -OU -Cf '|' -CH NONSTOP-MIB::nsRsTable | cut -d'|' -f1,5,6,7,14 | tr '|' ,; }
+	[ "$(v3a lb1 snmpget -Oqv NONSTOP-MIB::nsLbDataplane.0)" = nftables ]
+	run -0 tab
+	[ "${lines[0]}" = "rs1,3,unknown,,present" ]
+	[ "${lines[1]}" = "rs2,1,unknown,,present" ]
+	# Someone deletes the table: both servers are out of it, and down.
+	hx 1 nft delete table netdev nonstop
+	gone() { tab | grep -qx 'rs1,3,down,not-in-dataplane,absent'; }
+	wait_until 5000 gone
+	run -0 tab
+	[ "${lines[1]}" = "rs2,1,down,not-in-dataplane,absent" ]
+	[ "$(v3a lb1 snmpget -Oqv NONSTOP-MIB::nsRsStatus.2)" = down ]
+	# lc-role puts it back: they return as they were.
+	run -0 lcr apply -f "$BATS_TEST_TMPDIR/lbrole"
+	back() { tab | grep -qx 'rs1,3,unknown,,present'; }
+	wait_until 5000 back
+	# A weight the kernel holds is the weight served, whatever the file says.
+	sed -i 's/^rs=rs2 addr=192.0.2.3 weight=1$/rs=rs2 addr=192.0.2.3 weight=4/' "$BATS_TEST_TMPDIR/lbrole"
+	run -0 tab
+	[ "${lines[1]}" = "rs2,1,unknown,,present" ]
+	run -0 lcr apply -f "$BATS_TEST_TMPDIR/lbrole"
+	w4() { tab | grep -qx 'rs2,4,unknown,,present'; }
+	wait_until 5000 w4
 }

@@ -26,7 +26,8 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: lc-agent [-nvV] [-a lc-role] [-f rolefile] "
-	    "[-N host] [-p ping] [-s statedir] [-u user] [-x agentx-socket]\n");
+	    "[-N host] [-p ping] [-S lc-role-state] [-s statedir] [-u user] "
+	    "[-x agentx-socket]\n");
 	exit(EXIT_BAD);
 }
 
@@ -61,7 +62,7 @@ main(int argc, char **argv)
 	conf.statedir = "/var/lib/nonstop";
 	conf.lcrole = "lc-role";
 	opterr = 0;
-	while ((c = getopt(argc, argv, "a:f:N:np:s:u:vVx:")) != -1) {
+	while ((c = getopt(argc, argv, "a:f:N:np:S:s:u:vVx:")) != -1) {
 		switch (c) {
 		case 'a': conf.lcrole = optarg; break;
 		case 'f': conf.rolefile = optarg; break;
@@ -74,6 +75,7 @@ main(int argc, char **argv)
 				err_die(EXIT_BAD, "bad ping interval %s (1-3600 s)", optarg);
 			break;
 		}
+		case 'S': conf.lcrolestate = optarg; break;
 		case 's': conf.statedir = optarg; break;
 		case 'u': user = optarg; break;
 		case 'v': err_verbose++; break;
@@ -103,6 +105,13 @@ main(int argc, char **argv)
 	}
 	if (stat(conf.statedir, &st) == -1 || !S_ISDIR(st.st_mode))
 		err_die(EXIT_BAD, "state directory %s is not a directory", conf.statedir);
+	if (conf.lcrolestate == NULL) {
+		static char path[PATH_MAX];
+		if (snprintf(path, sizeof path, "%s/lc-role/state", conf.statedir) >=
+		    (int)sizeof path)
+			err_die(EXIT_BAD, "state directory name too long");
+		conf.lcrolestate = path;
+	}
 	if (check) {
 		printf("configuration OK\n");
 		return EXIT_OK;

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "dp.h"
 #include "role.h"
 
 /* Where things are; set from options by main(). */
@@ -14,6 +15,7 @@ struct conf {
 	const char *statedir;
 	const char *lcrole;	/* converger, execvp'd as LCROLE apply -f FILE */
 	const char *host;	/* this host's name */
+	const char *lcrolestate;	/* lc-role's state file */
 };
 extern struct conf conf;
 
@@ -60,6 +62,27 @@ int sockdiag_count(const uint16_t *ports, size_t n, int *listening,
 void event_log(const char *type, const char *subject, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void date_and_time(time_t t, unsigned char out[8]);
+
+/* dataplane.c: nsLbDataplane values, nsRsDataplane values. */
+enum { DPV_NONE = 1, DPV_NFT, DPV_IPVS, DPV_UNREADABLE };
+enum { DPR_UNKNOWN = 1, DPR_PRESENT, DPR_ABSENT };
+
+struct dpview {
+	int kind;		/* DPV_* */
+	char why[256];		/* with DPV_UNREADABLE */
+	struct dp_table t;	/* the kernel's table */
+};
+
+/* The kernel's table, read back at most every 250 ms. */
+const struct dpview *dpview_get(void);
+/*
+ * Real server h of role r in the kernel's table: DPR_PRESENT when every
+ * service holds it (weight from the first, connections summed), else
+ * DPR_ABSENT; DPR_UNKNOWN when the table could not be read.
+ */
+int dpview_rs(const struct dpview *v, const struct role *r,
+    const struct role_host *h, int *weight, unsigned long *active,
+    unsigned long *inactive);
 
 /* view.c */
 int view_register(void);

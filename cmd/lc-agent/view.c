@@ -317,6 +317,7 @@ build(void)
 	unsigned long est[MAXSVC], total = 0, up = 0;
 	size_t nsvc, k, len;
 	double la[1] = { 0 };
+	const struct dpview *dpv;
 	const char *host;
 	int rstatus, lbsource = 1;
 
@@ -378,32 +379,49 @@ build(void)
 	if (cur_role.kind == ROLE_LB && probe_load(&probe, path) == 0)
 		lbsource = 2;
 	add_int(S(1, 2, 1, 0), ASN_INTEGER, lbsource);
+	/* The kernel's table, as lc-role set it up, read back. */
+	dpv = cur_role.kind == ROLE_LB ? dpview_get() : NULL;
+	add_int(S(1, 2, 3, 0), ASN_INTEGER, dpv ? dpv->kind : DPV_NONE);
 	for (k = 0; cur_role.kind == ROLE_LB && k < cur_role.nrs; k++) {
 		const struct role_host *h = &cur_role.rs[k];
 		const struct probe_rs *p = probe_find(&probe, h->name);
 		const unsigned char *b;
+		const char *reason = p ? p->reason : "";
 		unsigned char dt[8];
+		unsigned long act = p ? p->conns : 0, inact = p ? p->inactive : 0;
+		unsigned long kact, kinact;
 		size_t blen, j;
-		long at;
+		long at, weight = p && p->weight >= 0 ? p->weight : h->weight;
 		oid i = (oid)(k + 1);
-		int st = p ? p->status : 1;
+		int st = p ? p->status : 1, kw;
+		int in = dpview_rs(dpv, &cur_role, h, &kw, &kact, &kinact);
+
+		if (in == DPR_PRESENT) {
+			weight = kw;
+			/* IPVS counts connections; nft keeps no such counts. */
+			if (dpv->kind == DPV_IPVS && !p)
+				act = kact, inact = kinact;
+		} else if (in == DPR_ABSENT) {
+			st = 3;
+			reason = "not-in-dataplane";
+		}
 
 		addr_bytes(&h->addr, &at, &b, &blen);
 		add_str(S(1, 2, 2, 1, 2, i), h->name, strlen(h->name));
 		add_int(S(1, 2, 2, 1, 3, i), ASN_INTEGER, at);
 		add_str(S(1, 2, 2, 1, 4, i), b, blen);
 		add_int(S(1, 2, 2, 1, 5, i), ASN_UNSIGNED, h->port);
-		add_int(S(1, 2, 2, 1, 6, i), ASN_INTEGER,
-		    p && p->weight >= 0 ? p->weight : h->weight);
+		add_int(S(1, 2, 2, 1, 6, i), ASN_INTEGER, weight);
 		add_int(S(1, 2, 2, 1, 7, i), ASN_INTEGER, st);
-		add_str(S(1, 2, 2, 1, 8, i), p ? p->reason : "", p ? strlen(p->reason) : 0);
-		add_int(S(1, 2, 2, 1, 9, i), ASN_GAUGE, p ? (long)p->conns : 0);
-		add_int(S(1, 2, 2, 1, 10, i), ASN_GAUGE, p ? (long)p->inactive : 0);
+		add_str(S(1, 2, 2, 1, 8, i), reason, strlen(reason));
+		add_int(S(1, 2, 2, 1, 9, i), ASN_GAUGE, (long)act);
+		add_int(S(1, 2, 2, 1, 10, i), ASN_GAUGE, (long)inact);
 		add_int(S(1, 2, 2, 1, 11, i), ASN_GAUGE, p ? (long)p->load : 0);
 		date_and_time(p ? p->since : 0, dt);
 		add_str(S(1, 2, 2, 1, 12, i), dt, 8);
 		add_c64(S(1, 2, 2, 1, 13, i), p ? p->checks : 0);
 		add_c64(S(1, 2, 2, 1, 14, i), p ? p->failures : 0);
+		add_int(S(1, 2, 2, 1, 15, i), ASN_INTEGER, in);
 
 		/* Notifications on the prober's transitions. */
 		for (j = 0; j < nprev_rs; j++)
@@ -411,7 +429,7 @@ build(void)
 				break;
 		if (j < nprev_rs && prev_rs[j].status != st) {
 			if (st == 3)
-				send_rs_notification(0, h, i, p ? p->reason : "");
+				send_rs_notification(0, h, i, reason);
 			else if (st == 2 && prev_rs[j].status == 3)
 				send_rs_notification(1, h, i, "");
 		}
@@ -698,7 +716,13 @@ set_reserve2(netsnmp_agent_request_info *ri, netsnmp_request_info *reqs)
 			refuse(ri, rw, SNMP_ERR_INCONSISTENTVALUE);
 			return 1;
 		}
-		text = strndup((const char *)vb->val.string, vb->val_len);
+		/* A file ends with a newline; "$(cat file)" in a shell drops it. */
+		if ((text = malloc(vb->val_len + 2)) != NULL) {
+			memcpy(text, vb->val.string, vb->val_len);
+			text[vb->val_len] = '\0';
+			if (vb->val_len > 0 && text[vb->val_len - 1] != '\n')
+				strcpy(text + vb->val_len, "\n");
+		}
 		if (text == NULL || role_parse(text, &nr, why, sizeof why) == -1) {
 			free(text);
 			refuse(ri, rconf, SNMP_ERR_RESOURCEUNAVAILABLE);
