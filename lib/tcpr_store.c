@@ -105,22 +105,29 @@ now_ms_real(void)
 }
 
 int
-tcpr_store_journal(const char *dir, const struct tcpr_sess *const *v, size_t n)
+tcpr_store_journal_open(const char *dir)
 {
 	char path[PATH_MAX];
-	unsigned char *buf, *p;
-	uint64_t now = now_ms_real();
-	size_t i, len;
-	ssize_t w;
-	int fd, e;
 
-	if (n == 0)
-		return 0;
 	if (snprintf(path, sizeof path, "%s/journal", dir) >= (int)sizeof path) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	if ((buf = malloc(n * TCPR_JOURNAL_ENTRY)) == NULL)
+	return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+}
+
+int
+tcpr_store_journal_fd(int fd, const struct tcpr_sess *const *v, size_t n)
+{
+	unsigned char stackbuf[64 * TCPR_JOURNAL_ENTRY], *buf = stackbuf, *p;
+	uint64_t now = now_ms_real();
+	size_t i, len;
+	ssize_t w;
+	int e;
+
+	if (n == 0)
+		return 0;
+	if (n > 64 && (buf = malloc(n * TCPR_JOURNAL_ENTRY)) == NULL)
 		return -1;
 	for (i = 0, p = buf; i < n; i++) {
 		uint32_t c;
@@ -138,21 +145,31 @@ tcpr_store_journal(const char *dir, const struct tcpr_sess *const *v, size_t n)
 		p += TCPR_JOURNAL_ENTRY;
 	}
 	len = (size_t)(p - buf);
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) < 0) {
-		e = errno;
-		free(buf);
-		errno = e;
-		return -1;
-	}
 	w = write(fd, buf, len);
 	e = errno;
-	free(buf);
-	close(fd);
+	if (buf != stackbuf)
+		free(buf);
 	if (w != (ssize_t)len) {
 		errno = w < 0 ? e : EIO;
 		return -1;
 	}
 	return 0;
+}
+
+int
+tcpr_store_journal(const char *dir, const struct tcpr_sess *const *v, size_t n)
+{
+	int fd, r, e;
+
+	if (n == 0)
+		return 0;
+	if ((fd = tcpr_store_journal_open(dir)) < 0)
+		return -1;
+	r = tcpr_store_journal_fd(fd, v, n);
+	e = errno;
+	close(fd);
+	errno = e;
+	return r;
 }
 
 int

@@ -29,6 +29,10 @@ int tcpr_store_del(const char *dir, const struct tcpr_sess *s);
 #define TCPR_JOURNAL_ENTRY 112
 int tcpr_store_journal(const char *dir, const struct tcpr_sess *const *s,
     size_t n);
+/* The same through a descriptor kept open: tcpr_store_journal_open gives
+ * one (O_APPEND; reopen after a rotation), -1 with errno. */
+int tcpr_store_journal_open(const char *dir);
+int tcpr_store_journal_fd(int fd, const struct tcpr_sess *const *s, size_t n);
 /* Empty the journal and remove journal.old. */
 int tcpr_store_journal_reset(const char *dir);
 /*

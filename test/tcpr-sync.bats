@@ -210,6 +210,59 @@ net_setup() {
 	wait_until 5000 grep -q . <(run_list_rcv200)
 }
 
+@test "tcpr-sync send/recv: updates after an acknowledged state travel packed" {
+	net_setup
+	bg recv 1 $TCPR_SYNC -k "$KEY" -s "$S" recv 127.0.0.1:7001
+	wait_until 5000 grep -q receiving "$BATS_TEST_TMPDIR/recv.err"
+	# paced, so that each update finds the one before it acknowledged
+	run -0 --separate-stderr hx 1 $TCPR_SYNC -t 20 -k "$KEY" send 127.0.0.1:7001 < <(
+		rec full 7; sleep 1; rec sync 7 rcv=30 snd_una=8 snd_nxt=9; sleep 1
+		rec sync 7 rcv=300000 snd_una=9 snd_nxt=9 tsval=5000 window=1000)
+	echo "$stderr"
+	[[ $stderr == *" records=3 packed=2 "* ]]
+	run -0 $TCPR_SYNC -s "$S" list
+	[[ $output == *"sid=7 "*" rcv=300000 snd_una=9 snd_nxt=9 tsval=5000 "*" snd_wnd=128000 "* ]]
+}
+
+# packed HEX...: a packed block of the entries given as octal escapes
+packed() {
+	local body; body=$(printf "$1")
+	local n=$(( ${#1} / 4 + 4 ))
+	printf "\\001\\003\\000\\$(printf %03o "$n")$1"
+}
+
+@test "tcpr-sync recv: packed entries count from the stored state; bad ones change nothing" {
+	net_setup
+	bg recv 1 $TCPR_SYNC -k "$KEY" -s "$S" recv 127.0.0.1:7001
+	wait_until 5000 grep -q receiving "$BATS_TEST_TMPDIR/recv.err"
+	rec full 7 rcv=100 snd_una=50 snd_nxt=50 | hx 1 bash -c "$(declare -f dgram); dgram $KEY 1000 5"
+	wait_until 5000 listed 1
+	# sid 7: rcv 1000 in 2 bytes (900 past 100), snd_una 60, snd_nxt 70
+	packed '\007\007\350\007\074\106' | hx 1 bash -c "$(declare -f dgram); dgram $KEY 1000 6"
+	wait_until 5000 run_list_has "rcv=1000 snd_una=60 snd_nxt=70 "
+	# rcv's low 7 bits 76: 1100 counted from 1000 across the wrap of 128
+	packed '\007\001\114' | hx 1 bash -c "$(declare -f dgram); dgram $KEY 1000 7"
+	wait_until 5000 run_list_has "rcv=1100 snd_una=60 snd_nxt=70 "
+	# session id difference 0, a field of 10 bytes, a cut entry: refused
+	packed '\000\001\114' | hx 1 bash -c "$(declare -f dgram); dgram $KEY 1000 8"
+	packed '\007\001\377\377\377\377\377\377\377\377\377\001' | hx 1 bash -c "$(declare -f dgram); dgram $KEY 1000 9"
+	packed '\007\007\350' | hx 1 bash -c "$(declare -f dgram); dgram $KEY 1000 10"
+	wait_until 5000 [ "$(grep -c "packed entry" "$BATS_TEST_TMPDIR/recv.err")" -eq 3 ]
+	run_list_has "rcv=1100 snd_una=60 snd_nxt=70 "
+	# a restarted backup takes packed entries only after a full record
+	bg_stop recv
+	bg recv 1 $TCPR_SYNC -k "$KEY" -s "$S" recv 127.0.0.1:7001
+	wait_until 5000 grep -q receiving "$BATS_TEST_TMPDIR/recv.err"
+	packed '\007\001\001' | hx 1 bash -c "$(declare -f dgram); dgram $KEY 1001 1"
+	rec full 9 pport=999 | hx 1 bash -c "$(declare -f dgram); dgram $KEY 1001 2"
+	wait_until 5000 listed 2
+	run_list_has "rcv=1100 snd_una=60 snd_nxt=70 "
+	bg_stop recv
+	[[ $(bg_err recv) == *"1 waiting for a full record"* ]]
+}
+
+run_list_has() { $TCPR_SYNC -s "$S" list 2>/dev/null | grep -q "sid=7 .* $1"; }
+
 listed() { [ "$($TCPR_SYNC -s "$S" list 2>/dev/null | wc -l)" -eq "$1" ]; }
 run_list_rcv200() { $TCPR_SYNC -s "$S" list 2>/dev/null | grep "sid=7 .* rcv=200 "; }
 

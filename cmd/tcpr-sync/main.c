@@ -18,7 +18,7 @@
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: tcpr-sync [-nqvV] [-k keyfile] [-s dir] "
+	fprintf(stderr, "usage: tcpr-sync [-nqRvV] [-k keyfile] [-s dir] "
 	    "[-t ms] dump [file ...] | list | apply [file] | "
 	    "send host:port | recv [addr:]port\n");
 	exit(EXIT_BAD);
@@ -195,13 +195,16 @@ main(int argc, char **argv)
 	int c, check = 0;
 
 	err_init(argv[0]);
-	while ((c = getopt(argc, argv, "k:ns:t:qvV")) != -1) {
+	while ((c = getopt(argc, argv, "k:nRs:t:qvV")) != -1) {
 		switch (c) {
 		case 'k':
 			o.keyfile = optarg;
 			break;
 		case 'n':
 			check = 1;
+			break;
+		case 'R':
+			o.realtime = 1;
 			break;
 		case 's':
 			o.dir = optarg;

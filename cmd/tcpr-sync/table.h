@@ -2,15 +2,49 @@
 #ifndef TCPR_SYNC_TABLE_H
 #define TCPR_SYNC_TABLE_H
 
+#include <pthread.h>
 #include <stddef.h>
 
 #include "tcpr_rec.h"
 
-/* What the sender knows of each session's last transmission. */
+/*
+ * The store's slow half (one file per session: create, write, rename,
+ * unlink) runs in a writer thread, in order, off the receive path; only
+ * the journal append, one write per batch, stays on it.
+ */
+struct wop {
+	int kind;		/* WOP_PUT, WOP_DEL, WOP_DROP_OLD */
+	struct tcpr_sess s;
+};
+
+struct writer {
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv, idle;
+	struct wop *q;
+	size_t n, cap;
+	int running, busy, quit, failed, done;	/* done: journal.old dropped */
+};
+
+/* Offsets, tsval and window of a session as packed entries carry them. */
+struct pkstate {
+	uint64_t v[4];		/* rcv, snd_una, snd_nxt, tsval */
+	uint16_t wnd;
+};
+
+/*
+ * What the sender knows of each session's transmissions (the receiver
+ * uses queued and need_full for compaction, synced for packed entries).
+ */
 struct tmeta {
 	uint64_t last_seq;	/* datagram that carried the latest state */
-	uint64_t sent_at;	/* ms, monotonic */
-	unsigned char need_full, acked, queued;
+	uint64_t prev_seq;	/* and the one before */
+	uint64_t sent_at;	/* us, monotonic */
+	uint64_t qat;		/* us, queued (input read) */
+	struct pkstate base;	/* a state the backup acknowledged */
+	struct pkstate sent, prev;	/* carried by last_seq, prev_seq */
+	unsigned char need_full, acked, queued, has_base;
+	unsigned char synced;	/* receiver: a full record came this run */
 };
 
 struct table {
@@ -22,7 +56,8 @@ struct table {
 	size_t ndirty;
 	size_t njournal;	/* entries in the journal */
 	int compacting;		/* journal.old being written out */
-	size_t cursor;		/* the compaction's next slot */
+	int jfd;		/* the journal, open for appending, or -1 */
+	struct writer *w;	/* started at the first compaction */
 };
 
 int table_open(struct table *t, const char *dir, size_t *nbad);
@@ -32,7 +67,8 @@ int table_apply(struct table *t, int type, const struct tcpr_sess *r,
     const char **why);
 /* Journal every dirty session (compacting now and then). 0, or -1. */
 int table_flush(struct table *t);
-/* Every session in its file, the journal emptied. 0, or -1 with errno. */
+/* Every session in its file, the journal emptied (waits for the writer
+ * first). 0, or -1 with errno. */
 int table_compact(struct table *t);
 struct tcpr_sess *table_find(struct table *t, uint32_t sid);
 /* The slot for sid, made if missing (NULL: out of memory). */
