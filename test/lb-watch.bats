@@ -256,3 +256,39 @@ two_vips() { has_vip 3 && has_vip 2; }
 	wait_until 5000 all_served
 	hx 2 $LC_ROLE -s "$R/lw2/lc-role" check
 }
+
+@test "after a takeover the new balancer runs rs-probe | lc-role follow: a failed real server leaves its rotation and returns; giveback stops it" {
+	snmp_env
+	BEAT_OPTS="-c $SNMP_CREDS -P 500"
+	cluster
+	grep -q "^hook master $LB_WATCH -s $R/lw3 -f $R/bs1.role hook master$" "$R/bs1.conf"
+	grep -qx "dp=nft eventlog=\"\" hbstate=$R/hb3 creds=$SNMP_CREDS probe_ms=500" "$R/lw3/hooks"
+	agents rs1 rs2 rs3
+	wait_until 10000 is 2 master
+	wait_until 5000 all_served
+	# No prober on a backup.
+	[ ! -e "$R/lw3/follow.pid" ]
+	link_cut 2
+	bg_stop beat2 KILL
+	wait_until 10000 is 3 master
+	wait_until 5000 all_served
+	wait_until 5000 test -s "$R/lw3/follow.pid"
+	local fp; fp=$(cat "$R/lw3/follow.pid")
+	kill -0 "$fp"
+	# rs2's service dies: it leaves bs1's rotation (interval 500 ms, fall 2).
+	bg_stop srv6
+	wait_until 10000 grep -q "event=rs-down rs=rs2" "$R/lw3/probe/events"
+	wait_until 5000 no_rs2
+	# It comes back and returns to the rotation.
+	bg srv6 6 $PY "$R/t.py" serve rs2
+	wait_until 10000 all_served
+	# The balancer returns: bs1 gives back and its prober stops.
+	link_mend 2
+	beat 2 lb1
+	wait_until 10000 is 2 master
+	wait_until 5000 grep -q "event=giveback subject=bs1" "$R/lw3/events"
+	wait_until 5000 not_running "$fp"
+	[ ! -e "$R/lw3/follow.pid" ]
+	wait_until 5000 only_vip 2
+}
+no_rs2() { local o; o=$(serves 24); [[ $o != *rs2* && $o != *fail* && $o == *rs1=*rs3=* ]]; }

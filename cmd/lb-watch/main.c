@@ -134,6 +134,83 @@ make_statedir(void)
 		err_die(EXIT_TEMP, "unable to create %s:", statedir);
 }
 
+/*
+ * The hooks' options go to statedir/hooks rather than onto the hook
+ * lines (ha-beat takes at most 16 arguments a hook): one record, e.g.
+ *   dp=nft eventlog=/var/lib/nonstop/events hbstate=/run/x creds=/etc/c probe_ms=2000
+ */
+static void
+hook_opts_write(void)
+{
+	char path[PATH_MAX], *line = NULL, *c = NULL, num[24];
+	size_t len = 0;
+	int first = 1;
+	FILE *f;
+
+	if ((f = open_memstream(&line, &len)) == NULL)
+		err_die(EXIT_TEMP, "open_memstream:");
+	if (opt_dp != NULL)
+		kv_fput(f, first, "dp", opt_dp), first = 0;
+	if (agent_log != NULL)
+		kv_fput(f, first, "eventlog", agent_log), first = 0;
+	if (hb_state != NULL) {
+		/* It may not exist yet: ha-beat makes it. */
+		char cwd[PATH_MAX], h[2 * PATH_MAX];
+		if (hb_state[0] == '/')
+			snprintf(h, sizeof h, "%s", hb_state);
+		else if (getcwd(cwd, sizeof cwd) != NULL)
+			snprintf(h, sizeof h, "%s/%s", cwd, hb_state);
+		else
+			err_die(EXIT_TEMP, "getcwd:");
+		kv_fput(f, first, "hbstate", h), first = 0;
+	}
+	if (opt_creds != NULL) {
+		c = absolute(opt_creds);
+		kv_fput(f, first, "creds", c), first = 0;
+		snprintf(num, sizeof num, "%ld", probe_ms);
+		kv_fput(f, 0, "probe_ms", num);
+		free(c);
+	}
+	fputc('\n', f);
+	if (fclose(f) != 0)
+		err_die(EXIT_TEMP, "open_memstream:");
+	snprintf(path, sizeof path, "%s/hooks", statedir);
+	if (atomic_write(path, first ? "" : line, first ? 0 : len, 0644) == -1)
+		err_die(EXIT_TEMP, "unable to write %s:", path);
+	free(line);
+}
+
+/* What conf left in statedir/hooks, for the options not given here. */
+static void
+hook_opts_read(void)
+{
+	char path[PATH_MAX], *s;
+	const char *why, *v;
+	struct kv_rec rec;
+
+	snprintf(path, sizeof path, "%s/hooks", statedir);
+	if ((s = atomic_read(path, 8192, NULL)) == NULL || *s == '\0') {
+		free(s);
+		return;
+	}
+	s[strcspn(s, "\n")] = '\0';
+	if (kv_parse(&rec, s, &why) == -1)
+		err_die(EXIT_BAD, "%s: %s", path, why);
+	if (opt_dp == NULL && (v = kv_get(&rec, "dp")) != NULL)
+		opt_dp = strdup(v);
+	if (agent_log == NULL && (v = kv_get(&rec, "eventlog")) != NULL)
+		agent_log = strdup(v);
+	if (hb_state == NULL && (v = kv_get(&rec, "hbstate")) != NULL)
+		hb_state = strdup(v);
+	if (opt_creds == NULL && (v = kv_get(&rec, "creds")) != NULL) {
+		opt_creds = strdup(v);
+		if ((v = kv_get(&rec, "probe_ms")) != NULL)
+			probe_ms = strtol(v, NULL, 10);
+	}
+	kv_free(&rec);
+	free(s);
+}
+
 /* Print ha-beat.conf for this host: the cascade is the priority order. */
 static int
 conf(const struct role *r, const char *rolefile)
@@ -188,21 +265,10 @@ conf(const struct role *r, const char *rolefile)
 	}
 	printf("check every %ld fall 2 rise 3 %s -q%s -s %s -f %s check\n", every,
 	    self, opt_noself ? " -S" : "", state_abs, role_abs);
-	for (i = 0; i < 4; i++) {
-		printf("hook %s %s", hooks[i], self);
-		if (opt_dp != NULL)
-			printf(" -d %s", opt_dp);
-		if (agent_log != NULL)
-			printf(" -e \"%s\"", agent_log);
-		if (hb_state != NULL)
-			printf(" -H %s", hb_state);
-		if (opt_creds != NULL) {
-			char *c = absolute(opt_creds);
-			printf(" -c %s -P %ld", c, probe_ms);
-			free(c);
-		}
-		printf(" -s %s -f %s hook %s\n", state_abs, role_abs, hooks[i]);
-	}
+	for (i = 0; i < 4; i++)
+		printf("hook %s %s -s %s -f %s hook %s\n", hooks[i], self,
+		    state_abs, role_abs, hooks[i]);
+	hook_opts_write();
 	free(role_abs);
 	free(key_abs);
 	free(state_abs);
@@ -484,6 +550,8 @@ main(int argc, char **argv)
 	cmd = argv[optind++];
 	if (strcmp(cmd, "hook") == 0 ? argc - optind != 1 : argc != optind)
 		usage();
+	if (strcmp(cmd, "hook") == 0)
+		hook_opts_read();
 	if (opt_creds != NULL && access(opt_creds, R_OK) == -1)
 		err_die(errno == ENOENT ? EXIT_BAD : EXIT_TEMP, "%s:", opt_creds);
 	if (opt_dp != NULL && strcmp(opt_dp, "nft") && strcmp(opt_dp, "ipvs"))
