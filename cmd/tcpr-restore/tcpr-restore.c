@@ -4,6 +4,8 @@
  */
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <pthread.h>
 #include <fcntl.h>
@@ -14,6 +16,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "tcpr_kick.h"
 #include "tcpr_rec.h"
 #include "tcpr_repair.h"
 #include "tcpr_store.h"
@@ -23,8 +26,8 @@
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: tcpr-restore [-nPqRvV] [-a ms] [-j threads] [-p port] "
-	    "-s dir [prog [arg ...]]\n");
+	fprintf(stderr, "usage: tcpr-restore [-KnPqRvV] [-a ms] [-j threads] [-p port] "
+	    "[-t ms] -s dir [prog [arg ...]]\n");
 	exit(EXIT_BAD);
 }
 
@@ -157,6 +160,132 @@ sessions_env(const struct tcpr_sess *v, size_t n, int una)
 	return s;
 }
 
+/* Is a the address of one of our interfaces (bind without free bind)? */
+static int
+addr_up(const struct tcpr_sess *s)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int fd, r;
+
+	memset(&ss, 0, sizeof ss);
+	if (s->family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+
+		in->sin_family = AF_INET;
+		memcpy(&in->sin_addr, s->laddr, 4);
+		sl = sizeof *in;
+	} else {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+
+		in6->sin6_family = AF_INET6;
+		memcpy(&in6->sin6_addr, s->laddr, 16);
+		sl = sizeof *in6;
+	}
+	if ((fd = socket(s->family, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		return 0;
+	r = bind(fd, (struct sockaddr *)&ss, sl) == 0;
+	close(fd);
+	return r;
+}
+
+static void
+sleep_until(uint64_t t)
+{
+	uint64_t now = now_us();
+	struct timespec ts;
+
+	if (now >= t)
+		return;
+	ts.tv_sec = (time_t)((t - now) / 1000000);
+	ts.tv_nsec = (long)((t - now) % 1000000) * 1000;
+	nanosleep(&ts, NULL);
+}
+
+/*
+ * The kicker: once the sessions' address is up (the new master announced
+ * it), make every peer resend what it sent into the outage, in a few
+ * rounds (the first ones may meet a peer whose neighbour cache still
+ * points at the dead master, or the hook's traffic lock; a peer resends
+ * at once only when its reverted timer has run out, so the rounds are
+ * spread over more than its minimum timeout). A process of
+ * its own, detached, holding none of the sockets: it works from the
+ * restored numbers and stops after the last round.
+ */
+static void
+kicker(const struct tcpr_sess *v, const uint64_t *age, const int *fd,
+    size_t n, long ts_add, int una, uint64_t t_restored, long wait_ms)
+{
+	static const unsigned rounds_ms[] = { 20, 100, 300, 700 };
+	struct tcpr_kick k;
+	uint64_t deadline, t_up;
+	size_t i, r, sent = 0;
+	pid_t p;
+	int dn;
+
+	if ((p = fork()) < 0) {
+		err_warn("kick: unable to fork:");
+		return;
+	}
+	if (p > 0) {
+		waitpid(p, NULL, 0);
+		return;
+	}
+	if (fork() != 0)
+		_exit(0);
+	/* the grandchild: nobody waits for it, it keeps no socket alive */
+	for (i = 0; i < n; i++)
+		close(fd[i]);
+	if ((dn = open("/dev/null", O_RDWR)) >= 0) {
+		dup2(dn, 0);
+		dup2(dn, 1);
+		if (err_verbose < 1)
+			dup2(dn, 2);
+		if (dn > 2)
+			close(dn);
+	}
+	if (tcpr_kick_open(&k) < 0) {
+		err_warn("kick: unable to open raw sockets:");
+		_exit(EXIT_TEMP);
+	}
+	deadline = now_us() + (uint64_t)wait_ms * 1000;
+	for (i = 0; i < n; i++)
+		while (!addr_up(&v[i])) {
+			if (now_us() >= deadline) {
+				err_warn("kick: address not up after %ld ms",
+				    wait_ms);
+				_exit(EXIT_NO);
+			}
+			sleep_until(now_us() + 2000);
+		}
+	t_up = now_us();
+	for (r = 0; r < sizeof rounds_ms / sizeof rounds_ms[0]; r++) {
+		sleep_until(t_up + rounds_ms[r] * 1000ULL);
+		for (i = 0; i < n; i++) {
+			const struct tcpr_sess *s = &v[i];
+			uint32_t snd = tcpr_sess_snd_una(s), ts;
+
+			if (!una)
+				snd += (uint32_t)(s->snd_nxt - s->snd_una);
+			/*
+			 * The socket's clock now, never ahead of it: set at
+			 * restore (before t_restored) and ticking in ms.
+			 */
+			ts = ((s->tsval + (uint32_t)ts_add +
+			    (uint32_t)(age ? age[i] : 0)) & ~1u) +
+			    (uint32_t)((now_us() - t_restored) / 1000);
+			if (tcpr_kick(&k, s, tcpr_sess_rcv_nxt(s), snd, ts, 8,
+			    4) > 0)
+				sent++;
+		}
+	}
+	err_info("kick: %zu sessions kicked in %zu rounds, %llu ms after "
+	    "the address came up", n, r, (unsigned long long)
+	    ((now_us() - t_up) / 1000));
+	(void)sent;
+	_exit(EXIT_OK);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -164,19 +293,22 @@ main(int argc, char **argv)
 	struct tcpr_sess *v;
 	uint64_t *age = NULL;
 	size_t n, nbad, i, ok = 0;
-	long port = 0, ts_add = 2000, jobs = 1;
-	int c, check = 0, flags = 0, *fd;
+	long port = 0, ts_add = 2000, jobs = 1, wait_ms = 10000;
+	int c, check = 0, flags = 0, kick = 1, *fd;
 	uint64_t t0, t1;
 	char nbuf[32], *env;
 
 	err_init(argv[0]);
-	while ((c = getopt(argc, argv, "+a:j:np:PRs:qvV")) != -1) {
+	while ((c = getopt(argc, argv, "+a:j:Knp:PRs:t:qvV")) != -1) {
 		switch (c) {
 		case 'a':
 			ts_add = num(optarg, 0, 86400000, "timestamp advance");
 			break;
 		case 'j':
 			jobs = num(optarg, 1, 8, "thread count");
+			break;
+		case 'K':
+			kick = 0;
 			break;
 		case 'n':
 			check = 1;
@@ -192,6 +324,9 @@ main(int argc, char **argv)
 			break;
 		case 's':
 			dir = optarg;
+			break;
+		case 't':
+			wait_ms = num(optarg, 1, 600000, "wait");
 			break;
 		case 'q':
 			err_verbose = -1;
@@ -261,6 +396,8 @@ main(int argc, char **argv)
 		for (i = 0; i < n; i++)
 			if (fd[i] >= 0) {
 				fd[ok] = fd[i];
+				if (age)
+					age[ok] = age[i];
 				v[ok++] = v[i];
 			} else
 				nbad++;
@@ -281,6 +418,9 @@ main(int argc, char **argv)
 		err_check_stdout();
 		return nbad ? EXIT_NO : EXIT_OK;
 	}
+	if (kick && ok)
+		kicker(v, age, fd, ok, ts_add, flags & TCPR_RESTORE_UNA, t1,
+		    wait_ms);
 	place_fds(fd, ok);
 	snprintf(nbuf, sizeof nbuf, "%zu", ok);
 	env = sessions_env(v, ok, flags & TCPR_RESTORE_UNA);

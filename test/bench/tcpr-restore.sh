@@ -4,7 +4,8 @@
 # paper's figures (Hong et al. 2017: 512/628/705/758 us per session at
 # 64/128/256/512) and against a plain reconnect (socket+connect+accept)
 # measured in the same run, on the same machine.
-# usage: test/bench/tcpr-restore.sh [N ...]   (root; NONSTOP_BIN, R=5)
+# usage: test/bench/tcpr-restore.sh [N ...]   (root; NONSTOP_BIN, R=5, JOBS=1,
+# WRAP="perf record -g" to profile)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$(dirname "$here")")
@@ -111,7 +112,8 @@ for n in $sizes; do
 	for _ in $(seq "$R"); do
 		mkc
 		# restore every session (repair off, probe dropped: c's cable is a dummy), hand to 'true'
-		ip netns exec ${P}c "$BIN/tcpr-restore" -j "${JOBS:-1}" -s "$tmp/store" true 2>&1 | tee "$tmp/restore.err" |
+		# shellcheck disable=SC2086 # WRAP: a profiler's words, e.g. "perf record -g"
+		ip netns exec ${P}c ${WRAP:-} "$BIN/tcpr-restore" -K -j "${JOBS:-1}" -s "$tmp/store" true 2>&1 | tee "$tmp/restore.err" |
 			sed -n 's/.*restored \([0-9]*\) sessions in \([0-9]*\) us.*/\1 \2/p' >"$tmp/one"
 		read -r k us <"$tmp/one"
 		[ "$k" -eq "$n" ] || { echo "restored $k of $n" >&2; head -3 "$tmp/restore.err" >&2; exit 1; }
