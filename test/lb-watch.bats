@@ -77,10 +77,11 @@ cluster() {
 }
 
 # beat H NAME: ha-beat on host H with the configuration lb-watch writes
-# ($BEAT_OPTS: more lb-watch options).
+# ($BEAT_OPTS: more lb-watch options; $EV<H>: the agent's event log).
 beat() {
+	local ev=EV$1
 	# shellcheck disable=SC2086
-	$LB_WATCH -d nft -e "" ${BEAT_OPTS:-} -H "$R/hb$1" -i eth0 -k "$R/key" -s "$R/lw$1" -f "$R/$2.role" conf >"$R/$2.conf"
+	$LB_WATCH -d nft -e "${!ev:-}" ${BEAT_OPTS:-} -H "$R/hb$1" -i eth0 -k "$R/key" -s "$R/lw$1" -f "$R/$2.role" conf >"$R/$2.conf"
 	mkdir -p "$R/hb$1"
 	bg "beat$1" "$1" $HA_BEAT -s "$R/hb$1" -f "$R/$2.conf"
 }
@@ -201,7 +202,7 @@ events() { cat "$R/lw$1/events" 2>/dev/null; }
 agents() {
 	local n h
 	for n in "$@"; do
-		case $n in lb1) h=2 ;; rs*) h=$((${n#rs} + 4)) ;; esac
+		case $n in lb1) h=2 ;; bs1) h=3 ;; rs*) h=$((${n#rs} + 4)) ;; esac
 		snmpd_start "$n" "$h" "$R/$n.role" || return 1
 	done
 }
@@ -257,13 +258,15 @@ two_vips() { has_vip 3 && has_vip 2; }
 	hx 2 $LC_ROLE -s "$R/lw2/lc-role" check
 }
 
-@test "after a takeover the new balancer runs rs-probe | lc-role follow: a failed real server leaves its rotation and returns; giveback stops it" {
+@test "after a takeover the new balancer runs rs-probe | lc-role follow: a failed real server leaves its rotation and returns; giveback stops it; both are in the agent's event table" {
 	snmp_env
 	BEAT_OPTS="-c $SNMP_CREDS -P 500"
+	EV3=$R/bs1/state/events
+	mkdir -p "$R/bs1/state"
 	cluster
 	grep -q "^hook master $LB_WATCH -s $R/lw3 -f $R/bs1.role hook master$" "$R/bs1.conf"
-	grep -qx "dp=nft eventlog=\"\" hbstate=$R/hb3 creds=$SNMP_CREDS probe_ms=500" "$R/lw3/hooks"
-	agents rs1 rs2 rs3
+	grep -qx "dp=nft eventlog=$EV3 hbstate=$R/hb3 creds=$SNMP_CREDS probe_ms=500" "$R/lw3/hooks"
+	agents rs1 rs2 rs3 bs1
 	wait_until 10000 is 2 master
 	wait_until 5000 all_served
 	# No prober on a backup.
@@ -273,6 +276,8 @@ two_vips() { has_vip 3 && has_vip 2; }
 	wait_until 10000 is 3 master
 	wait_until 5000 all_served
 	wait_until 5000 test -s "$R/lw3/follow.pid"
+	# bs1's agent serves the takeover in nsEventTable.
+	wait_until 5000 agent_event bs1 takeover "event=takeover subject=bs1 cluster=web state=master"
 	local fp; fp=$(cat "$R/lw3/follow.pid")
 	kill -0 "$fp"
 	# rs2's service dies: it leaves bs1's rotation (interval 500 ms, fall 2).
@@ -290,5 +295,13 @@ two_vips() { has_vip 3 && has_vip 2; }
 	wait_until 5000 not_running "$fp"
 	[ ! -e "$R/lw3/follow.pid" ]
 	wait_until 5000 only_vip 2
+	wait_until 5000 agent_event bs1 giveback "event=giveback subject=bs1 cluster=web state=backup"
+}
+# agent_event NAME TYPE TEXT: the agent's event table has a TYPE row with TEXT.
+agent_event() {
+	local t x
+	t=$(v3a "$1" snmpwalk -Oqv NONSTOP-MIB::nsEventType) || return 1
+	x=$(v3a "$1" snmpwalk -Oqv NONSTOP-MIB::nsEventText) || return 1
+	grep -qx "$2" <<<"$t" && grep -q -- "$3" <<<"$x"
 }
 no_rs2() { local o; o=$(serves 24); [[ $o != *rs2* && $o != *fail* && $o == *rs1=*rs3=* ]]; }
