@@ -1,7 +1,10 @@
 /*
  * tcpr-echod: an echo server on libtcpr, the example for tcpr(3). Run by
  * tcpr-restore(8) after a failover it resumes the restored sessions first
- * (same connections, same offsets), then serves new ones.
+ * (same connections, same offsets), then serves new ones. A chunk of
+ * input ending in "SHUT\n" is echoed and then the server half-closes the
+ * session (shutdown for writing) and only reads from then on, so that
+ * tests can hold sessions half-closed from our side across a failover.
  * usage: tcpr-echod [-v] address port
  */
 #include <sys/socket.h>
@@ -19,6 +22,7 @@
 #define MAXCONN 65536
 
 static struct pollfd pfd[MAXCONN + 1];
+static unsigned char shut[MAXCONN + 1];	/* we sent our FIN: read only */
 static int npfd;
 
 static void
@@ -28,6 +32,7 @@ add(int fd)
 		tcpr_close(fd);
 		return;
 	}
+	shut[npfd] = 0;
 	pfd[npfd].fd = fd;
 	pfd[npfd++].events = POLLIN;
 }
@@ -44,21 +49,32 @@ serve(int i)
 		return;
 	if (n <= 0) {
 		tcpr_close(pfd[i].fd);
+		shut[i] = shut[npfd - 1];
 		pfd[i] = pfd[--npfd];
 		return;
 	}
-	while (off < (size_t)n) {
-		ssize_t w = tcpr_send(pfd[i].fd, buf + off, (size_t)n - off, 0);
+	while (!shut[i] && off < (size_t)n) {
+		ssize_t w = tcpr_send(pfd[i].fd, buf + off, (size_t)n - off,
+		    MSG_NOSIGNAL);
 
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
+			if (errno == EPIPE) {
+				/* a restored session we had half-closed */
+				shut[i] = 1;
+				return;
+			}
 			tcpr_close(pfd[i].fd);
+			shut[i] = shut[npfd - 1];
 			pfd[i] = pfd[--npfd];
 			return;
 		}
 		off += (size_t)w;
 	}
+	if (!shut[i] && n >= 5 && memcmp(buf + n - 5, "SHUT\n", 5) == 0 &&
+	    tcpr_shutdown(pfd[i].fd, SHUT_WR) == 0)
+		shut[i] = 1;
 }
 
 int
