@@ -288,8 +288,8 @@ dp_print(FILE *f, const struct dp_table *t)
 
 struct neigh_q {
 	unsigned ifindex;
-	struct dp_table *t;
-	int family;
+	struct dp_rs **miss;	/* the servers still without a MAC */
+	size_t nmiss;
 };
 
 static int
@@ -309,7 +309,7 @@ neigh_cb(const struct nlmsghdr *nlh, void *data)
 	struct neigh_q *q = data;
 	const struct ndmsg *nd = mnl_nlmsg_get_payload(nlh);
 	const struct nlattr *tb[NDA_MAX + 1] = { 0 };
-	size_t i, j, alen;
+	size_t i, alen;
 	const void *dst;
 
 	if (nd->ndm_ifindex != (int)q->ifindex)
@@ -323,16 +323,15 @@ neigh_cb(const struct nlmsghdr *nlh, void *data)
 		return MNL_CB_OK;
 	dst = mnl_attr_get_payload(tb[NDA_DST]);
 	alen = mnl_attr_get_payload_len(tb[NDA_DST]);
-	for (i = 0; i < q->t->nsvc; i++)
-		for (j = 0; j < q->t->svc[i].nrs; j++) {
-			struct dp_rs *r = &q->t->svc[i].rs[j];
-			if (r->has_mac || r->addr.family != nd->ndm_family ||
-			    addr_len(&r->addr) != alen ||
-			    memcmp(dst, r->addr.u.b, alen) != 0)
-				continue;
-			memcpy(r->mac, mnl_attr_get_payload(tb[NDA_LLADDR]), 6);
-			r->has_mac = 1;
-		}
+	for (i = 0; i < q->nmiss; i++) {
+		struct dp_rs *r = q->miss[i];
+		if (r->has_mac || r->addr.family != nd->ndm_family ||
+		    addr_len(&r->addr) != alen ||
+		    memcmp(dst, r->addr.u.b, alen) != 0)
+			continue;
+		memcpy(r->mac, mnl_attr_get_payload(tb[NDA_LLADDR]), 6);
+		r->has_mac = 1;
+	}
 	return MNL_CB_OK;
 }
 
@@ -365,8 +364,8 @@ int
 dp_neigh(unsigned ifindex, struct dp_table *t)
 {
 	struct mnl_socket *nl;
-	struct neigh_q q = { ifindex, t, 0 };
-	size_t i, j;
+	struct neigh_q q = { ifindex, NULL, 0 };
+	size_t i, j, n = 0;
 	int e, missing = 0, v4 = 0, v6 = 0;
 
 	for (i = 0; i < t->nsvc; i++)
@@ -374,20 +373,32 @@ dp_neigh(unsigned ifindex, struct dp_table *t)
 			if (!t->svc[i].rs[j].has_mac && t->svc[i].rs[j].weight > 0) {
 				v4 |= t->svc[i].rs[j].addr.family == AF_INET;
 				v6 |= t->svc[i].rs[j].addr.family == AF_INET6;
+				n++;
 			}
 	if (!v4 && !v6)
 		return 0;
-	if ((nl = mnl_socket_open(NETLINK_ROUTE)) == NULL)
+	/* Each neighbour is matched against the missing ones only. */
+	if ((q.miss = calloc(n, sizeof *q.miss)) == NULL)
 		return -1;
+	for (i = 0; i < t->nsvc; i++)
+		for (j = 0; j < t->svc[i].nrs; j++)
+			if (!t->svc[i].rs[j].has_mac && t->svc[i].rs[j].weight > 0)
+				q.miss[q.nmiss++] = &t->svc[i].rs[j];
+	if ((nl = mnl_socket_open(NETLINK_ROUTE)) == NULL) {
+		free(q.miss);
+		return -1;
+	}
 	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) == -1 ||
 	    (v4 && neigh_dump(nl, &q, AF_INET) == -1) ||
 	    (v6 && neigh_dump(nl, &q, AF_INET6) == -1)) {
 		e = errno;
 		mnl_socket_close(nl);
+		free(q.miss);
 		errno = e;
 		return -1;
 	}
 	mnl_socket_close(nl);
+	free(q.miss);
 	for (i = 0; i < t->nsvc; i++)
 		for (j = 0; j < t->svc[i].nrs; j++)
 			missing += !t->svc[i].rs[j].has_mac && t->svc[i].rs[j].weight > 0;

@@ -514,6 +514,19 @@ ipvs_remove(struct dp *dp, const struct dp_table *prev)
 }
 
 /*
+ * r's counterpart in s: at index j when the tables are in the same order
+ * (an event changes a server or two: no quadratic search over 1,000).
+ */
+static const struct dp_rs *
+same_at(const struct dp_svc *s, size_t j, const struct dp_rs *r)
+{
+	if (j < s->nrs && s->rs[j].port == r->port &&
+	    addr_eq(&s->rs[j].addr, &r->addr))
+		return &s->rs[j];
+	return dp_svc_find(s, &r->addr, r->port);
+}
+
+/*
  * One event: cur is what we applied last, so no read back; each changed
  * real server is one NEW_DEST, SET_DEST or DEL_DEST, all in one sendto.
  * Anything else (services, schedulers) or a refusal (the table was
@@ -537,7 +550,7 @@ ipvs_update(struct dp *dp, struct dp_table *want, const struct dp_table *cur)
 		const struct dp_svc *w = &want->svc[i];
 		const struct dp_svc *c = dp_table_find(cur, &w->vip, w->port, w->proto);
 		for (j = 0; j < w->nrs; j++) {
-			const struct dp_rs *o = dp_svc_find(c, &w->rs[j].addr, w->rs[j].port);
+			const struct dp_rs *o = same_at(c, j, &w->rs[j]);
 			if (o == NULL) {
 				if (dest_cmd(dp, IPVS_CMD_NEW_DEST, w, &w->rs[j]) == -1)
 					goto slow;
@@ -547,7 +560,7 @@ ipvs_update(struct dp *dp, struct dp_table *want, const struct dp_table *cur)
 			}
 		}
 		for (j = 0; j < c->nrs; j++)
-			if (dp_svc_find(w, &c->rs[j].addr, c->rs[j].port) == NULL &&
+			if (same_at(w, j, &c->rs[j]) == NULL &&
 			    dest_cmd(dp, IPVS_CMD_DEL_DEST, w, &c->rs[j]) == -1)
 				goto slow;
 	}

@@ -394,8 +394,8 @@ by_rs(const void *a, const void *b)
 }
 
 /*
- * The layout of s over m slots into mac (6 bytes per slot, all zero when
- * no server): every serving server (positive weight, MAC known) gets its
+ * The layout of s over m slots: own[slot] is the index of its server in
+ * s, ~0u when none. Every serving server (positive weight, MAC known) gets its
  * share of the slots by weight (largest remainder), then the servers take
  * turns, Maglev-style, each taking the next free slot of its own
  * permutation of the slots (start and step from a hash of its address).
@@ -403,21 +403,21 @@ by_rs(const void *a, const void *b)
  * than its own slots move. 0, or -1 ENOMEM.
  */
 static int
-layout(const struct dp_svc *s, unsigned m, unsigned char *mac)
+layout_own(const struct dp_svc *s, unsigned m, unsigned *own)
 {
 	struct pick *pk;
 	size_t *act, n = 0, nact, i, a;
-	unsigned *own, j;
+	unsigned j;
 	unsigned long long w = 0, given = 0;
 
-	memset(mac, 0, 6 * (size_t)m);
+	for (j = 0; j < m; j++)
+		own[j] = ~0u;
 	if (m == 0 || s->nrs == 0)
 		return 0;
 	pk = calloc(s->nrs, sizeof *pk);
 	act = calloc(s->nrs, sizeof *act);
-	own = malloc(m * sizeof *own);
-	if (pk == NULL || act == NULL || own == NULL) {
-		free(pk), free(act), free(own);
+	if (pk == NULL || act == NULL) {
+		free(pk), free(act);
 		errno = ENOMEM;
 		return -1;
 	}
@@ -444,8 +444,6 @@ layout(const struct dp_svc *s, unsigned m, unsigned char *mac)
 			pk[i % n].quota++;
 		qsort(pk, n, sizeof *pk, by_rs);
 	}
-	for (j = 0; j < m; j++)
-		own[j] = ~0u;
 	for (i = nact = 0; i < n; i++)
 		if (pk[i].quota > 0)
 			act[nact++] = i;
@@ -455,18 +453,36 @@ layout(const struct dp_svc *s, unsigned m, unsigned char *mac)
 		for (a = 0; a < nact; a++) {
 			struct pick *q = &pk[act[a]];
 			while (own[q->pos] != ~0u)
-				q->pos = (q->pos + q->skip) % m;
+				if ((q->pos += q->skip) >= m)
+					q->pos -= m;
 			own[q->pos] = (unsigned)q->rs;
 			if (--q->quota > 0)
 				act[keep++] = act[a];
 		}
 		nact = keep;
 	}
+	free(pk);
+	free(act);
+	return 0;
+}
+
+/* The same as MACs, 6 bytes per slot, all zero when no server. */
+static int
+layout(const struct dp_svc *s, unsigned m, unsigned char *mac)
+{
+	unsigned *own, j;
+
+	memset(mac, 0, 6 * (size_t)m);
+	if (m == 0)
+		return 0;
+	if ((own = malloc(m * sizeof *own)) == NULL || layout_own(s, m, own) == -1) {
+		free(own);
+		errno = ENOMEM;
+		return -1;
+	}
 	for (j = 0; j < m; j++)
 		if (own[j] != ~0u)
 			memcpy(mac + 6 * (size_t)j, s->rs[own[j]].mac, 6);
-	free(pk);
-	free(act);
 	free(own);
 	return 0;
 }
@@ -767,9 +783,8 @@ parse_slots(const char *text, struct dp_svc *s)
 static void
 slot_weights(struct dp_svc *s, const struct dp_svc *ps, unsigned m)
 {
-	unsigned char *want = NULL;
+	unsigned *own = NULL, *cnt = NULL, g = 0, j;
 	unsigned long long w = 0;
-	unsigned g = 0, j;
 	size_t i;
 
 	for (i = 0; i < s->nrs; i++)
@@ -780,30 +795,32 @@ slot_weights(struct dp_svc *s, const struct dp_svc *ps, unsigned m)
 				w += eff_weight(ps, &ps->rs[i]);
 	if (m == 0 || g == 0)
 		return;
-	if (ps == NULL || w == 0 || (want = malloc(6 * (size_t)m)) == NULL ||
-	    layout(ps, m, want) == -1) {
+	if (ps == NULL || w == 0 || (own = malloc(m * sizeof *own)) == NULL ||
+	    (cnt = calloc(ps->nrs, sizeof *cnt)) == NULL ||
+	    layout_own(ps, m, own) == -1) {
 		for (i = 0; i < s->nrs; i++)
 			s->rs[i].weight /= (int)g;
-		free(want);
+		free(own);
+		free(cnt);
 		return;
 	}
+	for (j = 0; j < m; j++)
+		if (own[j] != ~0u)
+			cnt[own[j]]++;
 	for (i = 0; i < s->nrs; i++) {
 		struct dp_rs *r = &s->rs[i];
-		const struct dp_rs *pr = NULL;
-		unsigned n = 0;
 		size_t k;
-		for (k = 0; k < ps->nrs && pr == NULL; k++)
+		for (k = 0; k < ps->nrs; k++)
 			if (ps->rs[k].has_mac && memcmp(ps->rs[k].mac, r->mac, 6) == 0)
-				pr = &ps->rs[k];
-		for (j = 0; j < m; j++)
-			n += memcmp(want + 6 * (size_t)j, r->mac, 6) == 0;
-		if (pr != NULL && n == (unsigned)r->weight)
-			r->weight = pr->weight;
+				break;
+		if (k < ps->nrs && cnt[k] == (unsigned)r->weight)
+			r->weight = ps->rs[k].weight;
 		else
 			r->weight = (int)(((unsigned long long)r->weight * w +
 			    m / 2) / m) ?: 1;
 	}
-	free(want);
+	free(own);
+	free(cnt);
 }
 
 static int

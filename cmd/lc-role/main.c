@@ -465,28 +465,33 @@ follow(struct nl *nl, struct dp *dp, struct state *s, const struct role *r)
 				dp_table_free(&cur);
 			}
 		}
-		for (i = 0; i < ndr; i++) {
-			if (dr[i].until <= t) {
-				if (rs_set(s, r, dr[i].rs, 0, 1, 0)) {
-					changed = 1;
-					say("event=removed rs=%s\n", dr[i].rs);
-				}
-				dr[i--] = dr[--ndr];
+		/* One drained server at a time, each with its own line. */
+		for (i = 0; i < ndr && !changed; i++) {
+			char gone[ROLE_NAMELEN];
+			if (dr[i].until > t)
 				continue;
+			memcpy(gone, dr[i].rs, sizeof gone);
+			dr[i--] = dr[--ndr];
+			if (!rs_set(s, r, gone, 0, 1, 0))
+				continue;
+			changed = 1;
+			if (push(dp, s, &applied) == -1) {
+				say("event=removed rs=%s applied=no\n", gone);
+				err_warn("%s", dp->why);
+			} else {
+				say("event=removed rs=%s\n", gone);
+				if (state_save(statepath, s) == -1)
+					err_warn("unable to write %s:", statepath);
 			}
+		}
+		if (changed)
+			continue;
+		for (i = 0; i < ndr; i++)
 			if (next == -1 || dr[i].until < next)
 				next = dr[i].until;
-		}
 		if (ndr > 0 && strcmp(dp->ops->name, "ipvs") == 0 &&
 		    (next == -1 || next_count < next))
 			next = next_count;
-		if (changed) {
-			if (push(dp, s, &applied) == -1)
-				err_warn("%s", dp->why);
-			else if (state_save(statepath, s) == -1)
-				err_warn("unable to write %s:", statepath);
-			continue;
-		}
 		rc = poll(&pfd, 1, next == -1 ? -1 : (int)(next - t + 1));
 		if (rc == -1) {
 			if (errno == EINTR)

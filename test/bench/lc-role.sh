@@ -1,33 +1,67 @@
 #!/usr/bin/env bash
-# lc-role benchmarks: apply a 1,000-real-server service on nftables (here,
-# in a namespace) and on IPVS (in the qemu guest, under software emulation),
-# and the rs-probe event -> dataplane change latency of lc-role follow.
+# lc-role benchmarks, each against a peer measured in the same run:
+#  - apply a 1,000-real-server service on nftables (in a namespace here)
+#    vs `nft -f` loading the very ruleset lc-role made;
+#  - follow: rs-probe event line -> dataplane changed (lc-role's own us=
+#    figure: from reading the line to the kernel's ack), median and p99 at
+#    10, 100 and 1,000 servers, vs one `nft -f` process making a one-slot
+#    change (the floor of any follower driving the nft command) and vs
+#    `nft -f` reloading the whole ruleset (a follower that regenerates it);
+#  - the same on IPVS in the qemu guest (software emulation: slower than
+#    real hardware), vs ipvsadm -R (apply) and ipvsadm -e (one event).
 # Targets (issue 6): apply <= 200 ms; event -> change <= 5 ms.
-# Usage: test/bench/lc-role.sh [nrs]   (root; NONSTOP_BIN as for the tests)
+# Usage: test/bench/lc-role.sh [nrs] [events]   (root; NONSTOP_BIN as for the tests)
+# LC_ROLE is called unquoted on purpose (it may be "valgrind .../lc-role").
+# shellcheck disable=SC2086
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$(dirname "$here")")
 BIN=${NONSTOP_BIN:-$top/build/bin}
 LC_ROLE=${LC_ROLE:-$BIN/lc-role}
 N=${1:-1000}
+EV=${2:-150}
 ns=lcbench$$
 tmp=$(mktemp -d)
 trap 'ip netns del "$ns" 2>/dev/null; rm -rf "$tmp"' EXIT
 
-ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
+# stats FILE: "median X p99 Y (n=Z)" of the numbers in FILE, one per line.
+stats() {
+	local n
+	sort -n "$1" >"$1.s"
+	n=$(wc -l <"$1.s")
+	[ "$n" -gt 0 ] || { echo "no samples"; return; }
+	echo "median $(sed -n "$((n / 2 + 1))p" "$1.s") p99 $(sed -n "$(((n * 99 + 99) / 100))p" "$1.s") (n=$n)"
+}
 
-# The role: one service, N real servers in 10.9.0.0/16.
+# role N GEN SCHED [W0]: one service, N real servers in 10.9.0.0/16.
 role() {
-	echo "role=lb host=lb1 cluster=bench generation=$1 version=1"
-	echo "service=web vip=10.9.255.1 port=80 proto=tcp sched=$2 fwd=dr"
+	echo "role=lb host=lb1 cluster=bench generation=$2 version=1"
+	echo "service=web vip=10.9.255.1 port=80 proto=tcp sched=$3 fwd=dr"
 	echo "lb=lb1 addr=10.9.255.2"
 	local i
-	for ((i = 0; i < N; i++)); do
-		echo "rs=rs$i addr=10.9.$((i / 250)).$((i % 250 + 1)) weight=$(( ${3:-1} + i % 3 ))"
+	for ((i = 0; i < $1; i++)); do
+		echo "rs=rs$i addr=10.9.$((i / 250)).$((i % 250 + 1)) weight=$(( ${4:-1} + i % 3 ))"
 	done
 }
-role 1 wrr >"$tmp/a.role"
-role 2 wrr 2 >"$tmp/b.role"
+# events N COUNT: a server goes down, comes back, another's weight changes.
+events() {
+	local k s
+	for ((k = 0; k < $2; k++)); do
+		s=$(( k / 3 ))
+		s=$(( (s * 7 + 1) % $1 ))
+		case $((k % 3)) in
+		0) echo "event=rs-down rs=rs$s addr=10.9.$((s / 250)).$((s % 250 + 1)) reason=timeout" ;;
+		1) echo "event=rs-up rs=rs$s addr=10.9.$((s / 250)).$((s % 250 + 1))" ;;
+		2) echo "event=weight rs=rs$(( (s + 3) % $1 )) weight=$((k % 7 + 4))" ;;
+		esac
+	done
+}
+role "$N" 1 wrr >"$tmp/a.role"
+role "$N" 2 wrr 2 >"$tmp/b.role"
+for n in 10 100 "$N"; do
+	role "$n" 1 wrr >"$tmp/f$n.role"
+	events "$n" "$EV" >"$tmp/ev$n"
+done
 
 # --- nftables: the neighbours are static entries on a veth -------------
 ip netns add "$ns"
@@ -40,42 +74,74 @@ for ((i = 0; i < N; i++)); do
 	printf 'neigh add 10.9.%d.%d lladdr 02:00:00:%02x:%02x:01 dev eth0 nud permanent\n' \
 	    $((i / 250)) $((i % 250 + 1)) $((i / 250)) $((i % 250))
 done | ip -n "$ns" -batch -
+inns() { ip netns exec "$ns" "$@"; }
 
-best() { sort -n | head -n 1; }
+# Times in us inside the namespace (no ip-netns-exec start-up counted).
+cat >"$tmp/time.sh" <<'EOS'
+# time.sh OUT CMD...: append CMD's wall time in us to OUT; fail with CMD.
+out=$1; shift
+t0=${EPOCHREALTIME/./}
+"$@"
+echo $(( ${EPOCHREALTIME/./} - t0 )) >>"$out"
+EOS
+tm() { local out=$1; shift; inns bash "$tmp/time.sh" "$out" "$@"; }
+
 for k in 1 2 3 4 5; do
-	t=$(date +%s%N)
-	ip netns exec "$ns" $LC_ROLE -q -d nft -s "$tmp/st" apply -f "$tmp/a.role"
-	ms "$t" >>"$tmp/first"
-	t=$(date +%s%N)
-	ip netns exec "$ns" $LC_ROLE -q -s "$tmp/st" apply -f "$tmp/a.role"
-	ms "$t" >>"$tmp/again"
-	t=$(date +%s%N)
-	ip netns exec "$ns" $LC_ROLE -q -s "$tmp/st" apply -f "$tmp/b.role"
-	ms "$t" >>"$tmp/weights"
-	ip netns exec "$ns" $LC_ROLE -q -s "$tmp/st" undo
+	tm "$tmp/first" $LC_ROLE -q -d nft -s "$tmp/st" apply -f "$tmp/a.role"
+	tm "$tmp/again" $LC_ROLE -q -s "$tmp/st" apply -f "$tmp/a.role"
+	tm "$tmp/weights" $LC_ROLE -q -s "$tmp/st" apply -f "$tmp/b.role"
+	inns nft list table netdev nonstop >"$tmp/ruleset.nft"
+	inns $LC_ROLE -q -s "$tmp/st" undo
+	# Peer: nft loading the same table (the maps' elements included).
+	tm "$tmp/nft-f" nft -f "$tmp/ruleset.nft"
+	inns nft delete table netdev nonstop
 done
-echo "nft apply $N rs (new service, whole process): best $(best <"$tmp/first") ms of 5"
-echo "nft apply $N rs (unchanged): best $(best <"$tmp/again") ms of 5"
-echo "nft apply $N rs (every weight changed): best $(best <"$tmp/weights") ms of 5"
+ms() { awk '{ printf "%.1f\n", $1 / 1000 }' "$1" >"$1.ms"; stats "$1.ms"; }
+echo "nft apply $N rs, new service (whole lc-role process), ms: $(ms "$tmp/first")"
+echo "nft apply $N rs, unchanged, ms: $(ms "$tmp/again")"
+echo "nft apply $N rs, every weight changed, ms: $(ms "$tmp/weights")"
+echo "peer: nft -f of the same ruleset, ms: $(ms "$tmp/nft-f")"
 
-# --- follow: event -> dataplane latency (lc-role's own us= figures) ------
-follow_bench() {
-	local n=$1 saved=$N
-	N=$n; role 1 wrr >"$tmp/f.role"; N=$saved
-	ip netns exec "$ns" $LC_ROLE -q -d nft -s "$tmp/st" apply -f "$tmp/f.role"
-	for ((k = 0; k < 200; k++)); do
-		echo "event=weight rs=rs$((k % n)) weight=$((k % 5 + 1))"
-	done | ip netns exec "$ns" $LC_ROLE -s "$tmp/st" follow -f "$tmp/f.role" >"$tmp/follow"
-	sed -n 's/.* us=\([0-9]*\)$/\1/p' "$tmp/follow" | sort -n >"$tmp/us"
-	echo "nft follow event->change with $n rs: median $(sed -n "$(( $(wc -l <"$tmp/us") / 2 + 1 ))p" "$tmp/us") us, max $(tail -n 1 "$tmp/us") us over $(wc -l <"$tmp/us") events"
-	ip netns exec "$ns" $LC_ROLE -q -s "$tmp/st" undo
+follow_nft() {
+	local n=$1 k
+	inns $LC_ROLE -q -d nft -s "$tmp/st" apply -f "$tmp/f$n.role"
+	# One event at a time, as rs-probe sends them; drain 0: a server that
+	# goes down is removed at once and comes back through the neighbours.
+	while read -r l; do echo "$l"; sleep 0.003; done <"$tmp/ev$n" |
+	    inns $LC_ROLE -t 0 -s "$tmp/st" follow -f "$tmp/f$n.role" >"$tmp/follow$n"
+	sed -n 's/.* us=\([0-9]*\)$/\1/p' "$tmp/follow$n" >"$tmp/us$n"
+	echo "nft follow event->change, $n rs, us: $(stats "$tmp/us$n")"
+	if grep -q "applied=no" "$tmp/follow$n"; then
+		echo "nft follow $n rs: some changes refused:"
+		grep "applied=no" "$tmp/follow$n" | head -n 3
+	fi
+	inns $LC_ROLE -q -s "$tmp/st" check || echo "nft follow $n rs: check found differences"
+	# Peers, on the table as lc-role left it.
+	inns nft list table netdev nonstop >"$tmp/ruleset$n.nft"
+	local key; key=$(sed -n 's/.*map s_\([0-9a-f_t]*\) {.*/\1/p' "$tmp/ruleset$n.nft" | head -n 1)
+	for ((k = 0; k < 30; k++)); do
+		printf 'delete element netdev nonstop s_%s { 0 }\nadd element netdev nonstop s_%s { 0 : 02:00:00:00:00:%02x }\n' \
+		    "$key" "$key" $((k % 2 + 1)) >"$tmp/one.nft"
+		tm "$tmp/peer1-$n" nft -f "$tmp/one.nft"
+	done
+	{ echo "delete table netdev nonstop"; cat "$tmp/ruleset$n.nft"; } >"$tmp/reload$n.nft"
+	for ((k = 0; k < 10; k++)); do
+		tm "$tmp/peerall-$n" nft -f "$tmp/reload$n.nft"
+	done
+	echo "peer: nft -f one-slot change, $n rs, us: $(stats "$tmp/peer1-$n")"
+	echo "peer: nft -f reload of the whole table, $n rs, us: $(stats "$tmp/peerall-$n")"
+	inns $LC_ROLE -q -s "$tmp/st" undo
 }
-follow_bench 10
-follow_bench 100
-follow_bench "$N"
+follow_nft 10
+follow_nft 100
+follow_nft "$N"
 
 # --- IPVS in the guest ---------------------------------------------------
-cat >"$tmp/guest.sh" <<'EOG'
+cat >"$tmp/guest.sh" <<EOG
+N=$N
+EOG
+cat >>"$tmp/guest.sh" <<'EOG'
+/usr/sbin/ip link set lo up
 /usr/sbin/ip link add eth0 type veth peer name eth1
 /usr/sbin/ip link set eth0 up; /usr/sbin/ip link set eth1 up
 /usr/sbin/ip addr add 10.9.255.2/16 dev eth0
@@ -84,12 +150,43 @@ up() { read u _ </proc/uptime; echo "${u%.*}${u#*.}0"; }
 for k in 1 2 3; do
 	a=$(up); lc-role -q -d ipvs -i eth0 -s /tmp/st apply -f /t/a.role || echo "GUEST apply failed"; b=$(up)
 	lc-role -q -d ipvs -i eth0 -s /tmp/st apply -f /t/b.role || echo "GUEST apply failed"; c=$(up)
-	echo "GUEST new=$((b - a)) weights=$((c - b)) rs=$(ipvsadm -Ln | grep -c Route)"
+	ipvsadm -S -n >/tmp/saved
+	echo "GUEST apply new=$((b - a)) weights=$((c - b)) rs=$(ipvsadm -Ln | grep -c Route)"
+	lc-role -q -s /tmp/st undo
+	a=$(up); ipvsadm -R </tmp/saved; b=$(up)
+	echo "GUEST peer ipvsadm-R=$((b - a)) rs=$(ipvsadm -Ln | grep -c Route)"
+	ipvsadm -C
+done
+for n in 10 100 $N; do
+	lc-role -q -d ipvs -i eth0 -s /tmp/st apply -f /t/f$n.role
+	while read -r l; do echo "$l"; sleep 0.01; done </t/ev$n |
+	    lc-role -t 0 -s /tmp/st follow -f /t/f$n.role >/tmp/follow
+	sed -n "s/.* us=\([0-9]*\)$/GUEST us$n \1/p" /tmp/follow
+	grep -q applied=no /tmp/follow && echo "GUEST refused $n"
+	# Peer: one ipvsadm -e per event (mean over 100: no finer clock here).
+	a=$(up)
+	i=0
+	while [ $i -lt 100 ]; do
+		ipvsadm -e -t 10.9.255.1:80 -r 10.9.0.$((i % n + 1)):80 -g -w $((i % 5 + 1))
+		i=$((i + 1))
+	done
+	b=$(up)
+	echo "GUEST peer-e $n $(( (b - a) * 10 ))"
 	lc-role -q -s /tmp/st undo
 done
 EOG
-if out=$(NONSTOP_BIN=$BIN "$top/test/qemu/run-guest" "$tmp/guest.sh" "$tmp/a.role" "$tmp/b.role" 2>&1); then
-	echo "$out" | grep '^GUEST' | sed 's/^GUEST /ipvs (qemu TCG guest) apply ms: /'
+files="$tmp/a.role $tmp/b.role"
+for n in 10 100 "$N"; do files="$files $tmp/f$n.role $tmp/ev$n"; done
+# shellcheck disable=SC2086
+if out=$(NONSTOP_BIN=$BIN NONSTOP_QEMU_TIMEOUT=600 "$top/test/qemu/run-guest" "$tmp/guest.sh" $files 2>&1); then
+	echo "$out" | sed -n 's/^GUEST apply /ipvs (qemu TCG guest) apply ms: /p'
+	echo "$out" | sed -n 's/^GUEST peer ipvsadm-R=/peer: ipvsadm -R of the same table (guest) ms: /p'
+	for n in 10 100 "$N"; do
+		echo "$out" | sed -n "s/^GUEST us$n //p" >"$tmp/gus$n"
+		echo "ipvs (guest) follow event->change, $n rs, us: $(stats "$tmp/gus$n")"
+		echo "peer: ipvsadm -e (guest), $n rs, mean us: $(echo "$out" | sed -n "s/^GUEST peer-e $n //p")"
+	done
+	echo "$out" | grep '^GUEST refused' || true
 else
 	echo "ipvs: not measured: $(echo "$out" | tail -n 1)"
 fi
