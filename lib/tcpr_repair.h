@@ -23,15 +23,17 @@
 int tcpr_repair_dump(int fd, uint32_t sid, struct tcpr_sess *s,
     size_t *unread, const char **why);
 
-#define TCPR_RESTORE_NOPROBE 0x1	/* leave repair without window probe */
+#define TCPR_RESTORE_PROBE   0x1	/* leave repair with a window probe */
 #define TCPR_RESTORE_KEEP    0x2	/* stay in repair mode (dry run) */
 #define TCPR_RESTORE_UNA     0x4	/* send from snd_una: the app re-sends */
+#define TCPR_RESTORE_LOCAL   0x8	/* the local address is up: no free bind */
 
 /*
  * A socket carrying on session s: repair on, bind (free bind: the address
  * need not be up yet), queue sequence numbers, connect (silent), options,
- * timestamp (tsval + ts_add), window, repair off, and shutdown(SHUT_WR)
- * when our FIN was sent. The socket sends its next byte at offset snd_nxt:
+ * timestamp (tsval + ts_add), window, repair off (silent, unless
+ * TCPR_RESTORE_PROBE: then a window probe the peer answers), and
+ * shutdown(SHUT_WR) when our FIN was sent. The socket sends its next byte at offset snd_nxt:
  * output in flight at the crash is taken as delivered. With
  * TCPR_RESTORE_UNA it sends from snd_una instead, and the application
  * re-sends what was not acknowledged as new data (libtcpr keeps it).

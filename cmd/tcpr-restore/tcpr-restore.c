@@ -26,7 +26,7 @@
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: tcpr-restore [-KnPqRvV] [-a ms] [-j threads] [-p port] "
+	fprintf(stderr, "usage: tcpr-restore [-KnPqRvVW] [-a ms] [-j threads] [-p port] "
 	    "[-t ms] -s dir [prog [arg ...]]\n");
 	exit(EXIT_BAD);
 }
@@ -299,7 +299,7 @@ main(int argc, char **argv)
 	char nbuf[32], *env;
 
 	err_init(argv[0]);
-	while ((c = getopt(argc, argv, "+a:j:Knp:PRs:t:qvV")) != -1) {
+	while ((c = getopt(argc, argv, "+a:j:Knp:PRs:t:qvVW")) != -1) {
 		switch (c) {
 		case 'a':
 			ts_add = num(optarg, 0, 86400000, "timestamp advance");
@@ -317,10 +317,13 @@ main(int argc, char **argv)
 			port = num(optarg, 1, 65535, "port");
 			break;
 		case 'P':
-			flags |= TCPR_RESTORE_NOPROBE;
+			flags &= ~TCPR_RESTORE_PROBE;	/* the default now */
 			break;
 		case 'R':
 			flags |= TCPR_RESTORE_UNA;
+			break;
+		case 'W':
+			flags |= TCPR_RESTORE_PROBE;
 			break;
 		case 's':
 			dir = optarg;
@@ -367,6 +370,11 @@ main(int argc, char **argv)
 	if (argc == 0)
 		flags |= TCPR_RESTORE_KEEP;	/* dry run: silent close at exit */
 	raise_nofile(n);
+	/* Sessions of one address that is already up need no free bind. */
+	for (i = 1; i < n && memcmp(v[i].laddr, v[0].laddr, 16) == 0; i++)
+		;
+	if (n && i == n && addr_up(&v[0]))
+		flags |= TCPR_RESTORE_LOCAL;
 	if ((fd = calloc(n + 1, sizeof *fd)) == NULL)
 		err_die(EXIT_TEMP, "out of memory");
 
