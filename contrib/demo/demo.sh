@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # nonstop demo (make demo): part 1, ha-group.sh, a three-node ha-beat
 # failover group; part 2, cluster.sh, a whole load cluster built from the
-# directory with a balancer failover. Each part cleans up after itself, also
+# directory with a balancer failover; part 3, chat.sh, a live chat session
+# that survives the master's death (non-stop TCP). Each part cleans up after itself, also
 # when interrupted. Run as root from the top of the tree after make.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -27,5 +28,7 @@ start=$SECONDS
 part "$here/ha-group.sh" || rc=$?
 echo
 part "$here/cluster.sh" || rc=$?
+echo
+part "$here/chat.sh" || rc=$?
 echo "== demo finished in $((SECONDS - start)) s, exit $rc"
 exit "$rc"

@@ -9,10 +9,10 @@ DEMO=${DEMO:-$NONSTOP_TOP/contrib/demo/demo.sh}
 setup() {
 	need_root
 	local t
-	for t in ha-beat lc-build lc-role lc-agent rs-probe lc-web; do
+	for t in ha-beat lc-build lc-role lc-agent rs-probe lc-web tcpr-capture tcpr-sync tcpr-restore tcpr-chatd garp-send; do
 		[ -x "$BIN/$t" ] || skip "$t not built"
 	done
-	for t in python3 busybox slapd slappasswd ldapwhoami snmpd snmpget nft lighttpd curl flock timeout; do
+	for t in python3 busybox slapd slappasswd ldapwhoami snmpd snmpget nft lighttpd curl flock timeout iptables; do
 		command -v "$t" >/dev/null 2>&1 || [ -x "/usr/sbin/$t" ] || skip "$t not installed (sh contrib/deps.sh)"
 	done
 	[ -f /usr/lib/lighttpd/mod_cgi.so ] || skip "lighttpd has no mod_cgi"
@@ -92,6 +92,12 @@ count() {
 	# lc-web: login and one page.
 	grep -q 'curl: login as admin -> HTTP 303; GET ?p=cluster&c=web -> HTTP 200' <<<"$out"
 	grep -q '| rs2 192.0.2.12 ' <<<"$out"
+
+	# Part 3: the chat goes on across the master's death, same connections.
+	grep -q 'CRASH: cut h2.s cable' <<<"$out"
+	grep -q '\[h3\] *restored 2 sessions in' <<<"$out"
+	grep -q '\[bob *\] < alice: did the server just die? (written into the outage)' <<<"$out"
+	grep -q '^== chat: ok: 5 lines, each delivered once and in order; alice and bob kept their connections' <<<"$out"
 
 	grep -q '^== demo finished in [0-9]* s, exit 0$' <<<"$out"
 	nothing_left "nonstop-cluster\.|nonstop-demo\."
