@@ -74,6 +74,7 @@ for ((i = 0; i < N; i++)); do
 	agentAddress udp:$(addr $i):161
 	master agentx
 	agentXSocket $d/agentx.sock
+	agentXTimeout 5
 	engineID $(name $i)
 	dontLogTCPWrappersConnects yes
 	createUser $user SHA-256 "$auth" AES "$priv"
@@ -87,7 +88,7 @@ for ((i = 0; i < N; i++)); do
 	k=0
 	while [ ! -S "$d/agentx.sock" ] && [ $((k += 1)) -lt 300 ]; do sleep 0.05; done
 	"$BIN/lc-agent" -a '' -f "$d/role" -N "$(name $i)" -s "$d/state" -x "$d/agentx.sock" \
-		2>/dev/null 3>&- & pids+=($!)
+		2>"$d/agent.err" 3>&- & pids+=($!)
 done
 
 slapd_start a conf >/dev/null || { echo "lc-build-apply.sh: fatal: slapd did not start" >&2; exit 111; }
@@ -124,7 +125,12 @@ apply_ms() {
 	a=$(now)
 	out=$($A cluster apply web 2>>"$W/apply.err")
 	b=$(now)
-	grep -q ' applied=yes failed=0$' <<<"$out" || { echo "lc-build-apply.sh: an apply failed:" >&2; tail -n 3 <<<"$out" >&2; exit 1; }
+	if ! grep -q ' applied=yes failed=0$' <<<"$out"; then
+		echo "lc-build-apply.sh: an apply failed (load: $(cut -d' ' -f1-3 /proc/loadavg)):" >&2
+		tail -n 3 <<<"$out" >&2
+		for f in "$W"/a*/agent.err; do grep -v 'info:' "$f"; done | sort | uniq -c | head -n 5 >&2
+		exit 1
+	fi
 	ms "$a" "$b"
 }
 : >"$W/changed"; : >"$W/again"; : >"$W/peer"
