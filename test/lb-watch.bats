@@ -305,3 +305,23 @@ agent_event() {
 	grep -qx "$2" <<<"$t" && grep -q -- "$3" <<<"$x"
 }
 no_rs2() { local o; o=$(serves 24); [[ $o != *rs2* && $o != *fail* && $o == *rs1=*rs3=* ]]; }
+
+@test "fuzz lbwatch_msg: the status datagram decoder survives 30000 inputs" {
+	command -v clang >/dev/null || skip "clang not installed"
+	clang -g -O1 -fsanitize=fuzzer,address -D_GNU_SOURCE -I"$NONSTOP_TOP/lib" \
+	    -I"$NONSTOP_TOP/cmd/lb-watch" "$NONSTOP_TOP/test/fuzz/lbwatch_msg.c" \
+	    "$NONSTOP_TOP/cmd/lb-watch/msg.c" "$NONSTOP_TOP/lib/auth.c" \
+	    -o "$R/fuzz" -lcrypto 2>"$R/cc.err" || {
+		grep -q "fuzzer" "$R/cc.err" && skip "clang's libFuzzer runtime is missing"
+		cat "$R/cc.err"
+		false
+	}
+	mkdir -p "$R/corpus"
+	# seed: a well-formed datagram (MAC added by the target), state master
+	{ printf '\001NSLW\001\002\000\000web'; head -c 29 /dev/zero; printf 'lb1'; head -c 29 /dev/zero
+	  printf 'bs1'; head -c 29 /dev/zero; printf '\000\000\000\000\000\000\000\001\000\000\000\000\000\000\000\002'
+	  head -c 32 /dev/zero; } >"$R/corpus/seed"
+	[ "$(wc -c <"$R/corpus/seed")" -eq 153 ]
+	run -0 "$R/fuzz" -runs=30000 -max_len=300 "$R/corpus"
+	[[ $output == *"Done 30000 runs"* ]]
+}

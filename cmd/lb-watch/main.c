@@ -376,6 +376,13 @@ emit(const char *line, size_t len)
 	}
 }
 
+/* The lc-role role for an ha-beat state. */
+static const char *
+want_role(const char *state)
+{
+	return strcmp(state, "master") == 0 ? "lb" : "bs";
+}
+
 /* Take the balancer role (master) or give it back (anything else). */
 static int
 hook(const struct role *r, const char *rolefile, const char *state)
@@ -383,13 +390,13 @@ hook(const struct role *r, const char *rolefile, const char *state)
 	char lcstate[PATH_MAX], rolepath[PATH_MAX], *prev, applied[16];
 	const char *argv[16];
 	const char *want;
-	int argc = 0, rc, fd;
+	int argc = 0, rc, fd, balance;
 
 	if (strcmp(state, "master") && strcmp(state, "backup") &&
 	    strcmp(state, "fault") && strcmp(state, "stop"))
 		err_die(EXIT_BAD, "unknown state %s (master, backup, fault, stop)",
 		    state);
-	want = strcmp(state, "master") == 0 ? "lb" : "bs";
+	want = want_role(state);
 	if (opt_n) {
 		printf("state=%s role=%s\n", state, want);
 		return 0;
@@ -412,7 +419,7 @@ hook(const struct role *r, const char *rolefile, const char *state)
 				if (strcmp(now, state) != 0)
 					err_info("hook for %s runs late: applying %s",
 					    state, now);
-				want = strcmp(now, "master") == 0 ? "lb" : "bs";
+				want = want_role(now);
 				snprintf(applied, sizeof applied, "%s", now);
 				state = applied;
 			}
@@ -424,6 +431,7 @@ hook(const struct role *r, const char *rolefile, const char *state)
 	prev = atomic_read(rolepath, 64, NULL);
 	if (prev != NULL)
 		prev[strcspn(prev, "\n")] = '\0';
+	balance = strcmp(state, "master") == 0;
 	/* The prober of the last takeover goes before the table changes. */
 	follow_stop();
 	argv[argc++] = lc_role_path();
@@ -442,12 +450,13 @@ hook(const struct role *r, const char *rolefile, const char *state)
 	argv[argc++] = rolefile;
 	argv[argc] = NULL;
 	rc = run(argv);
-	if (rc == 0 && strcmp(want, "lb") == 0)
+	if (rc == 0 && balance)
 		follow_start(r, rolefile);
-	if (rc == 0 && atomic_write_str(rolepath, strcmp(want, "lb") ? "bs\n" : "lb\n",
+	/* What this host does now: balance (lb), or not (bs). */
+	if (rc == 0 && atomic_write_str(rolepath, balance ? "lb\n" : "bs\n",
 	    0644) == -1)
 		err_warn("unable to write %s:", rolepath);
-	if (strcmp(want, "lb") == 0)
+	if (balance)
 		event(r, rc == 0 ? "takeover" : "takeover-failed", state, rc);
 	else if (prev != NULL && strcmp(prev, "lb") == 0)
 		event(r, rc == 0 ? "giveback" : "giveback-failed", state, rc);

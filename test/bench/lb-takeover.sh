@@ -8,8 +8,14 @@
 # h4-h6 real servers (DR, accept-and-close on port 80). The client opens a
 # connection to the VIP every 1 ms (connprobe) and reports the longest gap;
 # the crash cuts lb1's cable and SIGKILLs its daemon.
+# TOOLS=keepalived,ha-beat picks the tools (default: both when keepalived
+# is installed). hook_ms in a run line: from ha-beat's takeover to the end
+# of the hook (lc-role apply done, files synced); the table is in place
+# well before that end.
 # Output: one line per run, then per tool
 #   bench=lb-takeover tool=T interval=MS runs=N ok=N min=X median=X max=X
+# and, when keepalived ran, each median against keepalived's best run
+#   ratio tool=T median=X keepalived_best=X ratio=X
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
@@ -121,7 +127,12 @@ run_one() {	# tool: prints the outage in ms or fail:why
 		wait "$probe"
 		out=$(cat "$work/probe")
 		gap=$(sed -n 's/.*maxgap_ms=\([0-9.]*\).*recovered=1.*/\1/p' <<<"$out")
-		echo "${gap:-fail:$out}"
+		# ha-beat's takeover to the end of the hook's lc-role apply.
+		local t0 t1 hook=""
+		t0=$(sed -n 's/.*node=bs1 from=[a-z]* to=master .*time=\([0-9.]*\).*/\1/p' "$work/hb3.log" 2>/dev/null | tail -n 1)
+		t1=$(sed -n 's/^time=\([0-9.]*\) event=takeover .*/\1/p' "$work/lw3/events" 2>/dev/null | tail -n 1)
+		[ -n "$t0" ] && [ -n "$t1" ] && hook=" hook_ms=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) * 1000 }')"
+		echo "${gap:-fail:$out}$hook"
 	fi
 	kill -9 -- "-$pa" "-$pb" 2>/dev/null
 	# keepalived's VRRP child, should it have left the group.
@@ -146,13 +157,22 @@ for tool in "${tools[@]}"; do
 	for ((r = 1; r <= RUNS; r++)); do
 		g=$(run_one "$tool")
 		echo "run tool=$tool interval=$IV n=$r outage_ms=$g"
-		echo "$g" >>"$work/res"
+		echo "${g%% *}" >>"$work/res"
 	done
 	grep -v fail "$work/res" | sort -n >"$work/ok"
 	n=$(wc -l <"$work/ok")
 	if [ "$n" -gt 0 ]; then
-		echo "bench=lb-takeover tool=$tool interval=$IV runs=$RUNS ok=$n min=$(head -n 1 "$work/ok") median=$(sed -n "$((n / 2 + 1))p" "$work/ok") max=$(tail -n 1 "$work/ok")"
+		med=$(sed -n "$((n / 2 + 1))p" "$work/ok")
+		echo "$tool $med" >>"$work/medians"
+		[ "$tool" = keepalived ] && head -n 1 "$work/ok" >"$work/ka_best"
+		echo "bench=lb-takeover tool=$tool interval=$IV runs=$RUNS ok=$n min=$(head -n 1 "$work/ok") median=$med max=$(tail -n 1 "$work/ok")"
 	else
 		echo "bench=lb-takeover tool=$tool interval=$IV runs=$RUNS ok=0"
 	fi
 done
+if [ -s "$work/ka_best" ]; then
+	best=$(cat "$work/ka_best")
+	while read -r tool med; do
+		echo "ratio tool=$tool median=$med keepalived_best=$best ratio=$(awk -v m="$med" -v b="$best" 'BEGIN { printf "%.2f", m / b }')"
+	done <"$work/medians"
+fi
