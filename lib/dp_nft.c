@@ -371,9 +371,22 @@ rs_hash(const struct dp_rs *r)
 
 struct pick {
 	size_t rs;		/* index in the service */
+	uint64_t h;		/* rs_hash: the order of turns */
 	unsigned quota, pos, skip;
 	unsigned long long rem;
 };
+
+/* By hash, not by place in the table: a server re-added at the end of
+ * the table takes the same slots as before. */
+static int
+by_hash(const void *a, const void *b)
+{
+	const struct pick *x = a, *y = b;
+
+	if (x->h != y->h)
+		return x->h < y->h ? -1 : 1;
+	return x->rs < y->rs ? -1 : x->rs > y->rs;
+}
 
 static int
 by_rem(const void *a, const void *b)
@@ -382,25 +395,18 @@ by_rem(const void *a, const void *b)
 
 	if (x->rem != y->rem)
 		return x->rem > y->rem ? -1 : 1;
-	return x->rs < y->rs ? -1 : x->rs > y->rs;
-}
-
-static int
-by_rs(const void *a, const void *b)
-{
-	const struct pick *x = a, *y = b;
-
-	return x->rs < y->rs ? -1 : x->rs > y->rs;
+	return by_hash(a, b);
 }
 
 /*
  * The layout of s over m slots: own[slot] is the index of its server in
- * s, ~0u when none. Every serving server (positive weight, MAC known) gets its
- * share of the slots by weight (largest remainder), then the servers take
- * turns, Maglev-style, each taking the next free slot of its own
- * permutation of the slots (start and step from a hash of its address).
- * A function of the table alone; when one server changes, little more
- * than its own slots move. 0, or -1 ENOMEM.
+ * s, ~0u when none. Every serving server (positive weight, MAC known)
+ * gets its share of the slots by weight (largest remainder), then the
+ * servers take turns (in the order of their hashes), Maglev-style, each
+ * taking the next free slot of its own permutation of the slots (start
+ * and step from a hash of its address and port). A function of the set
+ * of servers and weights alone, whatever their order in the table; when
+ * one server changes, little more than its own slots move. 0, or -1.
  */
 static int
 layout_own(const struct dp_svc *s, unsigned m, unsigned *own)
@@ -429,7 +435,7 @@ layout_own(const struct dp_svc *s, unsigned m, unsigned *own)
 		}
 	for (i = 0; i < n; i++) {
 		unsigned long long share = (unsigned long long)m * pk[i].rem;
-		uint64_t h = rs_hash(&s->rs[pk[i].rs]);
+		uint64_t h = pk[i].h = rs_hash(&s->rs[pk[i].rs]);
 		pk[i].quota = (unsigned)(share / w);
 		pk[i].rem = share % w;
 		given += pk[i].quota;
@@ -442,7 +448,7 @@ layout_own(const struct dp_svc *s, unsigned m, unsigned *own)
 		qsort(pk, n, sizeof *pk, by_rem);
 		for (i = 0; given < m; i++, given++)
 			pk[i % n].quota++;
-		qsort(pk, n, sizeof *pk, by_rs);
+		qsort(pk, n, sizeof *pk, by_hash);
 	}
 	for (i = nact = 0; i < n; i++)
 		if (pk[i].quota > 0)
