@@ -1,5 +1,8 @@
 /* Provoke a restored session's peer into retransmitting now (RFC 6069, dupacks). */
 #include <sys/socket.h>
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
 #include <netinet/in.h>
 #include <errno.h>
 #include <string.h>
@@ -54,11 +57,18 @@ tcpr_kick_open(struct tcpr_kick *k)
 	k->icmp6 = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMPV6);
 	k->tcp4 = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_TCP);
 	k->tcp6 = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_TCP);
+	int mark = TCPR_KICK_MARK;
+
 	if (k->tcp6 >= 0 && setsockopt(k->tcp6, IPPROTO_IPV6, IPV6_CHECKSUM,
 	    &off, sizeof off) < 0) {
 		close(k->tcp6);
 		k->tcp6 = -1;
 	}
+	/* past the traffic lock (best effort: without it the lock holds) */
+	if (k->tcp4 >= 0)
+		setsockopt(k->tcp4, SOL_SOCKET, SO_MARK, &mark, sizeof mark);
+	if (k->tcp6 >= 0)
+		setsockopt(k->tcp6, SOL_SOCKET, SO_MARK, &mark, sizeof mark);
 	if (k->icmp4 < 0 && k->icmp6 < 0 && k->tcp4 < 0 && k->tcp6 < 0)
 		return -1;
 	return 0;
@@ -150,7 +160,7 @@ send_icmp(const struct tcpr_kick *k, const struct tcpr_sess *s,
 /* A pure ACK from the session's own address (it is up by now). */
 static int
 send_ack(const struct tcpr_kick *k, const struct tcpr_sess *s,
-    uint32_t rcv_nxt, uint32_t snd_nxt, uint32_t tsval)
+    uint32_t rcv_nxt, uint32_t snd_nxt, uint32_t tsval, uint32_t tsecr)
 {
 	unsigned char t[32];
 	union {
@@ -177,12 +187,12 @@ send_ack(const struct tcpr_kick *k, const struct tcpr_sess *s,
 	t[13] = 0x10;	/* ACK */
 	put16(t + 14, win);
 	if (s->flags & TCPR_F_TS) {
-		/* tsecr 0: no echo, so the peer takes nothing for undo or RTT */
 		t[20] = 1;
 		t[21] = 1;
 		t[22] = 8;
 		t[23] = 10;
 		put32(t + 24, tsval);
+		put32(t + 28, tsecr);
 		len = 32;
 	}
 	t[12] = (unsigned char)((len / 4) << 4);
@@ -257,7 +267,8 @@ tcpr_kick(const struct tcpr_kick *k, const struct tcpr_sess *s,
 		else
 			e = errno;
 	for (i = 0; i < dupacks && !(s->flags & TCPR_F_SACK); i++)
-		if (send_ack(k, s, rcv_nxt, snd_nxt, tsval) == 0)
+		/* tsecr 0: no echo, the peer takes nothing for undo or RTT */
+		if (send_ack(k, s, rcv_nxt, snd_nxt, tsval, 0) == 0)
 			n++;
 		else
 			e = errno;
@@ -266,4 +277,68 @@ tcpr_kick(const struct tcpr_kick *k, const struct tcpr_sess *s,
 		return -1;
 	}
 	return n;
+}
+
+int
+tcpr_probe(const struct tcpr_kick *k, const struct tcpr_sess *s,
+    uint32_t snd_una, uint32_t rcv_nxt, uint32_t tsval)
+{
+	return send_ack(k, s, rcv_nxt, snd_una - 1, tsval, s->ts_recent);
+}
+
+int
+tcpr_seg_parse(const void *pkt, size_t len, struct tcpr_seg *g)
+{
+	const unsigned char *p = pkt, *t;
+	size_t hl;
+
+	memset(g, 0, sizeof *g);
+	if (len < 1)
+		goto bad;
+	if (p[0] >> 4 == 4) {
+		size_t tot;
+
+		if (len < 20 || (hl = (size_t)(p[0] & 15) * 4) < 20 || p[9] != IPPROTO_TCP)
+			goto bad;
+		tot = (size_t)p[2] << 8 | p[3];
+		if (tot < hl || tot > len)
+			goto bad;
+		if ((p[6] & 0x3f) || p[7])	/* a fragment: no whole header */
+			goto bad;
+		len = tot;
+		g->family = AF_INET;
+		memcpy(g->saddr, p + 12, 4);
+		memcpy(g->daddr, p + 16, 4);
+	} else if (p[0] >> 4 == 6) {
+		if (len < 40 || p[6] != IPPROTO_TCP)
+			goto bad;
+		hl = 40;
+		if (40 + ((size_t)p[4] << 8 | p[5]) < len)
+			len = 40 + ((size_t)p[4] << 8 | p[5]);
+		g->family = AF_INET6;
+		memcpy(g->saddr, p + 8, 16);
+		memcpy(g->daddr, p + 24, 16);
+	} else
+		goto bad;
+	if (len < hl + 20)
+		goto bad;
+	t = p + hl;
+	if ((size_t)(t[12] >> 4) * 4 < 20 || hl + (size_t)(t[12] >> 4) * 4 > len)
+		goto bad;
+	g->sport = (uint16_t)(t[0] << 8 | t[1]);
+	g->dport = (uint16_t)(t[2] << 8 | t[3]);
+	g->seq = (uint32_t)t[4] << 24 | (uint32_t)t[5] << 16 | (uint32_t)t[6] << 8 | t[7];
+	g->ack = (uint32_t)t[8] << 24 | (uint32_t)t[9] << 16 | (uint32_t)t[10] << 8 | t[11];
+	g->flags = t[13];
+	return 0;
+bad:
+	errno = EINVAL;
+	return -1;
+}
+
+int
+tcpr_probe_listen(void)
+{
+	return socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    htons(ETH_P_ALL));
 }

@@ -22,6 +22,12 @@ struct tcpr_kick {
 	int icmp4, icmp6, tcp4, tcp6;	/* raw sockets, -1 if not open */
 };
 
+/*
+ * Our packets carry this mark, so that a traffic lock (the hook's DROP
+ * rules for the service) can let them pass: CRIU's value.
+ */
+#define TCPR_KICK_MARK 0xc114
+
 /* Open the raw sockets; 0, or -1 with errno when none could be opened. */
 int tcpr_kick_open(struct tcpr_kick *k);
 void tcpr_kick_close(struct tcpr_kick *k);
@@ -37,5 +43,35 @@ void tcpr_kick_close(struct tcpr_kick *k);
 int tcpr_kick(const struct tcpr_kick *k, const struct tcpr_sess *s,
     uint32_t rcv_nxt, uint32_t snd_nxt, uint32_t tsval, int icmps,
     int dupacks);
+
+/*
+ * Learning the peer's position: a probe is an ACK just below the peer's
+ * window (seq one below our snd_una), which the peer answers at once with
+ * a bare ACK carrying its snd_nxt (seq) and rcv_nxt (ack). tsval as for
+ * tcpr_kick, tsecr the peer's latest timestamp. 0, or -1 with errno.
+ */
+int tcpr_probe(const struct tcpr_kick *k, const struct tcpr_sess *s,
+    uint32_t snd_una, uint32_t rcv_nxt, uint32_t tsval);
+
+/* A TCP segment's addresses, ports, numbers and flags. */
+struct tcpr_seg {
+	uint8_t family;
+	uint8_t flags;		/* TCP flags: 0x10 ACK, 0x04 RST, ... */
+	uint16_t sport, dport;
+	unsigned char saddr[16], daddr[16];	/* IPv4 in the first 4 */
+	uint32_t seq, ack;
+};
+
+/*
+ * Parse a network-layer packet (IPv4 or IPv6, no link header: what an
+ * AF_PACKET SOCK_DGRAM socket reads) carrying TCP. IPv6 extension headers
+ * are not followed. 0, or -1 with errno EINVAL (not TCP, truncated,
+ * malformed).
+ */
+int tcpr_seg_parse(const void *pkt, size_t len, struct tcpr_seg *g);
+
+/* A non-blocking AF_PACKET socket that sees every packet (the replies to
+ * probes, before any firewall rule). -1 with errno on failure. */
+int tcpr_probe_listen(void);
 
 #endif

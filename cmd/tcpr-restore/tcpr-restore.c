@@ -5,7 +5,9 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <linux/if_packet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <errno.h>
 #include <pthread.h>
 #include <fcntl.h>
@@ -26,7 +28,7 @@
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: tcpr-restore [-KnPqRvVW] [-a ms] [-j threads] [-p port] "
+	fprintf(stderr, "usage: tcpr-restore [-KnPqRvVW] [-a ms] [-j threads] [-L ms] [-p port] "
 	    "[-t ms] -s dir [prog [arg ...]]\n");
 	exit(EXIT_BAD);
 }
@@ -286,6 +288,129 @@ kicker(const struct tcpr_sess *v, const uint64_t *age, const int *fd,
 	_exit(EXIT_OK);
 }
 
+/*
+ * Learn where each peer really is before restoring: the store may lag
+ * what the dead master sent (its last record went out before its last
+ * writes). A probe per session; the peer's answer carries its rcv_nxt,
+ * which is where our output must go on: the session is restored there
+ * and the application told (TCPR_SESSIONS), so that it re-sends from the
+ * exact offset. Restored at a stale offset, our output would overlap what
+ * the peer has, and the peer would take the new bytes for old ones.
+ * Only when asked (-L) and the sessions' address is up (the answers must
+ * reach us), under a traffic lock: the packet socket sees the answers
+ * before the lock drops them; without the lock our kernel would answer
+ * them with resets, as it would the peers' own segments.
+ */
+static void
+learn(struct tcpr_sess *v, const uint64_t *age, size_t n, long ts_add,
+    long ms)
+{
+	struct tcpr_kick k;
+	size_t cap = 16, i, got = 0, moved = 0;
+	uint32_t *tab;
+	unsigned char *seen;
+	uint64_t t0 = now_us(), end;
+	int pk;
+
+	while (cap < 2 * n)
+		cap *= 2;
+	if ((tab = calloc(cap, sizeof *tab)) == NULL ||
+	    (seen = calloc(n, 1)) == NULL)
+		err_die(EXIT_TEMP, "out of memory");
+	/* session index + 1 by the hash of its four-tuple */
+	for (i = 0; i < n; i++) {
+		size_t h = tcpr_sess_hash(&v[i]) & (cap - 1);
+
+		while (tab[h])
+			h = (h + 1) & (cap - 1);
+		tab[h] = (uint32_t)i + 1;
+	}
+	if ((pk = tcpr_probe_listen()) < 0 || tcpr_kick_open(&k) < 0) {
+		err_warn("learn: unable to open packet sockets:");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		uint32_t ts = (v[i].tsval + (uint32_t)ts_add +
+		    (uint32_t)(age ? age[i] : 0)) & ~1u;
+
+		if (tcpr_probe(&k, &v[i], tcpr_sess_snd_una(&v[i]),
+		    tcpr_sess_rcv_nxt(&v[i]), ts) < 0)
+			err_debug("learn: probe failed:");
+	}
+	end = now_us() + (uint64_t)ms * 1000;
+	while (got < n && now_us() < end) {
+		struct pollfd p = { .fd = pk, .events = POLLIN };
+		unsigned char b[256];
+		struct sockaddr_ll sll;
+		socklen_t sl = sizeof sll;
+		struct tcpr_seg g;
+		struct tcpr_sess key;
+		ssize_t r;
+		size_t h;
+
+		if (poll(&p, 1, (int)((end - now_us()) / 1000) + 1) <= 0)
+			continue;
+		while ((r = recvfrom(pk, b, sizeof b, MSG_TRUNC,
+		    (struct sockaddr *)&sll, &sl)) >= 0) {
+			sl = sizeof sll;
+			if (sll.sll_pkttype == PACKET_OUTGOING ||
+			    tcpr_seg_parse(b, (size_t)r < sizeof b ? (size_t)r :
+			    sizeof b, &g) < 0 || !(g.flags & 0x10) ||
+			    (g.flags & 0x07))	/* a bare ACK, no SYN/FIN/RST */
+				continue;
+			memset(&key, 0, sizeof key);
+			key.family = g.family;
+			memcpy(key.laddr, g.daddr, 16);
+			memcpy(key.paddr, g.saddr, 16);
+			key.lport = g.dport;
+			key.pport = g.sport;
+			for (h = tcpr_sess_hash(&key) & (cap - 1); tab[h];
+			    h = (h + 1) & (cap - 1)) {
+				struct tcpr_sess *s = &v[tab[h] - 1];
+				int32_t d;
+
+				if (s->family != key.family ||
+				    memcmp(s->laddr, key.laddr, 16) ||
+				    memcmp(s->paddr, key.paddr, 16) ||
+				    s->lport != key.lport || s->pport != key.pport)
+					continue;
+				if (seen[tab[h] - 1])
+					break;
+				seen[tab[h] - 1] = 1;
+				got++;
+				d = (int32_t)(g.ack - tcpr_sess_snd_una(s));
+				/*
+				 * The peer acknowledges more than the store says
+				 * was sent: carry on from there. (Less cannot be:
+				 * snd_una is what it acknowledged. With our FIN
+				 * sent, its ack counts the FIN: leave those.)
+				 */
+				if (d > 0 && !(s->flags & TCPR_F_FIN_OUT) &&
+				    s->snd_una + (uint64_t)d != s->snd_nxt) {
+					err_debug("learn: sid %u: output offset "
+					    "%llu, the peer has %llu", s->sid,
+					    (unsigned long long)s->snd_nxt,
+					    (unsigned long long)(s->snd_una +
+					    (uint64_t)d));
+					s->snd_una = s->snd_nxt = s->snd_una +
+					    (uint64_t)d;
+					moved++;
+				}
+				break;
+			}
+		}
+	}
+	err_info("learn: %zu of %zu peers answered in %llu us, %zu output "
+	    "offsets moved", got, n, (unsigned long long)(now_us() - t0),
+	    moved);
+	tcpr_kick_close(&k);
+out:
+	if (pk >= 0)
+		close(pk);
+	free(tab);
+	free(seen);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -293,13 +418,13 @@ main(int argc, char **argv)
 	struct tcpr_sess *v;
 	uint64_t *age = NULL;
 	size_t n, nbad, i, ok = 0;
-	long port = 0, ts_add = 2000, jobs = 1, wait_ms = 10000;
+	long port = 0, ts_add = 2000, jobs = 1, wait_ms = 10000, learn_ms = 0;
 	int c, check = 0, flags = 0, kick = 1, *fd;
 	uint64_t t0, t1;
 	char nbuf[32], *env;
 
 	err_init(argv[0]);
-	while ((c = getopt(argc, argv, "+a:j:Knp:PRs:t:qvVW")) != -1) {
+	while ((c = getopt(argc, argv, "+a:j:KL:np:PRs:t:qvVW")) != -1) {
 		switch (c) {
 		case 'a':
 			ts_add = num(optarg, 0, 86400000, "timestamp advance");
@@ -309,6 +434,9 @@ main(int argc, char **argv)
 			break;
 		case 'K':
 			kick = 0;
+			break;
+		case 'L':
+			learn_ms = num(optarg, 0, 10000, "learning time");
 			break;
 		case 'n':
 			check = 1;
@@ -375,6 +503,8 @@ main(int argc, char **argv)
 		;
 	if (n && i == n && addr_up(&v[0]))
 		flags |= TCPR_RESTORE_LOCAL;
+	if ((flags & TCPR_RESTORE_LOCAL) && learn_ms && argc > 0)
+		learn(v, age, n, ts_add, learn_ms);
 	if ((fd = calloc(n + 1, sizeof *fd)) == NULL)
 		err_die(EXIT_TEMP, "out of memory");
 

@@ -140,3 +140,85 @@ failover() {
 	run -1 $TCPR_RESTORE -s "$D/store"
 	run -100 $TCPR_RESTORE -s "$D/store" /nonexistent/prog
 }
+
+@test "tcpr-restore -L: learns where the peer is when the store lags our output" {
+	hx 2 ip addr add 192.0.2.100/24 dev eth0
+	# A server that writes unasked: line 1, then (at DIR/push) line 2.
+	# Run by tcpr-restore it writes line 3 on every restored session.
+	cat >"$D/push.py" <<'PY'
+import os, socket, sys, time
+d = sys.argv[1]
+if os.environ.get('TCPR_FDS'):
+    print('offsets ' + os.environ['TCPR_SESSIONS'], file=sys.stderr, flush=True)
+    for fd in range(3, 3 + int(os.environ['TCPR_FDS'])):
+        socket.socket(fileno=fd).sendall(b'line 3\n')
+    print('ready', file=sys.stderr, flush=True)
+    time.sleep(3600)
+l = socket.socket()
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(('192.0.2.100', 7))
+l.listen(8)
+print('ready', file=sys.stderr, flush=True)
+c = l.accept()[0]
+c.sendall(b'line 1\n')
+while not os.path.exists(os.path.join(d, 'push')):
+    time.sleep(0.01)
+c.sendall(b'line 2\n')
+time.sleep(3600)
+PY
+	cat >"$D/read.py" <<'PY'
+import os, socket, sys
+s = socket.create_connection(('192.0.2.100', 7), timeout=30)
+got = b''
+while got.count(b'\n') < 3:
+    b = s.recv(100)
+    if not b:
+        break
+    got += b
+    open(os.path.join(sys.argv[1], 'got%d' % got.count(b'\n')), 'w').close()
+print(got.decode().replace('\n', '|'))
+PY
+	bg srv 2 python3 "$D/push.py" "$D"
+	wait_until 10000 grep -q ready "$D/srv.err"
+	bg cli 1 python3 "$D/read.py" "$D"
+	wait_until 10000 test -e "$D/got1"
+	hx 2 $TCPR_CAPTURE -p 7 snap "$(bg_pid srv)" >"$D/recs"
+	run -0 $TCPR_SYNC -s "$D/store" apply "$D/recs"
+	# line 2 leaves after the record: the store lags what the peer has
+	touch "$D/push"
+	wait_until 10000 test -e "$D/got2"
+	sleep 0.2	# its acknowledgement reaches the master
+	link_cut 2
+	nskill "$(ns 2)"
+	# the new master: address up and announced, under a traffic lock
+	hx 3 iptables -I INPUT -d 192.0.2.100 -p tcp --dport 7 -j DROP
+	hx 3 iptables -I OUTPUT -s 192.0.2.100 -p tcp --sport 7 -m mark ! --mark 0xc114 -j DROP
+	hx 3 ip addr add 192.0.2.100/24 dev eth0
+	hx 3 "$GARP_SEND" -c 2 -i eth0 192.0.2.100 2>/dev/null || hx 1 ip neigh flush dev eth0
+	bg app 3 $TCPR_RESTORE -v -L 1000 -s "$D/store" python3 "$D/push.py" "$D"
+	wait_until 10000 grep -q ready "$D/app.err"
+	hx 3 iptables -F
+	wait_until 30000 not_running "$(bg_pid cli)"
+	cat "$D/app.err"
+	grep -q "learn: 1 of 1 peers answered in [0-9]* us, 1 output offsets moved" "$D/app.err"
+	# the application was told: input at 0, output at 14 (two lines)
+	grep -q "^offsets [0-9]*:0:14:" "$D/app.err"
+	[ "$(bg_out cli)" = "line 1|line 2|line 3|" ]
+}
+
+@test "fuzz tcpr_seg: the probe answers' parser survives 30000 inputs" {
+	command -v clang >/dev/null || skip "clang not installed"
+	clang -g -O1 -fsanitize=fuzzer,address -D_GNU_SOURCE -I"$NONSTOP_TOP/lib" \
+	    "$NONSTOP_TOP/test/fuzz/tcpr_seg.c" "$NONSTOP_TOP/lib/tcpr_kick.c" \
+	    -o "$D/tcpr_seg" 2>"$D/cc.err" || {
+		grep -q "fuzzer" "$D/cc.err" && skip "clang's libFuzzer runtime is missing"
+		cat "$D/cc.err"
+		false
+	}
+	mkdir -p "$D/corpus"
+	# seeds: a bare ACK over IPv4 and over IPv6 (40 and 60 bytes)
+	printf '\105\000\000\050\000\000\100\000\100\006\000\000\300\000\002\001\300\000\002\144\242\064\000\007\000\000\000\001\000\000\000\002\120\020\001\000\000\000\000\000' >"$D/corpus/v4"
+	printf '\140\000\000\000\000\024\006\100\040\001\015\270\000\000\000\000\000\000\000\000\000\000\000\001\040\001\015\270\000\000\000\000\000\000\000\000\000\000\001\000\242\064\000\007\000\000\000\001\000\000\000\002\120\020\001\000\000\000\000\000' >"$D/corpus/v6"
+	[ "$(wc -c <"$D/corpus/v4")" -eq 40 ] && [ "$(wc -c <"$D/corpus/v6")" -eq 60 ]
+	run -0 "$D/tcpr_seg" -runs=30000 -max_len=200 "$D/corpus"
+}
