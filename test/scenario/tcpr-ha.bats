@@ -104,6 +104,8 @@ listening() { hx "$1" ss -Htln "sport = :7007" | grep -q .; }
 	done
 	grep "restored $n sessions" "$D/hbb.err"
 	grep "tcpr-echod: ready, $n sessions resumed" "$D/hbb.err"
+	# under the hook's lock the restore learnt where every peer was
+	grep "learn: $n of $n peers answered" "$D/hbb.err"
 	# the new master follows the restored sessions for the next failover
 	grep -q "adopted .* sessions" "$D/hbb.err"
 }
