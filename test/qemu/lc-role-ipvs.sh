@@ -159,7 +159,7 @@ case $got in
 *) bad traffic-quiesced "$got" ;;
 esac
 echo ping >&8
-waitfor 100 grep -q "rs3 ping" /tmp/held$k && ok held-survives || bad held-survives "$(cat /tmp/held$k)"
+waitfor 300 grep -q "rs3 ping" /tmp/held$k && ok held-survives || bad held-survives "$(cat /tmp/held$k)"
 exec 8>&-
 waitfor 100 sh -c "! ipvsadm -Ln | grep -q 192.0.2.5:80"
 table | grep -q "192.0.2.5:80" && bad removed "$(table | tr '\n' ' ')" || ok removed
