@@ -203,7 +203,12 @@ agents() {
 	local n h
 	for n in "$@"; do
 		case $n in lb1) h=2 ;; bs1) h=3 ;; rs*) h=$((${n#rs} + 4)) ;; esac
-		snmpd_start "$n" "$h" "$R/$n.role" || return 1
+		# The balancer's agent reads back the table lb-watch's lc-role set up.
+		if [ "$n" = lb1 ]; then
+			snmpd_start "$n" "$h" "$R/$n.role" "" -S "$R/lw2/lc-role/state" || return 1
+		else
+			snmpd_start "$n" "$h" "$R/$n.role" || return 1
+		fi
 	done
 }
 # watcher H NAME: lb-watch watch beside ha-beat on host H.
@@ -222,6 +227,9 @@ two_vips() { has_vip 3 && has_vip 2; }
 	run -100 $LB_WATCH -T 5 -f "$R/bs1.role" watch
 	run -100 $LB_WATCH -c "$R/nocreds" -f "$R/bs1.role" check
 	run -100 $LB_WATCH -f "$R/rs.role" watch
+	run -0 $LB_WATCH -n -H "$R/hb" -k "$R/key" -f "$R/bs1.role" watch
+	[ "$output" = "configuration OK" ]
+	[ ! -e "$R/hb" ]
 }
 
 @test "the balancer alive but not balancing, its own check off: the backup judges it, it releases the VIP, the backup takes over" {
@@ -243,7 +251,9 @@ two_vips() { has_vip 3 && has_vip 2; }
 	touch "$R/stop"
 	wait_until 5000 not_running "$(bg_pid vips)"
 	[ ! -s "$R/vips.out" ]
-	grep -q "event=not-balancing subject=lb1 cluster=web node=bs1 vip=192.0.2.100:80 agent=up" "$R/lw3/events"
+	cat "$R/lw3/events"
+	# Both signals: the VIP does not serve, lb1's agent finds its table gone.
+	grep -Eq "event=not-balancing subject=lb1 cluster=web node=bs1 vip=192.0.2.100:80 dataplane=(unreadable|nftables/empty) agent=up" "$R/lw3/events"
 	grep -q "event=demoted subject=lb1 cluster=web node=lb1 by=bs1" "$R/lw2/events"
 	wait_until 5000 grep -q "event=giveback subject=lb1 cluster=web state=fault reason=check-failed" "$R/lw2/events"
 	wait_until 5000 grep -q "event=takeover subject=bs1 cluster=web" "$R/lw3/events"
@@ -324,4 +334,30 @@ no_rs2() { local o; o=$(serves 24); [[ $o != *rs2* && $o != *fail* && $o == *rs1
 	[ "$(wc -c <"$R/corpus/seed")" -eq 153 ]
 	run -0 "$R/fuzz" -runs=30000 -max_len=300 "$R/corpus"
 	[[ $output == *"Done 30000 runs"* ]]
+}
+
+@test "armed backups (-a) hold the table idle: the crash moves only the VIP; giveback keeps them armed" {
+	BEAT_OPTS=-a
+	cluster
+	grep -qx "dp=nft armed=yes eventlog=\"\" hbstate=$R/hb3" "$R/lw3/hooks"
+	wait_until 10000 is 2 master
+	wait_until 5000 all_served
+	# bs1 and bs2: the table is there, the VIP is not, and they do not balance.
+	wait_until 5000 hx 3 $LC_ROLE -s "$R/lw3/lc-role" check
+	hx 4 $LC_ROLE -s "$R/lw4/lc-role" check
+	only_vip 2
+	[ "$(cat "$R/lw3/role")" = bs ]
+	link_cut 2
+	bg_stop beat2 KILL
+	wait_until 10000 is 3 master
+	wait_until 5000 all_served
+	[ "$(cat "$R/lw3/role")" = lb ]
+	link_mend 2
+	beat 2 lb1
+	wait_until 10000 is 2 master
+	wait_until 5000 grep -q "event=giveback subject=bs1" "$R/lw3/events"
+	wait_until 5000 only_vip 2
+	wait_until 5000 all_served
+	[ "$(cat "$R/lw3/role")" = bs ]
+	hx 3 $LC_ROLE -s "$R/lw3/lc-role" check
 }

@@ -10,7 +10,7 @@
 extern const char *opt_dp, *opt_key, *opt_creds, *statedir, *hb_state;
 extern long watch_ms, timeout_ms, holddown_ms, probe_ms;
 extern unsigned opt_port, opt_fall, opt_rise;
-extern int opt_q;
+extern int opt_n, opt_q;
 
 void make_statedir(void);
 /* One event line (ending in a newline): stdout, our log, the agent's log. */

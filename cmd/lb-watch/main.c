@@ -32,16 +32,16 @@ const char *opt_dp, *opt_key, *opt_creds, *statedir = STATEDIR;
 const char *hb_state;		/* -H: ha-beat's state folder */
 long watch_ms = 200, timeout_ms = 100, holddown_ms = 5000, probe_ms = 2000;
 unsigned opt_port = 7401, opt_fall = 3, opt_rise = 2;
-int opt_q;
+int opt_n, opt_q;
 static const char *opt_if, *opt_file;
 static const char *agent_log;	/* -e; NULL: AGENT_DIR/events if it exists */
 static long interval_ms = 20;
-static int opt_n, opt_noself;
+static int opt_noself, opt_armed;
 
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: %s [-nqSvV] [-c credentials] [-D holddown_ms] "
+	fprintf(stderr, "usage: %s [-anqSvV] [-c credentials] [-D holddown_ms] "
 	    "[-d nft|ipvs] [-e eventlog] [-F fall] [-H hbstatedir] [-i interface] "
 	    "[-k keyfile] [-P probe_ms] [-p port] [-R rise] [-s statedir] "
 	    "[-T watch_ms] [-t interval_ms] [-w timeout_ms] -f rolefile "
@@ -151,6 +151,8 @@ hook_opts_write(void)
 		err_die(EXIT_TEMP, "open_memstream:");
 	if (opt_dp != NULL)
 		kv_fput(f, first, "dp", opt_dp), first = 0;
+	if (opt_armed)
+		kv_fput(f, first, "armed", "yes"), first = 0;
 	if (agent_log != NULL)
 		kv_fput(f, first, "eventlog", agent_log), first = 0;
 	if (hb_state != NULL) {
@@ -198,6 +200,8 @@ hook_opts_read(void)
 		err_die(EXIT_BAD, "%s: %s", path, why);
 	if (opt_dp == NULL && (v = kv_get(&rec, "dp")) != NULL)
 		opt_dp = strdup(v);
+	if ((v = kv_get(&rec, "armed")) != NULL && strcmp(v, "yes") == 0)
+		opt_armed = 1;
 	if (agent_log == NULL && (v = kv_get(&rec, "eventlog")) != NULL)
 		agent_log = strdup(v);
 	if (hb_state == NULL && (v = kv_get(&rec, "hbstate")) != NULL)
@@ -376,11 +380,19 @@ emit(const char *line, size_t len)
 	}
 }
 
-/* The lc-role role for an ha-beat state. */
+/*
+ * The lc-role role for an ha-beat state: the balancer's on master; on
+ * backup too when armed (-a): the table is set up, idle while another
+ * host holds the VIPs, so a takeover needs only the VIPs that ha-beat
+ * moves itself in real time, not a hook that a loaded machine may run
+ * late.
+ */
 static const char *
 want_role(const char *state)
 {
-	return strcmp(state, "master") == 0 ? "lb" : "bs";
+	if (strcmp(state, "master") == 0)
+		return "lb";
+	return opt_armed && strcmp(state, "backup") == 0 ? "lb" : "bs";
 }
 
 /* Take the balancer role (master) or give it back (anything else). */
@@ -523,8 +535,9 @@ main(int argc, char **argv)
 	int c, rc;
 
 	err_init(argv[0]);
-	while ((c = getopt(argc, argv, "c:D:d:e:F:f:H:i:k:nP:p:qR:Ss:T:t:vVw:")) != -1) {
+	while ((c = getopt(argc, argv, "ac:D:d:e:F:f:H:i:k:nP:p:qR:Ss:T:t:vVw:")) != -1) {
 		switch (c) {
+		case 'a': opt_armed = 1; break;
 		case 'c': opt_creds = optarg; break;
 		case 'D': holddown_ms = num(optarg, 0, 3600000); break;
 		case 'F': opt_fall = (unsigned)num(optarg, 1, 100); break;

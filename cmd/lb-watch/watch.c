@@ -59,11 +59,18 @@ static int udp = -1;
 static int target = -1;
 static void *sess;
 static int snmp_pending, snmp_ok, snmp_reqid, rolestatus;
+static int lbdp;			/* nsLbDataplane, 0 not served */
+static unsigned rs_present, rs_absent;	/* nsRsDataplane rows */
 static unsigned fails, oks;
 static int verdict_bad;
 
 static const oid q_name[] = { 1, 3, 6, 1, 4, 1, 8072, 9999, 9999, 6678, 1, 1, 1, 0 };
 static const oid q_status[] = { 1, 3, 6, 1, 4, 1, 8072, 9999, 9999, 6678, 1, 1, 3, 0 };
+static const oid q_lbdp[] = { 1, 3, 6, 1, 4, 1, 8072, 9999, 9999, 6678, 1, 2, 3, 0 };
+/* nsRsDataplane.N: nsRsTable (nsLb 2), entry 1, column 15, row N. */
+static const oid q_rsdp[] = { 1, 3, 6, 1, 4, 1, 8072, 9999, 9999, 6678, 1, 2, 2, 1, 15, 0 };
+#define MAXRSQ 16
+static const char *const dp_names[] = { "?", "none", "nftables", "ipvs", "unreadable" };
 
 static void
 on_signal(int sig)
@@ -279,6 +286,19 @@ on_snmp(int op, netsnmp_session *s, int reqid, netsnmp_pdu *pdu, void *arg)
 		return 1;
 	rolestatus = (int)*v->val.integer;
 	snmp_ok = 1;
+	/* An agent that does not read its dataplane answers noSuchObject. */
+	if ((v = v->next_variable) == NULL)
+		return 1;
+	if (v->type == ASN_INTEGER && v->val.integer != NULL &&
+	    *v->val.integer >= 1 && *v->val.integer <= 4)
+		lbdp = (int)*v->val.integer;
+	for (v = v->next_variable; v != NULL; v = v->next_variable)
+		if (v->type == ASN_INTEGER && v->val.integer != NULL) {
+			if (*v->val.integer == 2)
+				rs_present++;
+			else if (*v->val.integer == 3)
+				rs_absent++;
+		}
 	return 1;
 }
 
@@ -362,15 +382,24 @@ round_bad(const struct role *r, char *why, size_t size)
 {
 	struct probe pr[MAXPROBES];
 	struct pollfd pf[MAXPROBES + 2];
-	int np = 0, i, vip_bad = 0, rs_ok = 0, open;
+	int np = 0, i, vip_bad = 0, rs_ok = 0, dp_bad, open;
 	int64_t deadline = mono_ms() + timeout_ms;
 	size_t k, j;
 	netsnmp_pdu *pdu;
 
-	snmp_ok = snmp_pending = 0;
+	snmp_ok = snmp_pending = lbdp = 0;
+	rs_present = rs_absent = 0;
 	if (sess != NULL && (pdu = snmp_pdu_create(SNMP_MSG_GET)) != NULL) {
+		oid o[OID_LENGTH(q_rsdp)];
+
 		snmp_add_null_var(pdu, q_name, OID_LENGTH(q_name));
 		snmp_add_null_var(pdu, q_status, OID_LENGTH(q_status));
+		snmp_add_null_var(pdu, q_lbdp, OID_LENGTH(q_lbdp));
+		memcpy(o, q_rsdp, sizeof o);
+		for (k = 0; k < r->nrs && k < MAXRSQ; k++) {
+			o[OID_LENGTH(q_rsdp) - 1] = (oid)(k + 1);
+			snmp_add_null_var(pdu, o, OID_LENGTH(q_rsdp));
+		}
 		if ((snmp_reqid = snmp_sess_async_send(sess, pdu, on_snmp, NULL)) == 0)
 			snmp_free_pdu(pdu);
 		else
@@ -443,11 +472,22 @@ round_bad(const struct role *r, char *why, size_t size)
 	if (!vip_bad)
 		snprintf(why, size, "vip=ok");
 	/*
-	 * Not balancing: the master is alive (its agent answers, and its
-	 * watcher speaks), its VIPs do not serve, yet a real server answers
-	 * here: a takeover would serve the clients again.
+	 * Its agent reads back the master's table: unreadable, or holding
+	 * none of the real servers, it does not balance.
 	 */
-	return vip_bad && rs_ok && (opt_creds == NULL || snmp_ok);
+	dp_bad = snmp_ok && (lbdp == 4 || ((lbdp == 2 || lbdp == 3) &&
+	    rs_absent > 0 && rs_present == 0));
+	k = strlen(why);
+	snprintf(why + k, size - k, " dataplane=%s", dp_names[lbdp]);
+	if (dp_bad && lbdp != 4)
+		snprintf(why + strlen(why), size - strlen(why), "/empty");
+	/*
+	 * Not balancing: the master is alive (its agent answers, and its
+	 * watcher speaks), its VIPs do not serve or its agent finds its
+	 * table gone, yet a real server answers here: a takeover would
+	 * serve the clients again.
+	 */
+	return (vip_bad || dp_bad) && rs_ok && (opt_creds == NULL || snmp_ok);
 }
 
 static void
@@ -518,6 +558,10 @@ watch(const struct role *r)
 		if (snmp_creds_load(opt_creds, &creds, why, sizeof why) == -1)
 			err_die(errno == EINVAL || errno == EPERM || errno == ENOENT ?
 			    EXIT_BAD : EXIT_TEMP, "%s", why);
+	}
+	if (opt_n) {
+		fprintf(stderr, "configuration OK\n");
+		return EXIT_OK;
 	}
 	make_statedir();
 

@@ -8,8 +8,12 @@
 # h4-h6 real servers (DR, accept-and-close on port 80). The client opens a
 # connection to the VIP every 1 ms (connprobe) and reports the longest gap;
 # the crash cuts lb1's cable and SIGKILLs its daemon.
-# TOOLS=keepalived,ha-beat picks the tools (default: both when keepalived
-# is installed). hook_ms in a run line: from ha-beat's takeover to the end
+# Tools: keepalived, ha-beat (the hook sets up the table at takeover),
+# ha-beat-armed (lb-watch -a: the backup holds the table idle, a takeover
+# moves only the VIP). TOOLS=keepalived,ha-beat,ha-beat-armed@5 picks them
+# (default: all three, keepalived when installed); TOOL@MS runs one at
+# interval MS instead.
+#   TOOLS=keepalived,ha-beat,ha-beat@5 test/bench/lb-takeover.sh 7 10 hook_ms in a run line: from ha-beat's takeover to the end
 # of the hook (lc-role apply done, files synced); the table is in place
 # well before that end.
 # Output: one line per run, then per tool
@@ -24,7 +28,7 @@ HA_BEAT=${HA_BEAT:-$BIN/ha-beat}
 LB_WATCH=${LB_WATCH:-$BIN/lb-watch}
 export LC_ROLE=${LC_ROLE:-$BIN/lc-role}
 KEEPALIVED=${KEEPALIVED:-keepalived}
-RUNS=${1:-5} IV=${2:-10}
+RUNS=${1:-5} IV=${2:-10} IV0=${2:-10}
 PRE=300 POST=1500
 
 [ "$(id -u)" -eq 0 ] || { echo "lb-takeover.sh: fatal: needs root" >&2; exit 100; }
@@ -95,8 +99,9 @@ start() {	# tool host name prio
 		    -f "$work/ka$2.conf" -p "$work/ka$2.pid" -r "$work/ka$2-vrrp.pid" \
 		    >"$work/ka$2.log" 2>&1 </dev/null &
 		;;
-	ha-beat)
-		"$LB_WATCH" -d nft -e /dev/null -H "$work/hb$2" -i eth0 -k "$work/key" -t "$IV" -s "$work/lw$2" \
+	ha-beat*)
+		# shellcheck disable=SC2046
+		"$LB_WATCH" $([ "$1" = ha-beat-armed ] && echo -a) -d nft -e /dev/null -H "$work/hb$2" -i eth0 -k "$work/key" -t "$IV" -s "$work/lw$2" \
 		    -f "$work/$3.role" conf >"$work/hb$2.conf"
 		mkdir -p "$work/hb$2"
 		setsid ip netns exec "$(ns "$2")" "$HA_BEAT" -s "$work/hb$2" \
@@ -149,13 +154,15 @@ run_one() {	# tool: prints the outage in ms or fail:why
 	done
 }
 
-tools=(ha-beat)
-command -v "$KEEPALIVED" >/dev/null && tools=(keepalived ha-beat)
+tools=(ha-beat ha-beat-armed)
+command -v "$KEEPALIVED" >/dev/null && tools=(keepalived ha-beat ha-beat-armed)
 [ -n "${TOOLS:-}" ] && read -ra tools <<<"${TOOLS//,/ }"
 for tool in "${tools[@]}"; do
 	: >"$work/res"
+	IV=$IV0
+	case $tool in *@*) IV=${tool#*@} ;; esac
 	for ((r = 1; r <= RUNS; r++)); do
-		g=$(run_one "$tool")
+		g=$(run_one "${tool%@*}")
 		echo "run tool=$tool interval=$IV n=$r outage_ms=$g"
 		echo "${g%% *}" >>"$work/res"
 	done
