@@ -1,13 +1,17 @@
 /* libtcpr: stream bookkeeping over BSD sockets and the restored sessions. */
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 #include <linux/tcp.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "tcpr.h"
+#include "tcpr_shm.h"
 
 #define API __attribute__((visibility("default")))
 
@@ -17,11 +21,161 @@ struct conn {
 	uint64_t in, out;	/* offsets delivered / accepted */
 	uint64_t consumed;	/* input checkpoint */
 	uint64_t out_base;	/* output offset when this socket began */
+	struct tcpr_shm_slot *slot;	/* in the consumed table, or NULL */
 };
 
 static struct conn *tab;
 static size_t ntab;
 static int loaded;
+
+/*
+ * The consumed table of tcpr-capture -C (TCPR_CONSUMED names it): each
+ * session's consumed offset is published there with one memory store, so
+ * that the capture's exact mode acknowledges nothing the application has
+ * not consumed. Mapped at the first session; without it, marks stay local.
+ */
+static struct tcpr_shm_slot *shm;
+static uint32_t shm_n;
+static int shm_tried;
+
+static void
+shm_map(void)
+{
+	const char *path = getenv("TCPR_CONSUMED");
+	size_t size = TCPR_SHM_SIZE(TCPR_SHM_SLOTS);
+	struct tcpr_shm_hdr *h;
+	struct stat st;
+	void *m;
+	int fd;
+
+	shm_tried = 1;
+	if (path == NULL || *path == '\0')
+		return;
+	if ((fd = open(path, O_RDWR | O_CLOEXEC)) < 0)
+		return;
+	if (fstat(fd, &st) < 0 || (size_t)st.st_size != size) {
+		close(fd);
+		return;
+	}
+	m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (m == MAP_FAILED)
+		return;
+	h = m;
+	if (__atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) != TCPR_SHM_MAGIC ||
+	    h->version != TCPR_SHM_VERSION || h->nslots != TCPR_SHM_SLOTS) {
+		munmap(m, size);
+		return;
+	}
+	shm = (struct tcpr_shm_slot *)(h + 1);
+	shm_n = TCPR_SHM_SLOTS;
+}
+
+/* The tuple of fd, the service's side local; v4-mapped as IPv4. */
+static int
+tuple(int fd, uint8_t *fam, uint16_t *lp, uint16_t *pp, unsigned char *la,
+    unsigned char *pa)
+{
+	struct sockaddr_storage l, p;
+	socklen_t ll = sizeof l, pl = sizeof p;
+
+	if (getsockname(fd, (struct sockaddr *)&l, &ll) < 0 ||
+	    getpeername(fd, (struct sockaddr *)&p, &pl) < 0 ||
+	    l.ss_family != p.ss_family)
+		return -1;
+	memset(la, 0, 16);
+	memset(pa, 0, 16);
+	if (l.ss_family == AF_INET) {
+		*fam = AF_INET;
+		memcpy(la, &((struct sockaddr_in *)&l)->sin_addr, 4);
+		memcpy(pa, &((struct sockaddr_in *)&p)->sin_addr, 4);
+		*lp = ntohs(((struct sockaddr_in *)&l)->sin_port);
+		*pp = ntohs(((struct sockaddr_in *)&p)->sin_port);
+		return 0;
+	}
+	if (l.ss_family != AF_INET6)
+		return -1;
+	{
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&l;
+		struct sockaddr_in6 *b = (struct sockaddr_in6 *)&p;
+
+		*lp = ntohs(a->sin6_port);
+		*pp = ntohs(b->sin6_port);
+		if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
+			*fam = AF_INET;
+			memcpy(la, a->sin6_addr.s6_addr + 12, 4);
+			memcpy(pa, b->sin6_addr.s6_addr + 12, 4);
+		} else {
+			*fam = AF_INET6;
+			memcpy(la, a->sin6_addr.s6_addr, 16);
+			memcpy(pa, b->sin6_addr.s6_addr, 16);
+		}
+	}
+	return 0;
+}
+
+/* Enter session fd in the table with its consumed offset. */
+static void
+shm_enter(int fd, struct conn *c)
+{
+	unsigned char la[16], pa[16];
+	uint16_t lp, pp;
+	uint8_t fam;
+	int tries;
+
+	if (!shm_tried)
+		shm_map();
+	if (shm == NULL || tuple(fd, &fam, &lp, &pp, la, pa) < 0)
+		return;
+	for (tries = 0; tries < 16; tries++) {
+		uint32_t i = tcpr_shm_hash(fam, lp, pp, la, pa), k;
+		struct tcpr_shm_slot *cand = NULL;
+		uint32_t cst = 0;
+
+		for (k = 0; k < shm_n; k++, i++) {
+			struct tcpr_shm_slot *e = &shm[i & (shm_n - 1)];
+			uint32_t st = __atomic_load_n(&e->state, __ATOMIC_ACQUIRE);
+
+			if (st == TCPR_SHM_LIVE &&
+			    tcpr_shm_match(e, fam, lp, pp, la, pa)) {
+				/* left by a process that died with the session */
+				__atomic_store_n(&e->consumed, c->consumed,
+				    __ATOMIC_RELEASE);
+				c->slot = e;
+				return;
+			}
+			if (cand == NULL && (st == TCPR_SHM_FREE ||
+			    st == TCPR_SHM_DEAD)) {
+				cand = e;
+				cst = st;
+			}
+			if (st == TCPR_SHM_FREE)
+				break;
+		}
+		if (cand == NULL)
+			return;		/* full: marks stay local */
+		if (!__atomic_compare_exchange_n(&cand->state, &cst,
+		    TCPR_SHM_BUSY, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			continue;	/* another process took it */
+		cand->family = fam;
+		cand->lport = lp;
+		cand->pport = pp;
+		memcpy(cand->laddr, la, 16);
+		memcpy(cand->paddr, pa, 16);
+		__atomic_store_n(&cand->consumed, c->consumed, __ATOMIC_RELEASE);
+		__atomic_store_n(&cand->state, TCPR_SHM_LIVE, __ATOMIC_RELEASE);
+		c->slot = cand;
+		return;
+	}
+}
+
+static void
+publish(struct conn *c)
+{
+	if (c->slot)
+		__atomic_store_n(&c->slot->consumed, c->consumed,
+		    __ATOMIC_RELEASE);
+}
 
 static struct conn *
 get(int fd, int create)
@@ -110,6 +264,7 @@ load_restored(void)
 		 * ours to report.
 		 */
 		c->peer_done = (flags & 0x08) != 0;
+		shm_enter((int)(3 + i), c);
 	}
 out:
 	unsetenv("TCPR_FDS");
@@ -209,6 +364,7 @@ tcpr_accept(int fd, struct sockaddr *addr, socklen_t *len)
 	}
 	memset(c, 0, sizeof *c);
 	c->used = c->handed = 1;
+	shm_enter(s, c);
 	return s;
 }
 
@@ -229,8 +385,10 @@ tcpr_recv(int fd, void *buf, size_t len, int flags)
 		n = recv(fd, buf, len, flags);
 	if (n > 0 && !(flags & MSG_PEEK)) {
 		c->in += (uint64_t)n;
-		if (!c->manual)
+		if (!c->manual) {
 			c->consumed = c->in;
+			publish(c);
+		}
 	}
 	return n;
 }
@@ -258,8 +416,12 @@ tcpr_shutdown(int fd, int how)
 API int
 tcpr_close(int fd)
 {
-	if (fd >= 0 && (size_t)fd < ntab)
+	if (fd >= 0 && (size_t)fd < ntab) {
+		if (tab[fd].slot)
+			__atomic_store_n(&tab[fd].slot->state, TCPR_SHM_DEAD,
+			    __ATOMIC_RELEASE);
 		memset(&tab[fd], 0, sizeof tab[fd]);
+	}
 	return close(fd);
 }
 
@@ -312,6 +474,7 @@ tcpr_consumed(int fd, size_t n)
 		return -1;
 	}
 	c->consumed += n;
+	publish(c);
 	return 0;
 }
 

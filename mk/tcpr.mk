@@ -8,9 +8,9 @@ TCPR_SO0 := $(BUILD)/$(TCPR_SONAME)
 
 all: $(TCPR_SO) $(BUILD)/libtcpr.pc $(BUILD)/bin/tcpr-echod
 
-$(BUILD)/libtcpr/%.o: libtcpr/%.c libtcpr/tcpr.h
+$(BUILD)/libtcpr/%.o: libtcpr/%.c libtcpr/tcpr.h lib/tcpr_shm.h
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WERROR) -fvisibility=hidden -Ilibtcpr -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WERROR) -fvisibility=hidden -Ilibtcpr -Ilib -c -o $@ $<
 
 $(TCPR_SO0): $(TCPR_OBJ)
 	$(CC) $(LDFLAGS) -shared -Wl,-soname,$(TCPR_SONAME) -o $@ $(TCPR_OBJ)

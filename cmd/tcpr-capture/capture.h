@@ -11,6 +11,7 @@ struct capture_opts {
 	int interval;		/* -t ms: counter poll period */
 	uint16_t queue;		/* -Q netfilter queue number */
 	long adopt;		/* -P pid: its sessions are followed too */
+	const char *consumed;	/* -C file: the consumed table (exact mode) */
 };
 
 #include <sys/types.h>

@@ -14,7 +14,7 @@
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: tcpr-capture [-nqvVx] [-P pid] [-Q queue] [-t ms] -p port "
+	fprintf(stderr, "usage: tcpr-capture [-nqvVx] [-C file] [-P pid] [-Q queue] [-t ms] -p port "
 	    "| tcpr-capture [-nqvV] [-p port] snap pid ...\n");
 	exit(EXIT_BAD);
 }
@@ -26,8 +26,11 @@ main(int argc, char **argv)
 	int c;
 
 	err_init(argv[0]);
-	while ((c = getopt(argc, argv, "nP:p:qQ:t:vVx")) != -1) {
+	while ((c = getopt(argc, argv, "C:nP:p:qQ:t:vVx")) != -1) {
 		switch (c) {
+		case 'C':
+			o.consumed = optarg;
+			break;
 		case 'n':
 			o.check = 1;
 			break;
@@ -82,6 +85,8 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
+	if (o.consumed && !o.exact)
+		err_die(EXIT_BAD, "-C needs the exact mode (-x)");
 	if (argc == 0)
 		return capture_run(&o);
 	if (strcmp(argv[0], "snap") == 0)

@@ -4,7 +4,9 @@
  * in the cheap mode, from the kernel's own counters (sock_diag TCP_INFO),
  * recovery records on standard output.
  */
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -15,6 +17,7 @@
 #include <linux/sock_diag.h>
 #include <linux/tcp.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdint.h>
 #include <signal.h>
@@ -31,6 +34,7 @@
 #include "err.h"
 #include "tcpr_rec.h"
 #include "tcpr_repair.h"
+#include "tcpr_shm.h"
 
 /* tcp_states.h */
 enum {
@@ -57,6 +61,9 @@ struct sess {
 	uint64_t cookie;	/* the socket's, once known: 0 not yet */
 	uint64_t emitted_at;	/* ms of the last record */
 	struct tcpr_sess sent;	/* last state written */
+	uint64_t born;		/* ms, handshake done */
+	size_t nheld;		/* outgoing segments held back (exact, -C) */
+	uint64_t blocked;	/* release pass that found one still held */
 };
 
 static struct sess *tab;
@@ -322,7 +329,7 @@ handshake_done(struct sess *x)
 		s->flags |= TCPR_F_TS;
 	if (s->mss < 64)
 		s->mss = 536;
-	x->ts_at = now_ms();
+	x->ts_at = x->born = now_ms();
 	x->last_seq_out = s->snd_isn + 1;
 	x->last_ack_out = s->rcv_isn + 1;
 	x->last_ack_in = s->snd_isn + 1;
@@ -594,6 +601,125 @@ static unsigned nfq_portid;
 static uint32_t last_id;
 static int have_id;
 
+/*
+ * Exact mode with the consumed table (-C): an outgoing segment that would
+ * acknowledge input the application has not consumed waits in the queue
+ * (no verdict) until it has, and so does every later segment of its
+ * session; nothing is rewritten. A session with no entry in the table is
+ * held for its first second (libtcpr registers it just after accept),
+ * then let go: not a libtcpr application.
+ */
+#define GRACE_MS 1000
+#define HOLD_MAX 16384		/* then the oldest go (fail-open) */
+
+struct held {
+	uint32_t id;
+	struct pkt p;
+};
+
+static struct tcpr_shm_slot *shm;
+static uint32_t shm_n;
+static struct held *hq;
+static size_t hn, hcap;
+static uint32_t *passed;	/* ids accepted while some are held */
+static size_t pn, pcap;
+static uint64_t nheld_total, nforced, pass_gen;
+
+static void
+consumed_open(const char *path)
+{
+	struct tcpr_shm_hdr *h;
+	struct stat st;
+	size_t size = TCPR_SHM_SIZE(TCPR_SHM_SLOTS);
+	void *m;
+	int fd, fresh = 0;
+
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0 ||
+	    fstat(fd, &st) < 0)
+		err_die(EXIT_TEMP, "unable to open %s:", path);
+	if ((size_t)st.st_size != size) {
+		/* new, or not ours: start empty */
+		if (ftruncate(fd, 0) < 0 || ftruncate(fd, (off_t)size) < 0)
+			err_die(EXIT_TEMP, "unable to size %s:", path);
+		fresh = 1;
+	}
+	m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (m == MAP_FAILED)
+		err_die(EXIT_TEMP, "unable to map %s:", path);
+	h = m;
+	if (fresh || h->magic != TCPR_SHM_MAGIC ||
+	    h->version != TCPR_SHM_VERSION || h->nslots != TCPR_SHM_SLOTS) {
+		/*
+		 * A table of a running application survives a restart of the
+		 * capture; anything else is cleared.
+		 */
+		memset(m, 0, size);
+		h->version = TCPR_SHM_VERSION;
+		h->nslots = TCPR_SHM_SLOTS;
+		__atomic_store_n(&h->magic, TCPR_SHM_MAGIC, __ATOMIC_RELEASE);
+	}
+	shm = (struct tcpr_shm_slot *)(h + 1);
+	shm_n = TCPR_SHM_SLOTS;
+}
+
+/* 1 if segment p of session x would acknowledge unconsumed input. */
+static int
+must_hold(const struct sess *x, const struct pkt *p)
+{
+	const struct tcpr_shm_slot *e;
+	uint32_t allowed;
+
+	if (!(p->flags & TH_ACK) || (p->flags & (TH_SYN | TH_RST)))
+		return 0;
+	e = tcpr_shm_find(shm, shm_n, x->s.family, x->s.lport, x->s.pport,
+	    x->s.laddr, x->s.paddr);
+	if (e == NULL) {
+		if (now_ms() - x->born >= GRACE_MS)
+			return 0;
+		allowed = x->s.rcv_isn + 1;
+	} else {
+		uint64_t c = __atomic_load_n(&e->consumed, __ATOMIC_ACQUIRE);
+
+		allowed = x->s.rcv_isn + 1 + (uint32_t)c;
+		/* all input before the peer's FIN consumed: the FIN too */
+		if (x->peer_fin && allowed == x->peer_fin_seq)
+			allowed++;
+	}
+	return (int32_t)(p->ack - allowed) > 0;
+}
+
+static void
+pass_id(uint32_t id)
+{
+	if (hn == 0 && pn == 0) {
+		last_id = id;
+		have_id = 1;
+		return;
+	}
+	if (pn == pcap) {
+		pcap = pcap ? pcap * 2 : 256;
+		if ((passed = realloc(passed, pcap * sizeof *passed)) == NULL)
+			err_die(EXIT_TEMP, "out of memory");
+	}
+	passed[pn++] = id;
+}
+
+static void
+hold(uint32_t id, const struct pkt *p, struct sess *x)
+{
+	if (hn == hcap) {
+		hcap = hcap ? hcap * 2 : 256;
+		if ((hq = realloc(hq, hcap * sizeof *hq)) == NULL)
+			err_die(EXIT_TEMP, "out of memory");
+	}
+	hq[hn].id = id;
+	hq[hn].p = *p;
+	hn++;
+	x->nheld++;
+	nheld_total++;
+}
+
 static int
 queue_cb(const struct nlmsghdr *nlh, void *data)
 {
@@ -602,20 +728,32 @@ queue_cb(const struct nlmsghdr *nlh, void *data)
 	struct nfqnl_msg_packet_hdr *ph;
 	struct pkt p;
 	size_t caplen, plen;
+	uint32_t id;
 
 	if (nfq_nlmsg_parse(nlh, attr) < 0 || attr[NFQA_PACKET_HDR] == NULL)
 		return MNL_CB_OK;
 	ph = mnl_attr_get_payload(attr[NFQA_PACKET_HDR]);
-	last_id = ntohl(ph->packet_id);
-	have_id = 1;
-	if (attr[NFQA_PAYLOAD] == NULL)
+	id = ntohl(ph->packet_id);
+	if (attr[NFQA_PAYLOAD] == NULL) {
+		pass_id(id);
 		return MNL_CB_OK;
+	}
 	caplen = mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]);
 	plen = attr[NFQA_CAP_LEN] ?
 	    ntohl(mnl_attr_get_u32(attr[NFQA_CAP_LEN])) : caplen;
 	if (parse_pkt(mnl_attr_get_payload(attr[NFQA_PAYLOAD]), caplen, plen,
-	    o->port, &p) == 0)
+	    o->port, &p) == 0) {
+		struct sess *x;
+
+		if (shm && !p.from_peer && (x = find(&p.k, 0)) != NULL &&
+		    x->announced && (x->nheld > 0 || must_hold(x, &p))) {
+			/* tracked when it leaves: the peer has not seen it */
+			hold(id, &p, x);
+			return MNL_CB_OK;
+		}
 		track(o, &p);
+	}
+	pass_id(id);
 	return MNL_CB_OK;
 }
 
@@ -639,6 +777,77 @@ verdict_batch(uint16_t qnum)
 	if (nfq_send(nlh) < 0)
 		err_warn("verdict:");
 	have_id = 0;
+}
+
+/*
+ * While segments are held a batch verdict would let them go too: every
+ * other one gets its own verdict, many to a send.
+ */
+static void
+verdict_each(uint16_t qnum)
+{
+	static char buf[65536];
+	size_t i, off = 0;
+
+	for (i = 0; i < pn; i++) {
+		struct nlmsghdr *nlh = nfq_nlmsg_put(buf + off, NFQNL_MSG_VERDICT,
+		    qnum);
+
+		nfq_nlmsg_verdict_put(nlh, (int)passed[i], NF_ACCEPT);
+		off += MNL_ALIGN(nlh->nlmsg_len);
+		if (off + 256 > sizeof buf || i + 1 == pn) {
+			if (mnl_socket_sendto(qsock, buf, off) < 0)
+				err_warn("verdict:");
+			off = 0;
+		}
+	}
+	pn = 0;
+}
+
+static void
+verdicts(uint16_t qnum)
+{
+	verdict_batch(qnum);
+	verdict_each(qnum);
+}
+
+/*
+ * Let go, in order per session, what the application has consumed since;
+ * all of it when stopping (all != 0), the oldest when too many wait.
+ */
+static void
+release(const struct capture_opts *o, int all)
+{
+	size_t i, k = 0;
+
+	if (hn == 0)
+		return;
+	pass_gen++;
+	for (i = 0; i < hn; i++) {
+		struct held *h = &hq[i];
+		struct sess *x = find(&h->p.k, 0);
+		int force = all || hn - i + k > HOLD_MAX;
+
+		if (x != NULL && !force && (x->blocked == pass_gen ||
+		    must_hold(x, &h->p))) {
+			x->blocked = pass_gen;
+			hq[k++] = *h;
+			continue;
+		}
+		if (force && x != NULL && must_hold(x, &h->p))
+			nforced++;
+		if (x != NULL) {
+			x->nheld--;
+			track(o, &h->p);
+		}
+		if (pn == pcap) {
+			pcap = pcap ? pcap * 2 : 256;
+			if ((passed = realloc(passed, pcap * sizeof *passed)) == NULL)
+				err_die(EXIT_TEMP, "out of memory");
+		}
+		passed[pn++] = h->id;
+	}
+	hn = k;
 }
 
 static void
@@ -771,6 +980,8 @@ capture_run(const struct capture_opts *o)
 	signal(SIGINT, on_term);
 	signal(SIGPIPE, SIG_IGN);
 	queue_open(o->queue);
+	if (o->consumed)
+		consumed_open(o->consumed);
 	if (!o->exact) {
 		if ((diag = mnl_socket_open(NETLINK_SOCK_DIAG)) == NULL ||
 		    mnl_socket_bind(diag, 0, MNL_SOCKET_AUTOPID) < 0)
@@ -795,7 +1006,8 @@ capture_run(const struct capture_opts *o)
 		uint64_t now;
 		int k;
 
-		if (poll(&p, 1, o->interval) < 0 && errno != EINTR)
+		/* held segments wait for the application: look every ms */
+		if (poll(&p, 1, hn ? 1 : o->interval) < 0 && errno != EINTR)
 			break;
 		for (k = 0; k < 64 && (p.revents & POLLIN); k++) {
 			ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
@@ -804,7 +1016,8 @@ capture_run(const struct capture_opts *o)
 				break;
 			mnl_cb_run(buf, (size_t)n, 0, nfq_portid, queue_cb, NULL);
 		}
-		verdict_batch(o->queue);
+		release(o, 0);
+		verdicts(o->queue);
 		now = now_ms();
 		if (diag && now >= next_poll) {
 			if (diag_poll(diag, AF_INET) < 0 ||
@@ -821,15 +1034,21 @@ capture_run(const struct capture_opts *o)
 		if (fflush(stdout) == EOF)
 			break;
 		if (err_verbose > 0 && now - last_info > 10000) {
-			err_info("sessions=%zu packets=%llu records=%llu unknown=%llu",
-			    tn, (unsigned long long)npkt,
-			    (unsigned long long)nrec, (unsigned long long)nunknown);
+			err_info("sessions=%zu packets=%llu records=%llu unknown=%llu "
+			    "held=%llu waiting=%zu", tn, (unsigned long long)npkt,
+			    (unsigned long long)nrec, (unsigned long long)nunknown,
+			    (unsigned long long)nheld_total, hn);
 			last_info = now;
 		}
 	}
+	release(o, 1);
+	verdicts(o->queue);
 	rules(o, 0);
 	err_info("stopped: sessions=%zu packets=%llu records=%llu", tn,
 	    (unsigned long long)npkt, (unsigned long long)nrec);
+	if (shm)
+		err_info("held=%llu forced=%llu", (unsigned long long)nheld_total,
+		    (unsigned long long)nforced);
 	if (fflush(stdout) == EOF || ferror(stdout))
 		err_die(EXIT_TEMP, "unable to write records:");
 	return EXIT_OK;
