@@ -18,6 +18,10 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <libmnl/libmnl.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
 #include <netinet/in.h>
 #include <nftables/libnftables.h>
 #include <stdio.h>
@@ -29,7 +33,8 @@
 #include "dp_nft.h"
 #include "nl.h"
 
-#define TABLE "netdev nonstop"
+#define TABLE_NAME "nonstop"
+#define TABLE "netdev " TABLE_NAME
 #define SEED "0x6e737470"
 #define FLOW_TIMEOUT "15m"
 
@@ -216,40 +221,107 @@ resolve(struct dp *dp, struct dp_table *t)
 	return 0;
 }
 
-/* Names of the maps and chains in our table now ("" when none). */
+struct names_q {
+	FILE *f;
+	const char *kind;	/* "map" or "chain" */
+	int table_attr, name_attr;
+};
+
+static int
+names_attr_cb(const struct nlattr *attr, void *data)
+{
+	const struct nlattr **tb = data;
+	int type = mnl_attr_get_type(attr);
+
+	if (type <= NFTA_SET_MAX && type <= NFTA_CHAIN_MAX &&
+	    mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) == 0)
+		tb[type] = attr;
+	return MNL_CB_OK;
+}
+
+static int
+names_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct names_q *q = data;
+	const struct nlattr *tb[NFTA_SET_MAX + NFTA_CHAIN_MAX + 2] = { 0 };
+
+	mnl_attr_parse(nlh, sizeof(struct nfgenmsg), names_attr_cb, tb);
+	if (tb[q->table_attr] != NULL && tb[q->name_attr] != NULL &&
+	    strcmp(mnl_attr_get_str(tb[q->table_attr]), TABLE_NAME) == 0)
+		fprintf(q->f, "%s %s\n", q->kind, mnl_attr_get_str(tb[q->name_attr]));
+	return MNL_CB_OK;
+}
+
+/* One netlink dump of our table's sets or chains into q->f. */
+static int
+dump_names(struct mnl_socket *nl, uint16_t msg, struct names_q *q)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nfgenmsg *g;
+	unsigned seq = (unsigned)time(NULL), port = mnl_socket_get_portid(nl);
+	int ret;
+
+	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | msg;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = seq;
+	g = mnl_nlmsg_put_extra_header(nlh, sizeof *g);
+	g->nfgen_family = NFPROTO_NETDEV;
+	g->version = NFNETLINK_V0;
+	g->res_id = 0;
+	mnl_attr_put_strz(nlh, q->table_attr, TABLE_NAME);
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+		return -1;
+	while ((ret = (int)mnl_socket_recvfrom(nl, buf, sizeof buf)) > 0) {
+		ret = mnl_cb_run(buf, (size_t)ret, seq, port, names_cb, q);
+		if (ret <= MNL_CB_STOP)
+			break;
+	}
+	return ret == -1 ? -1 : 0;
+}
+
+/*
+ * Names of the maps and chains in our table now ("" when none), as
+ * "map NAME" and "chain NAME" lines. Straight from netlink: libnftables
+ * would fetch every element of every map to list them (~40 ms at 1,000
+ * servers).
+ */
 static char *
 existing(struct dp *dp)
 {
 	struct nft_priv *p = dp->priv;
-	const char *out;
-	char *names, *w;
-	const char *l;
-	size_t cap;
-	unsigned flags = nft_ctx_output_get_flags(p->ctx);
+	struct mnl_socket *nl;
+	struct names_q q = { NULL, "map", NFTA_SET_TABLE, NFTA_SET_NAME };
+	char *names = NULL;
+	size_t len = 0;
 	int rc;
 
 	if (p->names != NULL)
 		return strdup(p->names);
-	/* Terse: without the elements of the (large) flow maps. */
-	nft_ctx_output_set_flags(p->ctx, flags | NFT_CTX_OUTPUT_TERSE);
-	rc = nft_run_cmd_from_buffer(p->ctx, "list table " TABLE);
-	nft_ctx_output_set_flags(p->ctx, flags);
-	if (rc != 0)
-		return strdup("");
-	out = nft_ctx_get_output_buffer(p->ctx);
-	cap = strlen(out) + 1;
-	if ((names = malloc(cap)) == NULL)
+	if ((q.f = open_memstream(&names, &len)) == NULL)
 		return NULL;
-	w = names;
-	for (l = out; l != NULL && *l != '\0'; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
-		char kind[8], name[256], one[300];
-		/* sscanf's blanks would match newlines: scan one line only. */
-		snprintf(one, sizeof one, "%.*s", (int)strcspn(l, "\n"), l);
-		if (sscanf(one, " %7s %255s {", kind, name) == 2 &&
-		    (strcmp(kind, "map") == 0 || strcmp(kind, "chain") == 0))
-			w += sprintf(w, "%s %s\n", kind, name);
+	if ((nl = mnl_socket_open(NETLINK_NETFILTER)) == NULL ||
+	    mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) == -1) {
+		rc = -1;
+	} else {
+		/* A table that is not there is no error: nothing of ours. */
+		rc = dump_names(nl, NFT_MSG_GETSET, &q);
+		q.kind = "chain";
+		q.table_attr = NFTA_CHAIN_TABLE;
+		q.name_attr = NFTA_CHAIN_NAME;
+		if (rc == 0 || errno == ENOENT)
+			rc = dump_names(nl, NFT_MSG_GETCHAIN, &q);
+		if (rc == -1 && errno == ENOENT)
+			rc = 0;
 	}
-	*w = '\0';
+	if (nl != NULL)
+		mnl_socket_close(nl);
+	if (fclose(q.f) != 0 || rc == -1) {
+		snprintf(dp->why, sizeof dp->why, "nftables: unable to list "
+		    "table " TABLE ": %s", strerror(errno ? errno : EIO));
+		free(names);
+		return NULL;
+	}
 	return names;
 }
 
