@@ -21,7 +21,7 @@
 static int
 probe_role(const char *rolefile, const char *out)
 {
-	char *text, *nl;
+	char *text;
 	size_t len;
 	FILE *f;
 	char *buf = NULL;
@@ -34,14 +34,12 @@ probe_role(const char *rolefile, const char *out)
 		free(text);
 		return -1;
 	}
-	nl = strchr(text, '\n');
 	if (strncmp(text, "role=bs ", 8) == 0 || strncmp(text, "role=lb ", 8) == 0) {
 		fputs("role=lb ", f);
 		fputs(text + 8, f);
 	} else {
 		fputs(text, f);
 	}
-	(void)nl;
 	rc = fclose(f) == 0 ? atomic_write(out, buf, blen, 0644) : -1;
 	free(buf);
 	free(text);

@@ -213,7 +213,7 @@ receive(const struct role *r)
 {
 	unsigned char buf[LW_LEN + 1];
 	struct sockaddr_storage ss;
-	char mystate[16];
+	char mystate[16], why[128];
 	int i, k;
 
 	for (k = 0; k < 64; k++) {
@@ -241,9 +241,12 @@ receive(const struct role *r)
 		peers[i].last = mono_ms();
 		peers[i].state = m.state;
 		if (strcmp(m.demote, r->host) == 0) {
-			/* Only a master steps down: an order for an old one is void. */
+			/*
+			 * Only a master steps down (or stays down while demoted):
+			 * an order for a host that is no longer master is void.
+			 */
 			hb_state_read(mystate, sizeof mystate);
-			if (strcmp(mystate, "master") == 0 || demoted(mystate, sizeof mystate))
+			if (strcmp(mystate, "master") == 0 || demoted(why, sizeof why))
 				demote_me(r, m.node);
 		}
 	}
