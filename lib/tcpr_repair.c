@@ -205,17 +205,16 @@ off:
 	return -1;
 }
 
+/*
+ * The first half: everything that touches only the new socket (no
+ * shared table), so that another thread can do it ahead of the second.
+ */
 int
-tcpr_repair_restore(const struct tcpr_sess *s, uint32_t ts_add, int flags,
-    const char **why)
+tcpr_repair_prepare(const struct tcpr_sess *s, int flags, const char **why)
 {
-	struct sockaddr_storage ss;
-	struct tcp_repair_opt opt[4];
-	struct tcp_repair_window w;
-	socklen_t sl;
 	uint32_t rcv_nxt = tcpr_sess_rcv_nxt(s), snd = tcpr_sess_snd_una(s);
 	const char *step;
-	int fd, n = 0, e;
+	int fd, e;
 
 	if (!(flags & TCPR_RESTORE_UNA))
 		snd += (uint32_t)(s->snd_nxt - s->snd_una);
@@ -239,10 +238,6 @@ tcpr_repair_restore(const struct tcpr_sess *s, uint32_t ts_add, int flags,
 	    seti(fd, IPPROTO_IP, IP_TRANSPARENT, 1) < 0 :
 	    seti(fd, IPPROTO_IPV6, IPV6_TRANSPARENT, 1) < 0))
 		goto err;
-	step = "bind";
-	sl = sa_put(s->family, s->laddr, s->lport, &ss);
-	if (bind(fd, (struct sockaddr *)&ss, sl) < 0)
-		goto err;
 	step = "TCP_QUEUE_SEQ";
 	if (queue_seq(fd, TCP_RECV_QUEUE, &rcv_nxt, 1) < 0 ||
 	    queue_seq(fd, TCP_SEND_QUEUE, &snd, 1) < 0)
@@ -253,6 +248,31 @@ tcpr_repair_restore(const struct tcpr_sess *s, uint32_t ts_add, int flags,
 	 */
 	step = "TCP_MAXSEG";
 	if (seti(fd, IPPROTO_TCP, TCP_MAXSEG, s->mss) < 0)
+		goto err;
+	return fd;
+err:
+	e = errno;
+	close(fd);	/* in repair mode, unbound: nobody hears of it */
+	errno = e;
+	return fail(why, step);
+}
+
+/* The second half: bind and connect (the port's shared tables), the rest. */
+int
+tcpr_repair_finish(int fd, const struct tcpr_sess *s, uint32_t ts_add,
+    int flags, const char **why)
+{
+	struct sockaddr_storage ss;
+	struct tcp_repair_opt opt[4];
+	struct tcp_repair_window w;
+	socklen_t sl;
+	uint32_t rcv_nxt = tcpr_sess_rcv_nxt(s);
+	const char *step;
+	int n = 0, e;
+
+	step = "bind";
+	sl = sa_put(s->family, s->laddr, s->lport, &ss);
+	if (bind(fd, (struct sockaddr *)&ss, sl) < 0)
 		goto err;
 	step = "connect";
 	sl = sa_put(s->family, s->paddr, s->pport, &ss);
@@ -322,4 +342,13 @@ err:
 	close(fd);
 	errno = e;
 	return fail(why, step);
+}
+
+int
+tcpr_repair_restore(const struct tcpr_sess *s, uint32_t ts_add, int flags,
+    const char **why)
+{
+	int fd = tcpr_repair_prepare(s, flags, why);
+
+	return fd < 0 ? -1 : tcpr_repair_finish(fd, s, ts_add, flags, why);
 }

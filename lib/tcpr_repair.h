@@ -43,6 +43,18 @@ int tcpr_repair_dump(int fd, uint32_t sid, struct tcpr_sess *s,
 int tcpr_repair_restore(const struct tcpr_sess *s, uint32_t ts_add,
     int flags, const char **why);
 
+/*
+ * tcpr_repair_restore in two halves: prepare (socket, repair mode, free
+ * bind, sequence numbers, MSS: nothing shared with other sockets) returns
+ * the socket; finish (bind, connect, options, timestamp, window, repair
+ * off) completes it and returns fd, or closes it and returns -1. The
+ * halves may run in different threads, one ahead of the other.
+ */
+int tcpr_repair_prepare(const struct tcpr_sess *s, int flags,
+    const char **why);
+int tcpr_repair_finish(int fd, const struct tcpr_sess *s, uint32_t ts_add,
+    int flags, const char **why);
+
 /* A stable session id from the four-tuple, never 0. */
 uint32_t tcpr_sess_hash(const struct tcpr_sess *s);
 

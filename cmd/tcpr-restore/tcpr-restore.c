@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +29,7 @@
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: tcpr-restore [-KnPqRvVW] [-a ms] [-j threads] [-L ms] [-p port] "
+	fprintf(stderr, "usage: tcpr-restore [-KnPqRvVW] [-a ms] [-j n] [-L ms] [-p port] "
 	    "[-t ms] -s dir [prog [arg ...]]\n");
 	exit(EXIT_BAD);
 }
@@ -46,41 +47,295 @@ num(const char *s, long lo, long hi, const char *what)
 	return v;
 }
 
-/* A share of the sessions, restored by one thread. */
-struct share {
-	struct tcpr_sess *v;
-	uint64_t *age;
-	int *fd;		/* -1: failed */
-	size_t from, to;
-	long ts_add;
+/*
+ * The restore as a pipeline: preparing threads make the sockets and do
+ * what touches only them (tcpr_repair_prepare), ahead of the main thread,
+ * which binds, connects and finishes them in order. Only the main thread
+ * touches the service port's shared tables, so the threads do not
+ * contend; on two cores the socket allocation, the costliest call, runs
+ * beside the rest. A session nobody has prepared yet when the main
+ * thread gets to it, the main thread prepares itself: a preparer that
+ * the scheduler left behind never holds it up.
+ */
+#define PENDING (-2)
+#define BUSY (-3)
+
+struct pipeline {
+	const struct tcpr_sess *v;
+	int *pre;		/* prepared socket, -1 failed, PENDING, BUSY */
+	int *err;		/* errno of a failed preparation */
+	const char **why;
+	size_t n, np;
+	size_t at;		/* the main thread's session */
 	int flags;
-	size_t nbad;
 };
 
-static void *
-restore_share(void *arg)
-{
-	struct share *sh = arg;
-	size_t i;
+struct preparer {
+	struct pipeline *p;
+	size_t k;
+};
 
-	for (i = sh->from; i < sh->to; i++) {
+static int
+claim(struct pipeline *p, size_t i)
+{
+	int pending = PENDING;
+
+	return __atomic_compare_exchange_n(&p->pre[i], &pending, BUSY, 0,
+	    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+
+static void *
+prepare(void *arg)
+{
+	struct preparer *w = arg;
+	struct pipeline *p = w->p;
+	size_t i = w->k, at;
+
+	for (; i < p->n; i += p->np) {
+		int fd;
+
+		/* fallen behind: skip to just ahead of the main thread */
+		at = __atomic_load_n(&p->at, __ATOMIC_RELAXED);
+		if (i <= at)
+			i += (at - i) / p->np * p->np;
+		if (i >= p->n || !claim(p, i))
+			continue;
+		fd = tcpr_repair_prepare(&p->v[i], p->flags, &p->why[i]);
+		if (fd < 0)
+			p->err[i] = errno;
+		__atomic_store_n(&p->pre[i], fd, __ATOMIC_RELEASE);
+	}
+	return NULL;
+}
+
+/* Session i's socket, prepared here or by a preparer. */
+static int
+prepared(struct pipeline *p, size_t i, const char **why)
+{
+	unsigned spin = 0;
+	int fd;
+
+	__atomic_store_n(&p->at, i, __ATOMIC_RELAXED);
+	if (claim(p, i))
+		return tcpr_repair_prepare(&p->v[i], p->flags, why);
+	/* its preparer is at it: a few microseconds */
+	while ((fd = __atomic_load_n(&p->pre[i], __ATOMIC_ACQUIRE)) == BUSY)
+		if (++spin > 100)
+			sched_yield();
+	if (fd < 0) {
+		*why = p->why[i];
+		errno = p->err[i];
+	}
+	return fd;
+}
+
+/*
+ * The pipeline with a process instead of threads: a threaded process
+ * pays for every descriptor-based call (the file table is shared and
+ * each call takes a reference), which here eats what the second core
+ * gives. The child prepares every session in order and passes the
+ * sockets over a socket pair in batches (SCM_RIGHTS); the main process
+ * finishes them as they come.
+ */
+#define BATCH 64
+
+struct prep_msg {
+	uint32_t n;
+	struct {
+		int32_t err;		/* 0: a descriptor comes with it */
+		char why[28];
+	} e[BATCH];
+};
+
+static void
+prepare_child(const struct tcpr_sess *v, size_t n, int flags, int out)
+{
+	union {
+		char b[CMSG_SPACE(BATCH * sizeof(int))];
+		struct cmsghdr align;
+	} cb;
+	struct prep_msg m;
+	int fds[BATCH];
+	size_t i = 0, nf = 0, k;
+
+	memset(&m, 0, sizeof m);
+	while (i < n) {
+		const char *why = NULL;
+		int f = tcpr_repair_prepare(&v[i], flags, &why);
+
+		m.e[m.n].err = f < 0 ? (errno ? errno : EIO) : 0;
+		snprintf(m.e[m.n].why, sizeof m.e[m.n].why, "%s", f < 0 && why ? why : "");
+		if (f >= 0)
+			fds[nf++] = f;
+		m.n++;
+		i++;
+		if (m.n == BATCH || i == n) {
+			struct iovec iov = { &m, sizeof m };
+			struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+			if (nf) {
+				struct cmsghdr *cm;
+
+				mh.msg_control = cb.b;
+				mh.msg_controllen = CMSG_SPACE(nf * sizeof(int));
+				cm = CMSG_FIRSTHDR(&mh);
+				cm->cmsg_level = SOL_SOCKET;
+				cm->cmsg_type = SCM_RIGHTS;
+				cm->cmsg_len = CMSG_LEN(nf * sizeof(int));
+				memcpy(CMSG_DATA(cm), fds, nf * sizeof(int));
+			}
+			if (sendmsg(out, &mh, 0) < 0)
+				_exit(EXIT_TEMP);
+			for (k = 0; k < nf; k++)
+				close(fds[k]);
+			memset(&m, 0, sizeof m);
+			nf = 0;
+		}
+	}
+	_exit(EXIT_OK);
+}
+
+/* Restore through a preparing child; -1 if none could be started. */
+static long
+restore_forked(const struct tcpr_sess *v, const uint64_t *age, int *fd,
+    size_t n, long ts_add, int flags)
+{
+	union {
+		char b[CMSG_SPACE(BATCH * sizeof(int))];
+		struct cmsghdr align;
+	} cb;
+	struct prep_msg m;
+	size_t i = 0, nbad = 0, k, nf, used;
+	int sv[2], got[BATCH];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return -1;
+	if ((pid = fork()) < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		prepare_child(v, n, flags, sv[1]);
+	}
+	close(sv[1]);
+	while (i < n) {
+		struct iovec iov = { &m, sizeof m };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+		    .msg_control = cb.b, .msg_controllen = sizeof cb.b };
+		struct cmsghdr *cm;
+		ssize_t r = recvmsg(sv[0], &mh, MSG_CMSG_CLOEXEC);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < (ssize_t)sizeof m || m.n > BATCH) {
+			/* the child died: the rest are not restored */
+			for (; i < n; i++, nbad++)
+				fd[i] = -1;
+			err_warn("the preparing process ended early");
+			break;
+		}
+		nf = 0;
+		for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+			if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+				nf = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+				if (nf > BATCH)
+					nf = BATCH;
+				memcpy(got, CMSG_DATA(cm), nf * sizeof(int));
+			}
+		for (k = 0, used = 0; k < m.n && i < n; k++, i++) {
+			uint32_t ts = (uint32_t)ts_add + (uint32_t)(age ? age[i] : 0);
+			const char *why = m.e[k].why;
+			char key[TCPR_KEYLEN];
+
+			m.e[k].why[sizeof m.e[k].why - 1] = '\0';
+			if (m.e[k].err == 0 && used < nf)
+				fd[i] = tcpr_repair_finish(got[used++], &v[i], ts,
+				    flags, &why);
+			else {
+				errno = m.e[k].err;
+				fd[i] = -1;
+			}
+			if (fd[i] < 0) {
+				tcpr_sess_key(&v[i], key, sizeof key);
+				err_warn("session %s: %s:", key, why);
+				nbad++;
+			}
+		}
+		for (; used < nf; used++)
+			close(got[used]);
+	}
+	close(sv[0]);
+	waitpid(pid, NULL, 0);
+	return (long)nbad;
+}
+
+/*
+ * Restore the n sessions of v into fd[] (-1: failed, warned); ts_add
+ * plus each record's age advances its timestamp clock. Returns the
+ * number that failed.
+ */
+static size_t
+restore_all(const struct tcpr_sess *v, const uint64_t *age, int *fd,
+    size_t n, long ts_add, int flags, long jobs)
+{
+	struct pipeline p = { v, NULL, NULL, NULL, n, 0, 0, flags };
+	struct preparer w[8];
+	pthread_t th[8];
+	size_t i, nbad = 0, k, started = 0;
+
+	if (jobs == 2 && n >= 16) {
+		long r = restore_forked(v, age, fd, n, ts_add, flags);
+
+		if (r >= 0)
+			return (size_t)r;
+		err_warn("unable to start a preparing process:");
+	}
+	if (jobs > 2 && n >= 16) {
+		p.np = (size_t)jobs - 1;
+		if ((p.pre = malloc(n * sizeof *p.pre)) == NULL ||
+		    (p.err = calloc(n, sizeof *p.err)) == NULL ||
+		    (p.why = calloc(n, sizeof *p.why)) == NULL)
+			err_die(EXIT_TEMP, "out of memory");
+		for (i = 0; i < n; i++)
+			p.pre[i] = PENDING;
+		for (k = 0; k < p.np; k++) {
+			w[k] = (struct preparer){ &p, k };
+			if (pthread_create(&th[k], NULL, prepare, &w[k]) != 0)
+				break;
+			started++;
+		}
+		/* fewer threads than asked: the main thread prepares the rest */
+	}
+	for (i = 0; i < n; i++) {
 		/*
 		 * The master's clock ran on since the record was written:
 		 * an idle session's record can be minutes old.
 		 */
-		uint32_t ts = (uint32_t)sh->ts_add +
-		    (uint32_t)(sh->age ? sh->age[i] : 0);
-		const char *why;
+		uint32_t ts = (uint32_t)ts_add + (uint32_t)(age ? age[i] : 0);
+		const char *why = NULL;
 		char key[TCPR_KEYLEN];
+		int f;
 
-		sh->fd[i] = tcpr_repair_restore(&sh->v[i], ts, sh->flags, &why);
-		if (sh->fd[i] < 0) {
-			tcpr_sess_key(&sh->v[i], key, sizeof key);
-			err_warn("session %s: %s:", key, why);
-			sh->nbad++;
+		if (p.np)
+			f = prepared(&p, i, &why);
+		else
+			f = tcpr_repair_prepare(&v[i], flags, &why);
+		fd[i] = f < 0 ? -1 : tcpr_repair_finish(f, &v[i], ts, flags, &why);
+		if (fd[i] < 0) {
+			tcpr_sess_key(&v[i], key, sizeof key);
+			err_warn("session %s: %s:", key, why ? why : "?");
+			nbad++;
 		}
 	}
-	return NULL;
+	for (k = 0; k < started; k++)
+		pthread_join(th[k], NULL);
+	free(p.pre);
+	free(p.err);
+	free(p.why);
+	return nbad;
 }
 
 static void
@@ -509,37 +764,14 @@ main(int argc, char **argv)
 		err_die(EXIT_TEMP, "out of memory");
 
 	t0 = now_us();
-	{
-		/* sessions are independent: one share per thread */
-		struct share sh[8];
-		pthread_t th[8];
-		long k, nth = jobs;
-		int started[8] = { 0 };
-
-		if ((size_t)nth > n / 32 + 1)
-			nth = (long)(n / 32 + 1);
-
-		for (k = 0; k < nth; k++)
-			sh[k] = (struct share){ v, age, fd, n * (size_t)k / (size_t)nth,
-			    n * (size_t)(k + 1) / (size_t)nth, ts_add, flags, 0 };
-		for (k = 1; k < nth; k++)
-			started[k] = pthread_create(&th[k], NULL, restore_share,
-			    &sh[k]) == 0;
-		restore_share(&sh[0]);
-		for (k = 1; k < nth; k++)
-			if (started[k])
-				pthread_join(th[k], NULL);
-			else
-				restore_share(&sh[k]);	/* no thread: here */
-		for (i = 0; i < n; i++)
-			if (fd[i] >= 0) {
-				fd[ok] = fd[i];
-				if (age)
-					age[ok] = age[i];
-				v[ok++] = v[i];
-			} else
-				nbad++;
-	}
+	nbad += restore_all(v, age, fd, n, ts_add, flags, jobs);
+	for (i = 0; i < n; i++)
+		if (fd[i] >= 0) {
+			fd[ok] = fd[i];
+			if (age)
+				age[ok] = age[i];
+			v[ok++] = v[i];
+		}
 	t1 = now_us();
 	err_info("restored %zu sessions in %llu us (%.1f us each), %zu failed",
 	    ok, (unsigned long long)(t1 - t0),

@@ -68,7 +68,7 @@ failover() {
 	kill -9 "$(bg_pid srv)"
 	for ((i = 1; i <= n; i++)); do touch "$D/c$i/cut"; done
 	sleep 0.3	# the client's outage writes go nowhere
-	bg app 3 $TCPR_RESTORE -s "$D/store" ${APP:-python3 $ECHO} ${APP:+"$vip" 7}
+	bg app 3 $TCPR_RESTORE ${RESTORE_OPTS:-} -s "$D/store" ${APP:-python3 $ECHO} ${APP:+"$vip" 7}
 	wait_until 10000 grep -q ready "$D/app.err"
 	cat "$D/app.err" "$D/snap.err"
 	grep -q "restored $n sessions" "$D/app.err"
@@ -109,6 +109,12 @@ failover() {
 
 @test "tcpr-restore: 20 IPv6 sessions survive" {
 	failover 2001:db8::100 64 20
+}
+
+@test "tcpr-restore -j 2: a preparing process hands 20 sessions over" {
+	RESTORE_OPTS="-j 2 -v"
+	failover 192.0.2.100 24 20
+	run -1 grep "preparing process" "$D/app.err"
 }
 
 @test "tcpr-restore: dry run lists the sessions and leaves the peer alone" {
