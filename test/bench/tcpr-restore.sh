@@ -32,6 +32,7 @@ ip -n ${P}a addr add 10.9.0.1/24 dev eth0; ip -n ${P}a link set eth0 up
 ip -n ${P}b addr add 10.9.0.100/24 dev eth0; ip -n ${P}b link set eth0 up
 # c, made afresh for each run (the restored sockets die with it): its
 # cable leads to d, where nobody answers, so what c sends goes nowhere
+# (and nothing reaches the address it holds)
 mkc() {
 	ip netns del ${P}c 2>/dev/null || true
 	ip netns del ${P}d 2>/dev/null || true
@@ -40,6 +41,9 @@ mkc() {
 	ip -n ${P}c link add eth0 type veth peer name eth0 netns ${P}d
 	ip -n ${P}d link set eth0 up
 	ip -n ${P}c addr add 10.9.0.3/24 dev eth0; ip -n ${P}c link set eth0 up
+	# the service address is up, as ha-beat adds it before its hook
+	# restores (the hook's lock keeps the peers out meanwhile)
+	ip -n ${P}c addr add 10.9.0.100/24 dev eth0
 }
 
 # the baseline: N x (socket + connect + accept) on loopback, in us
@@ -96,39 +100,54 @@ PY
 median() { sort -n | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 paper() { case $1 in 64) echo 512;; 128) echo 628;; 256) echo 705;; 512) echo 758;; *) echo -;; esac; }
 
-printf '%-6s %12s %12s %12s %10s %14s %12s\n' sessions "restore_us" "us/session" "paper_us" "paper/ours" "reconnect_us" "reconn/ours"
+# restore N JOBS [WRAP...]: one restore in a fresh c; prints its time in us
+restore() {
+	local n=$1 j=$2 k us
+	shift 2
+	mkc
+	ip netns exec ${P}c "$@" "$BIN/tcpr-restore" -K -j "$j" -s "$tmp/store" true 2>&1 | tee "$tmp/restore.err" |
+		sed -n 's/.*restored \([0-9]*\) sessions in \([0-9]*\) us.*/\1 \2/p' >"$tmp/one"
+	read -r k us <"$tmp/one"
+	[ "$k" -eq "$n" ] || { echo "restored $k of $n" >&2; head -3 "$tmp/restore.err" >&2; exit 1; }
+	echo "$us"
+}
+
+printf '%-6s %12s %12s %12s %10s %14s %12s %12s\n' sessions "restore_us" "us/session" "paper_us" "paper/ours" "reconnect_us" "reconn/ours" "j2_us/sess"
 for n in $sizes; do
 	rm -f "$tmp/srv" "$tmp/cli"
 	ip netns exec ${P}b python3 "$tmp/hold.py" server "$n" >"$tmp/srv" 2>&1 &
 	srvpid=$!
+	disown
 	for _ in $(seq 500); do grep -q ready "$tmp/srv" && break; sleep 0.01; done
 	ip netns exec ${P}a python3 "$tmp/hold.py" client "$n" >"$tmp/cli" 2>&1 &
+	disown
 	for _ in $(seq 6000); do grep -q held "$tmp/srv" && grep -q held "$tmp/cli" && break; sleep 0.01; done
 	rm -rf "$tmp/store"; mkdir "$tmp/store"
 	ip netns exec ${P}b "$BIN/tcpr-capture" -q -p 7 snap "$srvpid" | "$BIN/tcpr-sync" -s "$tmp/store" apply
 	got=$("$BIN/tcpr-sync" -s "$tmp/store" list | wc -l)
 	[ "$got" -eq "$n" ] || { echo "only $got of $n sessions recorded" >&2; cat "$tmp/srv" "$tmp/cli" >&2; exit 1; }
-	: >"$tmp/r"; : >"$tmp/b"
+	: >"$tmp/r"; : >"$tmp/r2"; : >"$tmp/b"
 	for _ in $(seq "$R"); do
-		mkc
-		# restore every session (repair off, probe dropped: c's cable is a dummy), hand to 'true'
+		# restore every session (silently: c's cable is a dummy), hand to 'true';
+		# with -j JOBS (default 1), then with -j 2, in the same run
 		# shellcheck disable=SC2086 # WRAP: a profiler's words, e.g. "perf record -g"
-		ip netns exec ${P}c ${WRAP:-} "$BIN/tcpr-restore" -K -j "${JOBS:-1}" -s "$tmp/store" true 2>&1 | tee "$tmp/restore.err" |
-			sed -n 's/.*restored \([0-9]*\) sessions in \([0-9]*\) us.*/\1 \2/p' >"$tmp/one"
-		read -r k us <"$tmp/one"
-		[ "$k" -eq "$n" ] || { echo "restored $k of $n" >&2; head -3 "$tmp/restore.err" >&2; exit 1; }
-		echo "$us" >>"$tmp/r"
-		ip netns exec ${P}c "$tmp/reconnect" "$n" >>"$tmp/b"
+		restore "$n" "${JOBS:-1}" ${WRAP:-} >>"$tmp/r"
+		restore "$n" 2 >>"$tmp/r2"
+		# two descriptors a connection: within the limit, scaled to n
+		rn=$(( n * 2 + 32 > $(ulimit -n) ? ($(ulimit -n) - 32) / 2 : n ))
+		ip netns exec ${P}c "$tmp/reconnect" "$rn" | awk -v n="$n" -v r="$rn" '{printf "%d\n", $1 * n / r}' >>"$tmp/b"
 	done
-	r=$(median <"$tmp/r"); b=$(median <"$tmp/b")
+	r=$(median <"$tmp/r"); b=$(median <"$tmp/b"); r2=$(median <"$tmp/r2")
 	p=$(paper "$n")
-	awk -v n="$n" -v r="$r" -v b="$b" -v p="$p" 'BEGIN {
+	awk -v n="$n" -v r="$r" -v b="$b" -v p="$p" -v r2="$r2" 'BEGIN {
 		per = r / n
-		printf "%-6d %12d %12.1f %12s %10s %14d %12.2f\n", n, r, per, p,
-		    (p == "-") ? "-" : sprintf("%.1fx", p / per), b, b / r }'
+		printf "%-6d %12d %12.1f %12s %10s %14d %12.2f %12.1f\n", n, r, per, p,
+		    (p == "-") ? "-" : sprintf("%.1fx", p / per), b, b / r, r2 / n }'
 	for pid in $(ip netns pids ${P}a) $(ip netns pids ${P}b); do kill -9 "$pid" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 done
 echo "# restore_us: tcpr-restore's own timing of its restore loop, median of $R runs;"
 echo "# paper/ours: how many times faster than the paper's per-session figure;"
-echo "# reconn/ours: a plain socket+connect+accept loop of the same size over the restore (> 1: restore faster)."
+echo "# reconn/ours: a plain socket+connect+accept loop of the same size over the restore (> 1: restore faster);"
+echo "#   beyond the descriptor limit (2 a connection) it runs as many as fit and is scaled;"
+echo "# j2_us/sess: tcpr-restore -j 2 (a child process prepares the sockets), same runs."
