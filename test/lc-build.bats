@@ -511,7 +511,8 @@ push_cluster() {
 	$L host add rs2 addr=192.0.2.3 roles=rs agent=161 >/dev/null
 	$L cluster add web service=192.0.2.100:80/tcp sched=wrr lb=lb1 rs=rs1,rs2 >/dev/null
 	# From lb1's namespace: the agents are there, slapd over its ldapi socket.
-	A="hx 1 $LC_BUILD -H $SLAPD_LDAPI -b $SLAPD_BASE -a $SNMP_CREDS -o $T/roles"
+	# Generous per-try timeouts: a loaded machine may make an agent slow.
+	A="hx 1 $LC_BUILD -H $SLAPD_LDAPI -b $SLAPD_BASE -a $SNMP_CREDS -o $T/roles -t 3000"
 }
 
 role_of() { v3a "$1" snmpget -Oqv NONSTOP-MIB::nsHostRole.0; }
@@ -562,7 +563,7 @@ active() { [ "$(v3a "$1" snmpget -Oqv NONSTOP-MIB::nsHostRoleStatus.0)" = active
 	run -0 --separate-stderr $A cluster apply web
 	snmpd_stop rs2
 	$L cluster change web rs=rs1:5,rs2 >/dev/null
-	run -1 --separate-stderr $A -t 500 cluster apply web
+	run -1 --separate-stderr $A -t 1500 cluster apply web
 	[[ ${lines[0]} == "host=lb1 role=lb was=lb action=change "*" push=ok "* ]]
 	[[ ${lines[1]} == "host=rs1 role=rs was=rs action=change "*" push=ok "* ]]
 	[[ ${lines[2]} == "host=rs2 role=rs was=rs action=keep "*" push=failed agent=udp:192.0.2.3:161 reason=timeout" ]]
