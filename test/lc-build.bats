@@ -583,3 +583,24 @@ active() { [ "$(v3a "$1" snmpget -Oqv NONSTOP-MIB::nsHostRoleStatus.0)" = active
 	cmp "$T/roles/rs2.role" "$T/rs2/role"
 	wait_until 10000 active rs2
 }
+
+@test "lc-build: apply -a leaves out hosts with no agent in the directory (push=none), exit 0" {
+	boot conf
+	$L host add x1 addr=192.0.2.31 roles=lb >/dev/null
+	$L host add x2 addr=192.0.2.32 roles=rs >/dev/null
+	$L cluster add c2 service=192.0.2.101:80/tcp lb=x1 rs=x2 >/dev/null
+	(umask 077; echo 'user=nonstop auth=SHA-256 authpass=aaaaaaaaaa priv=AES privpass=pppppppppp' >"$T/snmp.creds")
+	run -0 --separate-stderr $L -a "$T/snmp.creds" -o "$T/roles" cluster apply c2
+	[ "${lines[0]}" = "host=x1 role=lb was=none action=add file=$T/roles/x1.role push=none" ]
+	[ "${lines[1]}" = "host=x2 role=rs was=none action=add file=$T/roles/x2.role push=none" ]
+	[ "${lines[2]}" = "cluster=c2 generation=1 changed=2 applied=yes failed=0" ]
+	# -n: nothing is written and nothing pushed.
+	$L cluster change c2 rs=x2:4 >/dev/null
+	run -0 $L -n -a "$T/snmp.creds" cluster apply c2
+	[ "${lines[2]}" = "cluster=c2 generation=2 changed=2 applied=no" ]
+	# A credentials file others can read is refused before anything is written.
+	chmod 644 "$T/snmp.creds"
+	run -100 $L -a "$T/snmp.creds" -o "$T/roles" cluster apply c2
+	run -0 $L cluster show c2
+	[[ $output == *"generation=1"* ]]
+}
