@@ -361,3 +361,42 @@ no_rs2() { local o; o=$(serves 24); [[ $o != *rs2* && $o != *fail* && $o == *rs1
 	[ "$(cat "$R/lw3/role")" = bs ]
 	hx 3 $LC_ROLE -s "$R/lw3/lc-role" check
 }
+
+@test "watch: only an authenticated judge demotes, and only a master; the demotion fails the check until the hold-down ends" {
+	topo_lan 7
+	cat >"$R/t.py" <<-'EOP'
+	import socket
+	s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+	s.bind(("0.0.0.0", 80)); s.listen(16)
+	while True: s.accept()[0].close()
+	EOP
+	bg srv5 5 $PY "$R/t.py"
+	# No ha-beat: its state files, written by hand. Nobody serves the VIP.
+	mkdir -p "$R/hb2" "$R/hb3"
+	echo master >"$R/hb2/state"
+	echo backup >"$R/hb3/state"
+	make_key "$R/key2" >/dev/null
+	bg watch2 2 $LB_WATCH -e "" -T 100 -w 50 -D 1500 -H "$R/hb2" -k "$R/key" -s "$R/lw2" -f "$R/lb1.role" watch
+	# A judge with the wrong key is not heard, and hears nobody.
+	bg rogue 3 $LB_WATCH -e "" -T 100 -w 50 -F 2 -H "$R/hb3" -k "$R/key2" -s "$R/lw3" -f "$R/bs1.role" watch
+	sleep 1.5
+	[ ! -e "$R/lw2/demoted" ]
+	! grep -q not-balancing "$R/lw3/events" 2>/dev/null
+	HA_STATE=master run -0 hx 2 $LB_WATCH -s "$R/lw2" -S -f "$R/lb1.role" check
+	bg_stop rogue
+	# The right key: bs1 judges lb1 (its VIP does not serve, rs1 does) and demotes it.
+	bg watch3 3 $LB_WATCH -e "" -T 100 -w 50 -F 2 -H "$R/hb3" -k "$R/key" -s "$R/lw3" -f "$R/bs1.role" watch
+	wait_until 5000 grep -q "event=not-balancing subject=lb1 cluster=web node=bs1 vip=192.0.2.100:80 dataplane=? agent=none" "$R/lw3/events"
+	wait_until 5000 test -e "$R/lw2/demoted"
+	wait_until 5000 grep -q "event=demoted subject=lb1 cluster=web node=lb1 by=bs1 holddown_ms=1500" "$R/lw2/events"
+	HA_STATE=backup run -1 hx 2 $LB_WATCH -s "$R/lw2" -f "$R/lb1.role" check
+	# lb1 steps down: bs1 stops judging, the order lapses, the check passes again.
+	echo fault >"$R/hb2/state"
+	wait_until 5000 grep -q "event=balancing\|no longer judging" "$R/lw3/events" "$R/watch3.err"
+	wait_until 5000 bash -c "HA_STATE=fault ip netns exec $(ns 2) $LB_WATCH -q -s $R/lw2 -f $R/lb1.role check"
+	# bs1, never master, was never demoted.
+	[ ! -e "$R/lw3/demoted" ]
+	bg_stop watch3
+	bg_stop watch2
+	! grep -E "warning|fatal" "$R/watch2.err" "$R/watch3.err"
+}
