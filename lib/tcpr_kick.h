@@ -7,7 +7,9 @@
  *    back-off per message, and retransmits at once when the reverted
  *    timer has run out (only after the peer retransmitted at least once);
  *  - duplicate ACKs at our rcv_nxt: fast retransmit after three (only for
- *    peers without SACK: a SACK peer counts none without SACK blocks).
+ *    peers without SACK: a SACK peer counts none without SACK blocks; and
+ *    only with four segments or more outstanding: a peer counts no more
+ *    duplicates than it has segments in flight).
  * Both are harmless when nothing is outstanding or the numbers are stale:
  * the peer ignores them. Needs CAP_NET_RAW.
  */

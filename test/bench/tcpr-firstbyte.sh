@@ -10,7 +10,8 @@
 #         default) or when its retransmission timer ran out (-K)
 # Takeover starts D ms after the crash (0, and 1000: a peer that has
 # backed off its timer; what a slow failure detector costs).
-# usage: test/bench/tcpr-firstbyte.sh [N]   (root; NONSTOP_BIN, DELAYS="0 1000")
+# usage: test/bench/tcpr-firstbyte.sh [N]   (root; NONSTOP_BIN, DELAYS="0 1000",
+# SACK=0 for peers without SACK)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$(dirname "$here")")
@@ -59,6 +60,8 @@ up() {
 		i=$((i + 1))
 	done
 	ip -n ${P}b addr add $VIP/24 dev eth0
+	# SACK=0: a peer without SACK (the kicker's duplicate ACKs reach it)
+	[ "${SACK:-1}" = 1 ] || ip netns exec ${P}a sysctl -qw net.ipv4.tcp_sack=0
 }
 
 # The application on the new master: writes one byte on every restored
@@ -216,7 +219,7 @@ while True:
 	down
 }
 
-echo "# $N sessions; ms from the master's crash (cable cut)"
+echo "# $N sessions; ms from the master's crash (cable cut); peer SACK ${SACK:-1}"
 printf '%-5s %6s %8s %8s %8s %8s   %8s %8s %8s\n' kick delay vip_up push_p50 p99 max echo_p50 p99 max
 for delay in $DELAYS; do
 	run yes "$delay"
