@@ -360,13 +360,44 @@ neigh_dump(struct mnl_socket *nl, struct neigh_q *q, int family)
 	return ret == -1 ? -1 : 0;
 }
 
+/*
+ * The neighbour entry of r alone (RTM_GETNEIGH for one address, Linux 5.0
+ * and later): 0 (found or not), -1 when the kernel cannot (then dump).
+ */
+static int
+neigh_get(struct mnl_socket *nl, struct neigh_q *q, struct dp_rs *r)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+	struct ndmsg *nd;
+	unsigned seq = (unsigned)time(NULL), port = mnl_socket_get_portid(nl);
+	int ret;
+
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_GETNEIGH;
+	nlh->nlmsg_flags = NLM_F_REQUEST;
+	nlh->nlmsg_seq = seq;
+	nd = mnl_nlmsg_put_extra_header(nlh, sizeof *nd);
+	nd->ndm_family = (unsigned char)r->addr.family;
+	nd->ndm_ifindex = (int)q->ifindex;
+	mnl_attr_put(nlh, NDA_DST, addr_len(&r->addr), r->addr.u.b);
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+		return -1;
+	if ((ret = (int)mnl_socket_recvfrom(nl, buf, sizeof buf)) <= 0)
+		return -1;
+	ret = mnl_cb_run(buf, (size_t)ret, seq, port, neigh_cb, q);
+	if (ret == -1 && errno == ENOENT)
+		return 0;
+	return ret == -1 ? -1 : 0;
+}
+
 int
 dp_neigh(unsigned ifindex, struct dp_table *t)
 {
 	struct mnl_socket *nl;
 	struct neigh_q q = { ifindex, NULL, 0 };
 	size_t i, j, n = 0;
-	int e, missing = 0, v4 = 0, v6 = 0;
+	int e, rc, missing = 0, v4 = 0, v6 = 0;
 
 	for (i = 0; i < t->nsvc; i++)
 		for (j = 0; j < t->svc[i].nrs; j++)
@@ -388,17 +419,22 @@ dp_neigh(unsigned ifindex, struct dp_table *t)
 		free(q.miss);
 		return -1;
 	}
-	if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) == -1 ||
-	    (v4 && neigh_dump(nl, &q, AF_INET) == -1) ||
-	    (v6 && neigh_dump(nl, &q, AF_INET6) == -1)) {
-		e = errno;
-		mnl_socket_close(nl);
-		free(q.miss);
+	rc = mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID);
+	/* A server or two (one coming back): ask for them, not for all. */
+	for (i = 0; rc == 0 && q.nmiss <= 8 && i < q.nmiss; i++)
+		if (neigh_get(nl, &q, q.miss[i]) == -1)
+			break;
+	if (rc == 0 && (q.nmiss > 8 || i < q.nmiss) &&
+	    ((v4 && neigh_dump(nl, &q, AF_INET) == -1) ||
+	    (v6 && neigh_dump(nl, &q, AF_INET6) == -1)))
+		rc = -1;
+	e = errno;
+	mnl_socket_close(nl);
+	free(q.miss);
+	if (rc == -1) {
 		errno = e;
 		return -1;
 	}
-	mnl_socket_close(nl);
-	free(q.miss);
 	for (i = 0; i < t->nsvc; i++)
 		for (j = 0; j < t->svc[i].nrs; j++)
 			missing += !t->svc[i].rs[j].has_mac && t->svc[i].rs[j].weight > 0;

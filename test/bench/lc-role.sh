@@ -136,6 +136,38 @@ follow_nft 10
 follow_nft 100
 follow_nft "$N"
 
+# End to end, seen from outside: the event written to lc-role's stdin ->
+# its line read back from stdout (pipes and wake-ups included).
+if command -v python3 >/dev/null; then
+	cat >"$tmp/e2e.py" <<'EOP'
+import os, select, subprocess, sys, time
+p = subprocess.Popen(sys.argv[2:], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+out = os.fdopen(p.stdout.fileno(), "rb", buffering=0)
+buf = b""
+with open(sys.argv[1]) as evs, open(os.environ["E2E_OUT"], "w") as res:
+    for ev in evs:
+        time.sleep(0.003)
+        t0 = time.perf_counter()
+        p.stdin.write(ev.encode()); p.stdin.flush()
+        # A line per change; an event that changes nothing has none.
+        while b"\n" not in buf:
+            if not select.select([out], [], [], 1.0)[0]:
+                break
+            buf += out.read(4096)
+        if b"\n" in buf:
+            line, buf = buf.split(b"\n", 1)
+            if b" us=" in line:
+                res.write("%d\n" % ((time.perf_counter() - t0) * 1e6))
+p.stdin.close(); p.wait()
+EOP
+	inns $LC_ROLE -q -d nft -s "$tmp/st" apply -f "$tmp/f$N.role"
+	# A long drain: each event makes exactly one line.
+	E2E_OUT=$tmp/e2e inns python3 "$tmp/e2e.py" "$tmp/ev$N" \
+	    $LC_ROLE -t 600000 -s "$tmp/st" follow -f "$tmp/f$N.role"
+	echo "nft follow end to end (stdin -> stdout), $N rs, us: $(stats "$tmp/e2e")"
+	inns $LC_ROLE -q -s "$tmp/st" undo
+fi
+
 # --- IPVS in the guest ---------------------------------------------------
 cat >"$tmp/guest.sh" <<EOG
 N=$N
