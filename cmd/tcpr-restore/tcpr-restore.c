@@ -635,12 +635,16 @@ learn(struct tcpr_sess *v, const uint64_t *age, size_t n, long ts_add,
 				got++;
 				d = (int32_t)(g.ack - tcpr_sess_snd_una(s));
 				/*
-				 * The peer acknowledges more than the store says
-				 * was sent: carry on from there. (Less cannot be:
-				 * snd_una is what it acknowledged. With our FIN
-				 * sent, its ack counts the FIN: leave those.)
+				 * Carry on from what the peer acknowledges: more
+				 * than the store says was sent (the store lags),
+				 * or less (output in flight at the crash never
+				 * arrived: restored beyond it, the socket would
+				 * leave a hole the peer waits on forever). Below
+				 * snd_una it cannot be: that is what it had
+				 * acknowledged. With our FIN sent, its ack counts
+				 * the FIN: leave those.
 				 */
-				if (d > 0 && !(s->flags & TCPR_F_FIN_OUT) &&
+				if (d >= 0 && !(s->flags & TCPR_F_FIN_OUT) &&
 				    s->snd_una + (uint64_t)d != s->snd_nxt) {
 					err_debug("learn: sid %u: output offset "
 					    "%llu, the peer has %llu", s->sid,
