@@ -208,6 +208,27 @@ demote_me(const struct role *r, const char *by)
 		    holddown_ms);
 }
 
+/* A rejected datagram: a warning at most every 10 s, the rest debug. */
+static void
+rejected(const struct sockaddr_storage *ss, const char *why)
+{
+	static int64_t warned;
+	static unsigned long n;
+	char a[ADDR_STRLEN];
+	struct addr src;
+	int64_t t = mono_ms();
+
+	n++;
+	addr_from_sockaddr(ss, &src);
+	addr_fmt(&src, a, sizeof a);
+	if (warned == 0 || t - warned >= 10000) {
+		warned = t;
+		err_warn("rejected a datagram from %s: %s (%lu so far)", a, why, n);
+	} else {
+		err_debug("rejected a datagram from %s: %s", a, why);
+	}
+}
+
 static void
 receive(const struct role *r)
 {
@@ -221,21 +242,28 @@ receive(const struct role *r)
 		ssize_t n = recvfrom(udp, buf, sizeof buf, 0, (struct sockaddr *)&ss, &sl);
 		struct lw_msg m;
 		struct addr src;
+		enum lw_err e;
 
 		if (n == -1)
 			return;
-		if (lw_decode(buf, (size_t)n, &key, &m) != LW_OK ||
-		    strcmp(m.cluster, r->cluster) != 0) {
-			err_debug("rejected a datagram");
+		if ((e = lw_decode(buf, (size_t)n, &key, &m)) != LW_OK) {
+			rejected(&ss, e == LW_EMAC ? "bad MAC" : "malformed");
+			continue;
+		}
+		if (strcmp(m.cluster, r->cluster) != 0) {
+			rejected(&ss, "another cluster");
 			continue;
 		}
 		for (i = 0; i < npeers; i++)
 			if (i != me && strcmp(peers[i].h->name, m.node) == 0)
 				break;
 		addr_from_sockaddr(&ss, &src);
-		if (i == npeers || !addr_eq(&src, &peers[i].h->addr) ||
-		    !auth_replay_check(&peers[i].rp, m.epoch, m.seq)) {
-			err_debug("rejected a datagram from %s", m.node);
+		if (i == npeers || !addr_eq(&src, &peers[i].h->addr)) {
+			rejected(&ss, "unknown node or address");
+			continue;
+		}
+		if (!auth_replay_check(&peers[i].rp, m.epoch, m.seq)) {
+			rejected(&ss, "replay");
 			continue;
 		}
 		peers[i].last = mono_ms();
