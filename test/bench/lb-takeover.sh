@@ -13,9 +13,10 @@
 # moves only the VIP). TOOLS=keepalived,ha-beat,ha-beat-armed@5 picks them
 # (default: all three, keepalived when installed); TOOL@MS runs one at
 # interval MS instead.
-#   TOOLS=keepalived,ha-beat,ha-beat@5 test/bench/lb-takeover.sh 7 10 hook_ms in a run line: from ha-beat's takeover to the end
-# of the hook (lc-role apply done, files synced); the table is in place
-# well before that end.
+#   TOOLS=keepalived,ha-beat,ha-beat@5 test/bench/lb-takeover.sh 7 10
+#   FAULT=flush test/bench/lb-takeover.sh 5 10
+# hook_ms in a run line: from ha-beat's takeover to the end of the hook
+# (lc-role apply done, files synced); the table is in place well before.
 # Output: one line per run, then per tool
 #   bench=lb-takeover tool=T interval=MS runs=N ok=N min=X median=X max=X
 # and, when keepalived ran, each median against keepalived's best run
@@ -29,10 +30,15 @@ LB_WATCH=${LB_WATCH:-$BIN/lb-watch}
 export LC_ROLE=${LC_ROLE:-$BIN/lc-role}
 KEEPALIVED=${KEEPALIVED:-keepalived}
 RUNS=${1:-5} IV=${2:-10} IV0=${2:-10}
+# FAULT=flush: instead of the crash, lb1's table is deleted while it runs,
+# its own check off (conf -S): lb-watch watch on bs1 (every WATCH_MS,
+# default 50, fall 3) judges it and demotes it (ha-beat tools only).
+FAULT=${FAULT:-crash} WATCH_MS=${WATCH_MS:-50}
 # A short probe: on this shared machine a stall of the client itself can
 # make the longest gap; at= in a run line says when (ms into the probe; the
 # crash is at about PRE).
 PRE=200 POST=600
+[ "$FAULT" = flush ] && POST=2500
 
 [ "$(id -u)" -eq 0 ] || { echo "lb-takeover.sh: fatal: needs root" >&2; exit 100; }
 bats_require_minimum_version() { :; }
@@ -104,9 +110,17 @@ start() {	# tool host name prio
 		;;
 	ha-beat*)
 		# shellcheck disable=SC2046
-		"$LB_WATCH" $([ "$1" = ha-beat-armed ] && echo -a) -d nft -e /dev/null -H "$work/hb$2" -i eth0 -k "$work/key" -t "$IV" -s "$work/lw$2" \
+		"$LB_WATCH" $([ "$1" = ha-beat-armed ] && echo -a) $([ "$FAULT" = flush ] && echo -S) \
+		    -d nft -e /dev/null -H "$work/hb$2" -i eth0 -k "$work/key" -t "$IV" -s "$work/lw$2" \
 		    -f "$work/$3.role" conf >"$work/hb$2.conf"
 		mkdir -p "$work/hb$2"
+		if [ "$FAULT" = flush ]; then
+			setsid ip netns exec "$(ns "$2")" "$LB_WATCH" -e /dev/null -H "$work/hb$2" \
+			    -k "$work/key" -s "$work/lw$2" -T "$WATCH_MS" -w $((WATCH_MS / 2)) -F 3 \
+			    -D 60000 -f "$work/$3.role" watch >"$work/watch$2.log" 2>&1 </dev/null &
+			echo $! >>"$work/pids"
+			echo $! >>"$work/wpids"
+		fi
 		setsid ip netns exec "$(ns "$2")" "$HA_BEAT" -s "$work/hb$2" \
 		    -f "$work/hb$2.conf" >"$work/hb$2.log" 2>&1 </dev/null &
 		;;
@@ -130,8 +144,12 @@ run_one() {	# tool: prints the outage in ms or fail:why
 		hx 1 "$P" -a 192.0.2.100 -p 80 -d $((PRE + POST)) >"$work/probe" &
 		local probe=$!
 		sleep "$(awk -v p=$PRE 'BEGIN { print p / 1000 }')"
-		link_cut 2
-		kill -9 -- "-$pa" 2>/dev/null
+		if [ "$FAULT" = flush ]; then
+			hx 2 nft delete table netdev nonstop
+		else
+			link_cut 2
+			kill -9 -- "-$pa" 2>/dev/null
+		fi
 		wait "$probe"
 		out=$(cat "$work/probe")
 		gap=$(sed -n 's/.*maxgap_ms=\([0-9.]*\).*recovered=1.*/\1/p' <<<"$out")
@@ -143,6 +161,8 @@ run_one() {	# tool: prints the outage in ms or fail:why
 		echo "${gap:-fail:$out}$hook at=$(sed -n 's/.*gap_at_ms=\([0-9.]*\).*/\1/p' <<<"$out")"
 	fi
 	kill -9 -- "-$pa" "-$pb" 2>/dev/null
+	for p in $(cat "$work/wpids" 2>/dev/null); do kill -9 -- "-$p" 2>/dev/null; done
+	rm -f "$work/wpids"
 	# keepalived's VRRP child, should it have left the group.
 	for f in "$work"/ka?.pid "$work"/ka?-vrrp.pid; do
 		[ -s "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null
@@ -159,6 +179,7 @@ run_one() {	# tool: prints the outage in ms or fail:why
 
 tools=(ha-beat ha-beat-armed)
 command -v "$KEEPALIVED" >/dev/null && tools=(keepalived ha-beat ha-beat-armed)
+[ "$FAULT" = flush ] && tools=(ha-beat ha-beat-armed)
 [ -n "${TOOLS:-}" ] && read -ra tools <<<"${TOOLS//,/ }"
 for tool in "${tools[@]}"; do
 	: >"$work/res"
