@@ -310,3 +310,37 @@ snap() { hx "$1" nft list ruleset; hx "$1" ip addr; hx "$1" sysctl net.ipv4.conf
 	[ "$k" -ge 2 ]
 	[[ $output == "ok="*" down=0 "* ]]
 }
+
+# slots HOST: the balancer's slot map as sorted "slot : mac" lines.
+slots() {
+	hx "$1" nft list map netdev nonstop s_c0000264_80_t | tr ',{}' '\n\n\n' |
+	    grep -oE '[0-9]+ : ([0-9a-f]{2}:){5}[0-9a-f]{2}' | sort -n
+}
+
+@test "every balancer with the same table has the same slots; a server that leaves and returns gets its own back" {
+	run -0 hx 2 $LC_ROLE -d nft -s "$R/st" apply -f "$R/web.role"
+	run -0 hx 1 $LC_ROLE -d nft -s "$R/st1" apply -f "$R/bs.role"
+	slots 2 >"$R/lb.slots"
+	slots 1 >"$R/bs.slots"
+	[ "$(wc -l <"$R/lb.slots")" -ge 64 ]
+	diff "$R/lb.slots" "$R/bs.slots"
+	# Weights 1:2:3 share the slots exactly.
+	[ "$(grep -c ' 02:00:00:00:00:03$' "$R/lb.slots")" -eq $(( $(wc -l <"$R/lb.slots") / 6 )) ]
+	[ "$(grep -c ' 02:00:00:00:00:05$' "$R/lb.slots")" -eq $(( $(wc -l <"$R/lb.slots") / 2 )) ]
+	mkfifo "$R/ev"
+	exec 5<>"$R/ev"
+	hx 2 $LC_ROLE -s "$R/st" -t 0 follow -f "$R/web.role" <&5 \
+	    >"$R/follow.out" 2>"$R/follow.err" 3>&- &
+	echo $! >"$BATS_TEST_TMPDIR/follow.pid"
+	echo "event=rs-down rs=rs3 addr=192.0.2.5 reason=timeout" >&5
+	wait_until 10000 grep -qx "event=removed rs=rs3" "$R/follow.out"
+	slots 2 >"$R/without.slots"
+	run -1 grep -q ' 02:00:00:00:00:05$' "$R/without.slots"
+	[ "$(wc -l <"$R/without.slots")" -eq "$(wc -l <"$R/lb.slots")" ]
+	echo "event=rs-up rs=rs3 addr=192.0.2.5" >&5
+	wait_until 10000 grep -q "^event=added rs=rs3 weight=3 us=" "$R/follow.out"
+	bg_stop follow
+	exec 5>&-
+	slots 2 | diff "$R/lb.slots" -
+	[ ! -s "$R/follow.err" ]
+}
