@@ -397,6 +397,10 @@ no_rs2() { local o; o=$(serves 24); [[ $o != *rs2* && $o != *fail* && $o == *rs1
 	wait_until 5000 bash -c "HA_STATE=fault ip netns exec $(ns 2) $LB_WATCH -q -s $R/lw2 -f $R/lb1.role check"
 	# bs1, never master, was never demoted.
 	[ ! -e "$R/lw3/demoted" ]
+	# lb1 takes back, still not balancing: demoted again, for twice as long.
+	echo master >"$R/hb2/state"
+	wait_until 5000 grep -q "event=demoted subject=lb1 cluster=web node=lb1 by=bs1 holddown_ms=3000" "$R/lw2/events"
+	grep -q "^until=[0-9]* by=bs1 n=1$" "$R/lw2/demoted"
 	bg_stop watch3
 	bg_stop watch2
 	! grep -E "fatal" "$R/watch2.err" "$R/watch3.err"

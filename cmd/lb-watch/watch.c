@@ -161,16 +161,19 @@ send_status(const struct role *r, int mystate)
 			    (struct sockaddr *)&peers[i].sa, peers[i].sl);
 }
 
-/* The demotion file: "until=MS by=NODE", MS on CLOCK_REALTIME. */
-int
-demoted(char *why, size_t size)
+/*
+ * The demotion file: "until=MS by=NODE n=N", MS on CLOCK_REALTIME, N
+ * the demotions in a row (the hold-down is holddown_ms << N). 1 if it
+ * exists (with *until, *n, why), 0 if not.
+ */
+static int
+demotion_read(long long *until, int *n, char *why, size_t size)
 {
 	char path[4096], *s;
-	const char *kwhy, *u, *by;
+	const char *kwhy, *u, *by, *k;
 	struct kv_rec rec;
-	long long until;
-	int rc = 0;
 
+	*until = 0, *n = 0;
 	snprintf(path, sizeof path, "%s/demoted", statedir);
 	if ((s = atomic_read(path, 256, NULL)) == NULL)
 		return 0;
@@ -178,34 +181,55 @@ demoted(char *why, size_t size)
 	if (kv_parse(&rec, s, &kwhy) == 0) {
 		u = kv_get(&rec, "until");
 		by = kv_get(&rec, "by");
-		until = u ? strtoll(u, NULL, 10) : 0;
-		if (until > wall_ms()) {
-			rc = 1;
-			snprintf(why, size, "demoted by %s for %lld ms more",
-			    by ? by : "?", until - wall_ms());
-		}
+		k = kv_get(&rec, "n");
+		*until = u ? strtoll(u, NULL, 10) : 0;
+		*n = k ? (int)strtol(k, NULL, 10) : 0;
+		if (*n < 0 || *n > 4)
+			*n = 4;
+		snprintf(why, size, "demoted by %s for %lld ms more", by ? by : "?",
+		    *until - wall_ms());
 		kv_free(&rec);
 	}
 	free(s);
-	return rc;
+	return 1;
 }
 
+int
+demoted(char *why, size_t size)
+{
+	long long until;
+	int n;
+
+	return demotion_read(&until, &n, why, size) && until > wall_ms();
+}
+
+/*
+ * Step down for the hold-down; demoted again within a hold-down of the
+ * last one's end (taken back while still broken), for twice as long, up
+ * to 16 times: a balancer that stays broken does not flap.
+ */
 static void
 demote_me(const struct role *r, const char *by)
 {
 	char path[4096], line[256], why[128];
-	int was = demoted(why, sizeof why);
-	int64_t until = wall_ms() + holddown_ms;
+	long long until, now = wall_ms();
+	int n, had = demotion_read(&until, &n, why, sizeof why);
+	int was = had && until > now;
+	long hold;
 
+	if (!had || (!was && now - until >= (holddown_ms << n)))
+		n = 0;
+	else if (!was && n < 4)
+		n++;
+	hold = holddown_ms << n;
 	snprintf(path, sizeof path, "%s/demoted", statedir);
-	snprintf(line, sizeof line, "until=%lld by=%s\n", (long long)until, by);
+	snprintf(line, sizeof line, "until=%lld by=%s n=%d\n", now + hold, by, n);
 	if (atomic_write_str(path, line, 0644) == -1) {
 		err_warn("unable to write %s:", path);
 		return;
 	}
 	if (!was)
-		wevent(r, "demoted", r->host, " by=%s holddown_ms=%ld", by,
-		    holddown_ms);
+		wevent(r, "demoted", r->host, " by=%s holddown_ms=%ld", by, hold);
 }
 
 /* A rejected datagram: a warning at most every 10 s, the rest debug. */
