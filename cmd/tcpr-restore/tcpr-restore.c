@@ -475,10 +475,10 @@ kicker(const struct tcpr_sess *v, const uint64_t *age, const int *fd,
 {
 	static const unsigned rounds_ms[] = { 20, 100, 300, 700 };
 	struct tcpr_kick k;
-	uint64_t deadline, t_up;
+	uint64_t deadline, t_up, fresh = UINT64_MAX, outage;
 	size_t i, r, sent = 0;
 	pid_t p;
-	int dn;
+	int dn, icmps;
 
 	if ((p = fork()) < 0) {
 		err_warn("kick: unable to fork:");
@@ -516,6 +516,20 @@ kicker(const struct tcpr_sess *v, const uint64_t *age, const int *fd,
 			sleep_until(now_us() + 2000);
 		}
 	t_up = now_us();
+	/*
+	 * How far the peers' timers may have backed off: the outage began
+	 * about when the store last heard of the master (its freshest
+	 * record); the first timeout comes after about 200 ms, each next
+	 * one after twice as long. One ICMP message reverts one step.
+	 */
+	if (age)
+		for (i = 0; i < n; i++)
+			if (age[i] < fresh)
+				fresh = age[i];
+	outage = (fresh == UINT64_MAX ? 0 : fresh) +
+	    (t_up - t_restored) / 1000 + rounds_ms[3];
+	for (icmps = 2; icmps < 8 && outage >= 200ULL << (icmps - 1); icmps++)
+		;
 	for (r = 0; r < sizeof rounds_ms / sizeof rounds_ms[0]; r++) {
 		sleep_until(t_up + rounds_ms[r] * 1000ULL);
 		for (i = 0; i < n; i++) {
@@ -531,14 +545,14 @@ kicker(const struct tcpr_sess *v, const uint64_t *age, const int *fd,
 			ts = ((s->tsval + (uint32_t)ts_add +
 			    (uint32_t)(age ? age[i] : 0)) & ~1u) +
 			    (uint32_t)((now_us() - t_restored) / 1000);
-			if (tcpr_kick(&k, s, tcpr_sess_rcv_nxt(s), snd, ts, 8,
-			    4) > 0)
+			if (tcpr_kick(&k, s, tcpr_sess_rcv_nxt(s), snd, ts,
+			    icmps, 4) > 0)
 				sent++;
 		}
 	}
-	err_info("kick: %zu sessions kicked in %zu rounds, %llu ms after "
-	    "the address came up", n, r, (unsigned long long)
-	    ((now_us() - t_up) / 1000));
+	err_info("kick: %zu sessions kicked in %zu rounds of %d ICMP messages, "
+	    "%llu ms after the address came up", n, r, icmps,
+	    (unsigned long long)((now_us() - t_up) / 1000));
 	(void)sent;
 	_exit(EXIT_OK);
 }
