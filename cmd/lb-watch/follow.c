@@ -58,7 +58,7 @@ follow_start(const struct role *r, const char *rolefile)
 	if (opt_creds == NULL)
 		return;	/* rs-probe needs the agents' credentials */
 	snprintf(prole, sizeof prole, "%s/probe.role", statedir);
-	snprintf(pstate, sizeof pstate, "%s/probe", statedir);
+	probe_dir(pstate, sizeof pstate);
 	snprintf(lcstate, sizeof lcstate, "%s/lc-role", statedir);
 	snprintf(pidfile, sizeof pidfile, "%s/follow.pid", statedir);
 	if (probe_role(rolefile, prole) == -1) {

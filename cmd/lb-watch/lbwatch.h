@@ -15,6 +15,8 @@ extern int opt_n, opt_q;
 void make_statedir(void);
 /* One event line (ending in a newline): stdout, our log, the agent's log. */
 void emit(const char *line, size_t len);
+/* The prober's state folder. */
+void probe_dir(char *out, size_t size);
 /* This host's ha-beat state word from -H, or "" when unknown. */
 void hb_state_read(char *out, size_t size);
 /* Milliseconds: CLOCK_MONOTONIC, CLOCK_REALTIME. */

@@ -359,6 +359,21 @@ event(const struct role *r, const char *what, const char *state, int rc)
 	free(line);
 }
 
+/*
+ * Where the prober keeps its state and history: the agent's folder, so
+ * that lc-agent serves them, when events go there by default; else ours.
+ */
+void
+probe_dir(char *out, size_t size)
+{
+	struct stat st;
+
+	if (agent_log == NULL && stat(AGENT_DIR, &st) == 0 && S_ISDIR(st.st_mode))
+		snprintf(out, size, "%s", AGENT_DIR);
+	else
+		snprintf(out, size, "%s/probe", statedir);
+}
+
 void
 emit(const char *line, size_t len)
 {
