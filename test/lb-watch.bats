@@ -406,3 +406,23 @@ no_rs2() { local o; o=$(serves 24); [[ $o != *rs2* && $o != *fail* && $o == *rs1
 	! grep -E "fatal" "$R/watch2.err" "$R/watch3.err"
 	! grep -E "warning" "$R/watch3.err"
 }
+
+@test "no giveback (-G): the balancer returns and the primary backup keeps the role" {
+	BEAT_OPTS=-G
+	cluster
+	grep -qx "preempt no" "$R/lb1.conf"
+	wait_until 10000 is 2 master
+	wait_until 5000 all_served
+	link_cut 2
+	bg_stop beat2 KILL
+	wait_until 10000 is 3 master
+	wait_until 5000 all_served
+	link_mend 2
+	beat 2 lb1
+	wait_until 10000 is 2 backup
+	sleep 1
+	is 3 master
+	only_vip 3
+	all_served
+	! grep -q "event=giveback subject=bs1" "$R/lw3/events"
+}

@@ -36,12 +36,12 @@ int opt_n, opt_q;
 static const char *opt_if, *opt_file;
 static const char *agent_log;	/* -e; NULL: AGENT_DIR/events if it exists */
 static long interval_ms = 20;
-static int opt_noself, opt_armed;
+static int opt_noself, opt_armed, opt_nogiveback;
 
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: %s [-anqSvV] [-c credentials] [-D holddown_ms] "
+	fprintf(stderr, "usage: %s [-aGnqSvV] [-c credentials] [-D holddown_ms] "
 	    "[-d nft|ipvs] [-e eventlog] [-F fall] [-H hbstatedir] [-i interface] "
 	    "[-k keyfile] [-P probe_ms] [-p port] [-R rise] [-s statedir] "
 	    "[-T watch_ms] [-t interval_ms] [-w timeout_ms] -f rolefile "
@@ -259,6 +259,9 @@ conf(const struct role *r, const char *rolefile)
 	printf("self %s\n", r->host);
 	/* A cascade: the last backup standing takes over alone. */
 	printf("quorum 1\n");
+	/* -G: a host that took over keeps the role when a better one returns. */
+	if (opt_nogiveback)
+		printf("preempt no\n");
 	for (i = 0; i < r->nsvc; i++) {
 		for (j = 0; j < i; j++)
 			if (addr_eq(&r->svc[j].vip, &r->svc[i].vip))
@@ -550,12 +553,13 @@ main(int argc, char **argv)
 	int c, rc;
 
 	err_init(argv[0]);
-	while ((c = getopt(argc, argv, "ac:D:d:e:F:f:H:i:k:nP:p:qR:Ss:T:t:vVw:")) != -1) {
+	while ((c = getopt(argc, argv, "ac:D:d:e:F:f:GH:i:k:nP:p:qR:Ss:T:t:vVw:")) != -1) {
 		switch (c) {
 		case 'a': opt_armed = 1; break;
 		case 'c': opt_creds = optarg; break;
 		case 'D': holddown_ms = num(optarg, 0, 3600000); break;
 		case 'F': opt_fall = (unsigned)num(optarg, 1, 100); break;
+		case 'G': opt_nogiveback = 1; break;
 		case 'P': probe_ms = num(optarg, 10, 3600000); break;
 		case 'p': opt_port = (unsigned)num(optarg, 1, 65535); break;
 		case 'R': opt_rise = (unsigned)num(optarg, 1, 100); break;
