@@ -42,7 +42,7 @@ down() {
 }
 cleanup() { down; rm -rf "$tmp"; }
 trap cleanup EXIT
-trap 'exit 111' INT TERM
+trap 'exit 111' HUP INT PIPE TERM	# the cleanup runs for these too
 
 # s: a switch; a the peer (10.9.1.1), b the master, c the backup
 up() {

@@ -24,6 +24,7 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+trap 'exit 111' HUP INT PIPE TERM	# the cleanup runs for these too
 
 # a (clients) -- b (server, 10.9.0.100) ; c restores, its cable to d (mute)
 for n in a b; do ip netns add $P$n; ip -n $P$n link set lo up; done
