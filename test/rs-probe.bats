@@ -59,6 +59,16 @@ has() { grep -q -- "$1" "$BATS_TEST_TMPDIR/probe.out"; }
 	run -100 $RS_PROBE -n -f "$BATS_TEST_TMPDIR/lb.role" -k "$SNMP_CREDS"
 	[[ $output == *"readable by others"* ]]
 	chmod 600 "$SNMP_CREDS"
+	# -E: the engine file.
+	printf '# pools\nrs=rs1 engine=pool1\n' >"$BATS_TEST_TMPDIR/eng"
+	run -0 $RS_PROBE -n -E "$BATS_TEST_TMPDIR/eng" -f "$BATS_TEST_TMPDIR/lb.role" -k "$SNMP_CREDS"
+	for bad in 'rs=rs1 engine=' 'rs=rs1' 'engine=x rs=rs1' 'rs=rs1 engine=x extra=1' \
+	    "rs=rs1 engine=$(printf '%028d' 0)"; do
+		printf '%s\n' "$bad" >"$BATS_TEST_TMPDIR/eng"
+		run -100 $RS_PROBE -n -E "$BATS_TEST_TMPDIR/eng" -f "$BATS_TEST_TMPDIR/lb.role" -k "$SNMP_CREDS"
+		[[ $output == *"engine"* ]]
+	done
+	run -111 $RS_PROBE -n -E "$BATS_TEST_TMPDIR/missing" -f "$BATS_TEST_TMPDIR/lb.role" -k "$SNMP_CREDS"
 	echo 'user=x auth=MD5 authpass=12345678 privpass=12345678' >"$BATS_TEST_TMPDIR/c2"
 	chmod 600 "$BATS_TEST_TMPDIR/c2"
 	run -100 $RS_PROBE -n -f "$BATS_TEST_TMPDIR/lb.role" -k "$BATS_TEST_TMPDIR/c2"
@@ -69,6 +79,13 @@ has() { grep -q -- "$1" "$BATS_TEST_TMPDIR/probe.out"; }
 	run -0 --separate-stderr hx 1 $RS_PROBE -1 -f "$BATS_TEST_TMPDIR/lb.role" -k "$SNMP_CREDS" -w 1000 -t 2000
 	[ "${lines[0]}" = "event=rs-up rs=rs1 addr=192.0.2.2" ]
 	[ "${lines[1]}" = "event=rs-up rs=rs2 addr=192.0.2.3" ]
+	# -E: rs2's agent under another engine ID is not rs2's agent.
+	echo 'rs=rs2 engine=elsewhere' >"$BATS_TEST_TMPDIR/eng"
+	run -1 --separate-stderr hx 1 $RS_PROBE -1 -A -E "$BATS_TEST_TMPDIR/eng" -f "$BATS_TEST_TMPDIR/lb.role" -k "$SNMP_CREDS" -w 1000 -t 2000
+	[ "${lines[0]}" = "event=rs-up rs=rs1 addr=192.0.2.2" ]
+	[[ ${lines[1]} == "event=rs-down rs=rs2 addr=192.0.2.3 reason=agent-"* ]]
+	echo 'rs=rs2 engine=rs2' >"$BATS_TEST_TMPDIR/eng"
+	run -0 --separate-stderr hx 1 $RS_PROBE -1 -A -E "$BATS_TEST_TMPDIR/eng" -f "$BATS_TEST_TMPDIR/lb.role" -k "$SNMP_CREDS" -w 1000 -t 2000
 	snmpd_stop rs1
 	bg_stop web3
 	sleep 0.3

@@ -63,12 +63,12 @@ struct rs {
 };
 
 static struct {
-	const char *rolefile, *creds, *statedir, *path;
+	const char *rolefile, *creds, *statedir, *path, *engines;
 	unsigned interval, timeout;
 	int rise, fall, expect, weights, once, agent_only;
 	unsigned wstep, count;
 } opt = { "/etc/nonstop/role", "/etc/nonstop/snmp.creds", "/var/lib/nonstop",
-    NULL, 2000, 1000, 2, 2, 200, 0, 0, 0, 0, 0 };
+    NULL, NULL, 2000, 1000, 2, 2, 200, 0, 0, 0, 0, 0 };
 
 static struct role role;
 static struct rs *rs;
@@ -95,9 +95,9 @@ static const oid q[][14] = {
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: rs-probe [-1AnvVW] [-c count] [-e status] [-f rolefile] "
-	    "[-F fall] [-k credentials] [-r rise] [-s statedir] [-t interval] "
-	    "[-u path] [-w timeout]\n");
+	fprintf(stderr, "usage: rs-probe [-1AnvVW] [-c count] [-E engines] [-e status] "
+	    "[-f rolefile] [-F fall] [-k credentials] [-r rise] [-s statedir] "
+	    "[-t interval] [-u path] [-w timeout]\n");
 	exit(EXIT_BAD);
 }
 
@@ -311,6 +311,88 @@ targets_free(void)
 	nrs = 0;
 }
 
+/*
+ * The engine file (-E): "rs=NAME engine=TEXT" lines, for agents whose
+ * engine ID is not the server's name (one snmpd answering for several
+ * servers' addresses has one engine ID). Read at start and on reload.
+ */
+static struct engmap {
+	char rs[ROLE_NAMELEN], engine[ROLE_NAMELEN];
+} *engmap;
+static size_t nengmap;
+
+static int
+engines_load(char *why, size_t whylen)
+{
+	struct engmap *m = NULL, *nm;
+	size_t n = 0, len, lineno = 0;
+	char *text, *line, *save = NULL;
+	const char *kwhy;
+	struct kv_rec rec;
+	int rc = -1;
+
+	if (opt.engines == NULL)
+		return 0;
+	if ((text = atomic_read(opt.engines, 1 << 24, &len)) == NULL) {
+		snprintf(why, whylen, "%s: %s", opt.engines, strerror(errno));
+		return -1;
+	}
+	for (line = strtok_r(text, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		const char *r, *e;
+		lineno++;
+		if (line[0] == '#')
+			continue;
+		if (kv_parse(&rec, line, &kwhy) == -1) {
+			snprintf(why, whylen, "%s:%zu: %s", opt.engines, lineno, kwhy);
+			goto out;
+		}
+		if (rec.n == 0) {
+			kv_free(&rec);
+			continue;
+		}
+		r = kv_get(&rec, "rs"), e = kv_get(&rec, "engine");
+		if (rec.n != 2 || strcmp(rec.v[0].key, "rs") != 0 || e == NULL ||
+		    r[0] == '\0' || strlen(r) >= ROLE_NAMELEN ||
+		    e[0] == '\0' || strlen(e) > 27) {
+			snprintf(why, whylen, "%s:%zu: want rs=NAME engine=TEXT "
+			    "(1-27 characters)", opt.engines, lineno);
+			kv_free(&rec);
+			goto out;
+		}
+		if ((nm = realloc(m, (n + 1) * sizeof *m)) == NULL) {
+			kv_free(&rec);
+			snprintf(why, whylen, "out of memory");
+			goto out;
+		}
+		m = nm;
+		snprintf(m[n].rs, sizeof m[n].rs, "%s", r);
+		snprintf(m[n].engine, sizeof m[n].engine, "%s", e);
+		n++;
+		kv_free(&rec);
+	}
+	free(engmap);
+	engmap = m, nengmap = n, m = NULL;
+	rc = 0;
+out:
+	free(m);
+	free(text);
+	if (rc == -1)
+		errno = EINVAL;
+	return rc;
+}
+
+static const char *
+engine_of(const char *rsname)
+{
+	size_t i;
+
+	for (i = 0; i < nengmap; i++)
+		if (strcmp(engmap[i].rs, rsname) == 0)
+			return engmap[i].engine;
+	return rsname;
+}
+
 /* Put r's session on the shared socket; -1 if it keeps its own. */
 static int
 adopt(struct rs *r, const struct addr *a, uint16_t port)
@@ -359,6 +441,11 @@ targets_load(int fatal)
 		err_warn("%s (keeping the previous role)", why);
 		return -1;
 	}
+	if (engines_load(why, sizeof why) == -1) {
+		if (fatal)
+			err_die(errno == EINVAL ? EXIT_BAD : EXIT_TEMP, "%s", why);
+		err_warn("%s (keeping the previous engine IDs)", why);
+	}
 	if (nr.kind != ROLE_LB && nr.kind != ROLE_NONE && nr.kind != ROLE_BS) {
 		if (fatal)
 			err_die(EXIT_BAD, "%s: role %s: rs-probe runs on a load balancer",
@@ -388,7 +475,7 @@ targets_load(int fatal)
 			snprintf(r->peer, sizeof r->peer, "udp6:[%s]:%u", a, port);
 		else
 			snprintf(r->peer, sizeof r->peer, "udp:%s:%u", a, port);
-		snprintf(r->engine, sizeof r->engine, "%s", r->h.name);
+		snprintf(r->engine, sizeof r->engine, "%s", engine_of(r->h.name));
 		/* One check per distinct service port. */
 		for (k = 0; k < nr.nsvc && r->nchk < MAXCHK; k++) {
 			uint16_t p = r->h.port ? r->h.port : nr.svc[k].port;
@@ -719,11 +806,12 @@ main(int argc, char **argv)
 
 	err_init(argv[0]);
 	opterr = 0;
-	while ((c = getopt(argc, argv, "1Ac:e:f:F:k:nr:s:t:u:vVw:W")) != -1) {
+	while ((c = getopt(argc, argv, "1Ac:E:e:f:F:k:nr:s:t:u:vVw:W")) != -1) {
 		switch (c) {
 		case '1': opt.once = 1; break;
 		case 'A': opt.agent_only = 1; break;
 		case 'c': opt.count = num_arg(optarg, 1, 1000000000, "count"); break;
+		case 'E': opt.engines = optarg; break;
 		case 'e': opt.expect = (int)num_arg(optarg, 100, 599, "status"); break;
 		case 'f': opt.rolefile = optarg; break;
 		case 'F': opt.fall = (int)num_arg(optarg, 1, 100, "fall count"); break;
