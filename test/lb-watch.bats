@@ -23,9 +23,19 @@ setup() {
 }
 
 teardown() {
-	local n
-	for n in lb1 rs1 rs2 rs3; do snmpd_stop "$n"; done
+	local n p
+	# The backups' ha-beat first: none may take over (and start a prober)
+	# while the group is being killed.
+	for n in 4 3 2; do
+		[ -s "$R/beat$n.pid" ] && kill -9 "$(cat "$R/beat$n.pid")" 2>/dev/null
+	done
+	for n in lb1 bs1 rs1 rs2 rs3; do snmpd_stop "$n"; done
 	topo_teardown
+	# Whatever a hook started meanwhile: processes naming this test's files.
+	for p in $(grep -l -a -F "$R/" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3); do
+		[ "$p" != $$ ] && kill -9 "$p" 2>/dev/null
+	done
+	true
 }
 
 role() {
