@@ -138,12 +138,14 @@ median() { sort -n | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (
 C1=5 C2=25
 PT=$((N * 3 > 300 ? N * 3 : 300)) PW=$((PT - 10))
 # per_poll FIELD EXTRA-OPTS: median us per poll over R repeats; FIELD
-# 1 user, 2 system, 3 both.
+# 1 user, 2 system, 3 both. PLAIN=1 in the environment: net-snmp's own
+# crypto and a socket per session (rs-probe's RS_PROBE_GENERIC_CRYPTO and
+# RS_PROBE_OWN_SOCKETS), the code path before they were added.
 per_poll() {
 	local r a b f=$1; shift
 	for ((r = 0; r < R; r++)); do
-		a=$(cpu_us "$BIN/rs-probe" -c $C1 -t $PT -w $PW -f "$W/live.role" -k "$W/creds" -s "$W/lbstate" "$@")
-		b=$(cpu_us "$BIN/rs-probe" -c $C2 -t $PT -w $PW -f "$W/live.role" -k "$W/creds" -s "$W/lbstate" "$@")
+		a=$(RS_PROBE_GENERIC_CRYPTO=${PLAIN:-0} RS_PROBE_OWN_SOCKETS=${PLAIN:-0} cpu_us "$BIN/rs-probe" -c $C1 -t $PT -w $PW -f "$W/live.role" -k "$W/creds" -s "$W/lbstate" "$@")
+		b=$(RS_PROBE_GENERIC_CRYPTO=${PLAIN:-0} RS_PROBE_OWN_SOCKETS=${PLAIN:-0} cpu_us "$BIN/rs-probe" -c $C2 -t $PT -w $PW -f "$W/live.role" -k "$W/creds" -s "$W/lbstate" "$@")
 		echo "$a $b" | awk -v f="$f" -v n="$N" -v c=$((C2 - C1)) '{
 			u = $3 - $1; s = $4 - $2; v = f == 1 ? u : f == 2 ? s : u + s
 			printf "%.1f\n", v / (n * c) }'
@@ -151,11 +153,14 @@ per_poll() {
 }
 rm -f "$W/lbstate/events"
 snmp_user=$(per_poll 1 -A)
+snmp_sys=$(per_poll 2 -A)
 snmp_us=$(per_poll 3 -A)
 # Every run ends with a state file: the last -A run's failed checks.
 fails=$(sed -n 's/.* failures=\([0-9]*\) .*/\1/p' "$W/lbstate/rs-probe.state" | awk '{s += $1} END {print s + 0}')
 downs=$(grep -c 'event=rs-down' "$W/lbstate/events" 2>/dev/null)
 full_us=$(per_poll 3)
+plain_user=$(PLAIN=1 per_poll 1 -A)
+plain_us=$(PLAIN=1 per_poll 3 -A)
 
 # Peer: one snmpget process per poll, the same five objects, no discovery.
 eid=$(printf 'rs1' | od -An -tx1 | tr -d ' \n')
@@ -191,7 +196,10 @@ sw=$(sweep_ms)
 
 echo "targets: $N live agents (snmpd + lc-agent), $D dead; SNMPv3 authPriv SHA-256/AES"
 echo "rs-probe manager CPU per poll, SNMP only (-A), user: median $snmp_user us (target <= 30 us)"
-echo "rs-probe manager CPU per poll, SNMP only (-A), user+system: median $snmp_us us (system includes the kernel's loopback delivery to the agent)"
+echo "rs-probe manager CPU per poll, SNMP only (-A), system: median $snmp_sys us"
+echo "rs-probe manager CPU per poll, SNMP only (-A), user+system: median $snmp_us us (target <= 30 us; system includes the kernel's loopback delivery to the agent)"
+echo "the same with net-snmp's own crypto and a socket per agent (RS_PROBE_GENERIC_CRYPTO=1 RS_PROBE_OWN_SOCKETS=1): user median $plain_user us, user+system median $plain_us us"
+awk -v a="$plain_us" -v b="$snmp_us" 'BEGIN {printf "ratio plain / rs-probe (user+system): %.2fx\n", a / b}'
 echo "rs-probe manager CPU per poll, SNMP + TCP check: median $full_us us"
 echo "failed agent polls in the last -A run: $fails of $((N * C2)); rs-down events in all -A runs: ${downs:-0}"
 echo "peer: snmpget, one process per poll (fixed engine ID): median $peer_us us"
