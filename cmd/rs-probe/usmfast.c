@@ -15,6 +15,14 @@
  * Each fast path is checked against net-snmp's own function on random
  * data at start (usmfast_init) and stays off unless the two agree, so a
  * different net-snmp costs speed, never correctness.
+ *
+ * usm_get_user, called for every message sent and received, walks the
+ * list of (engine ID, user) pairs: with a thousand agents, a thousand
+ * entries, ~17k instructions a call. It is answered here from a hash of
+ * what it returned before; the hash is dropped whenever the list changes
+ * (usm_add_user, usm_remove_user, usm_free_user, which net-snmp also
+ * calls through its PLT), so it never holds a freed user.
+ *
  * RS_PROBE_GENERIC_CRYPTO=1 in the environment turns all of it off.
  */
 #define OPENSSL_SUPPRESS_DEPRECATED	/* low-level SHA/AES: no per-call fetch */
@@ -75,12 +83,20 @@ typedef int enc_fn(const oid *, size_t, u_char *, u_int, u_char *, u_int,
 typedef int dec_fn(const oid *, size_t, u_char *, u_int, u_char *, u_int,
     u_char *, u_int, u_char *, size_t *);
 typedef int heid_fn(const u_char *, u_int);
+typedef struct usmUser *uget_fn(const u_char *, size_t, const char *);
+typedef struct usmUser *uchg_fn(struct usmUser *);
 
 static gen_fn *orig_gen;
 static chk_fn *orig_chk;
 static enc_fn *orig_enc;
 static dec_fn *orig_dec;
 static heid_fn *orig_heid;
+static uget_fn *orig_uget;
+static uchg_fn *orig_uadd, *orig_uremove, *orig_ufree;
+static int uon;			/* the user hash is on */
+static int udirty;		/* the list changed: drop the hash */
+static struct usmUser **utab;
+static size_t utabcap, utabn;
 static int hon[NH], pon[NP];	/* fast paths found to agree */
 static int heid_mode;		/* 0 undecided, 1 fast, 2 net-snmp's */
 static EVP_CIPHER *ciph[NP];
@@ -100,6 +116,10 @@ resolve(void)
 	SYM(orig_enc, "sc_encrypt");
 	SYM(orig_dec, "sc_decrypt");
 	SYM(orig_heid, "hash_engineID");
+	SYM(orig_uget, "usm_get_user");
+	SYM(orig_uadd, "usm_add_user");
+	SYM(orig_uremove, "usm_remove_user");
+	SYM(orig_ufree, "usm_free_user");
 }
 
 static int
@@ -410,6 +430,107 @@ hash_engineID(const u_char *engineID, u_int engineID_len)
 	return orig_heid ? orig_heid(engineID, engineID_len) : SNMPERR_GENERR;
 }
 
+static uint64_t
+uhash(const u_char *eid, size_t elen, const char *name)
+{
+	uint64_t h = fnv(1, eid, elen);
+	const u_char *p;
+
+	for (p = (const u_char *)name; *p != '\0'; p++)
+		h = (h ^ *p) * 1099511628211ULL;
+	return h ^ (h >> 31);
+}
+
+static int
+umatch(const struct usmUser *u, const u_char *eid, size_t elen, const char *name)
+{
+	return u->engineIDLen == elen && u->name != NULL &&
+	    (elen == 0 || memcmp(u->engineID, eid, elen) == 0) &&
+	    strcmp(u->name, name) == 0;
+}
+
+static void
+uinsert(struct usmUser *u)
+{
+	size_t i, mask;
+
+	if (utabn + 1 > utabcap / 2) {
+		struct usmUser **old = utab;
+		size_t oldcap = utabcap, j;
+		size_t cap = utabcap ? utabcap * 2 : 256;
+		if ((utab = calloc(cap, sizeof *utab)) == NULL) {
+			utab = old;
+			return;
+		}
+		utabcap = cap, utabn = 0;
+		for (j = 0; j < oldcap; j++)
+			if (old[j] != NULL)
+				uinsert(old[j]);
+		free(old);
+	}
+	mask = utabcap - 1;
+	for (i = uhash(u->engineID, u->engineIDLen, u->name) & mask; utab[i] != NULL;
+	    i = (i + 1) & mask)
+		;
+	utab[i] = u;
+	utabn++;
+}
+
+struct usmUser *
+usm_get_user(const u_char *engineID, size_t engineIDLen, const char *name)
+{
+	struct usmUser *u;
+	size_t i, mask;
+
+	resolve();
+	if (orig_uget == NULL)
+		return NULL;
+	if (!uon || name == NULL || (engineID == NULL && engineIDLen > 0))
+		return orig_uget(engineID, engineIDLen, name);
+	if (udirty) {
+		if (utab != NULL)
+			memset(utab, 0, utabcap * sizeof *utab);
+		utabn = 0;
+		udirty = 0;
+	}
+	if (utabcap > 0) {
+		mask = utabcap - 1;
+		for (i = uhash(engineID, engineIDLen, name) & mask; utab[i] != NULL;
+		    i = (i + 1) & mask)
+			if (umatch(utab[i], engineID, engineIDLen, name))
+				return utab[i];
+	}
+	u = orig_uget(engineID, engineIDLen, name);
+	/* Only exact matches: not a default user handed out for a miss. */
+	if (u != NULL && umatch(u, engineID, engineIDLen, name))
+		uinsert(u);
+	return u;
+}
+
+struct usmUser *
+usm_add_user(struct usmUser *user)
+{
+	resolve();
+	udirty = 1;
+	return orig_uadd ? orig_uadd(user) : NULL;
+}
+
+struct usmUser *
+usm_remove_user(struct usmUser *user)
+{
+	resolve();
+	udirty = 1;
+	return orig_uremove ? orig_uremove(user) : NULL;
+}
+
+struct usmUser *
+usm_free_user(struct usmUser *user)
+{
+	resolve();
+	udirty = 1;
+	return orig_ufree ? orig_ufree(user) : NULL;
+}
+
 static int
 selftest_hash(int a)
 {
@@ -498,6 +619,9 @@ usmfast_init(int disable)
 	    orig_gen == NULL || orig_chk == NULL || orig_enc == NULL ||
 	    orig_dec == NULL)
 		return 0;
+	if (orig_uget != NULL && orig_uadd != NULL && orig_uremove != NULL &&
+	    orig_ufree != NULL)
+		uon = 1, udirty = 1, n++;
 	for (a = 0; a < NH; a++)
 		n += selftest_hash(a);
 	for (a = 0; a < NP; a++)
