@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # nonstop demo, part 2: a whole load cluster in network namespaces, built
 # only from the project's tools. A throw-away slapd holds the directory;
-# lc-build writes the role files; each host runs its own snmpd + lc-agent;
-# lc-role makes rs1-rs3 real servers and lb1 the balancer on nftables;
-# rs-probe | lc-role follow takes a failed web server out and back; lb1 and
-# bs1 form an ha-beat group whose hooks run lc-role, so a crashed balancer,
-# or one whose dataplane is gone, hands the VIP and the balancing over; lc-web
-# shows the directory. A client fetches from the VIP every 20 ms throughout.
+# each host runs its own snmpd + lc-agent; lc-build applies the cluster and
+# pushes every host's role file through its agent; lc-role makes rs1-rs3
+# real servers; lb-watch turns lb1 and bs1 into an ha-beat group whose hooks
+# run lc-role, so a crashed balancer, or one whose dataplane is gone (seen by
+# its own check or by the backup's judge), hands the VIP and the balancing
+# over; rs-probe | lc-role follow takes a failed web server out and back;
+# lc-web shows the directory. A client fetches from the VIP every 20 ms.
 # Prints a timeline. Run as root from the top of the tree after make.
 # DEMO_WAIT=s keeps everything up s seconds at the end (to open lc-web).
 set -u
@@ -46,6 +47,8 @@ declare -A addr=([c]=192.0.2.1 [lb1]=192.0.2.2 [bs1]=192.0.2.3
 	[rs1]=192.0.2.11 [rs2]=192.0.2.12 [rs3]=192.0.2.13)
 hosts=(c lb1 bs1 rs1 rs2 rs3)
 nx() { local h=$1; shift; ip netns exec "$P$h" "$@"; }
+# lcstate HOST: lc-role's state folder on HOST (on lb1 and bs1, lb-watch's).
+lcstate() { case $1 in lb1 | bs1) echo "$work/$1/lbw/lc-role" ;; *) echo "$work/$1/lc-role" ;; esac; }
 VIP=192.0.2.100
 base="dc=nonstop,dc=example"
 
@@ -105,12 +108,10 @@ else
 			$lcb host add rs3 addr=192.0.2.13 roles=rs weight=3 agent=161 &&
 			run cluster add web service=$VIP:80/tcp sched=wrr lb=lb1 bs=bs1 rs=rs1,rs2,rs3 &&
 			$lcb -q cluster add web service=$VIP:80/tcp sched=wrr lb=lb1 bs=bs1 rs=rs1,rs2,rs3 &&
-			run cluster plan web && $lcb cluster plan web | sed 's/^/     /' &&
-			run -o \$W/roles cluster apply web && $lcb -o "$work/roles" cluster apply web | sed -e "s|$work|\$W|g" -e 's/^/     /'
+			run cluster plan web && $lcb cluster plan web | sed 's/^/     /'
 		then
 			dir_ok=1
-			say "role file of lb1 (nonstop-role(5)):"
-			sed 's/^/     /' "$work/roles/lb1.role"
+			say "(applied in step 2, once every host's agent runs: lc-build pushes the role files)"
 		else
 			skip "lc-build failed (see above); the cluster is not built from the directory"
 		fi
@@ -140,9 +141,8 @@ for h in "${hosts[@]}"; do lan+=("$h" "${addr[$h]}"); done
 demo_lan "${lan[@]}"
 for h in "${hosts[@]}"; do
 	mkdir -p "$work/$h"
-	[ -f "$work/roles/$h.role" ] && cp "$work/roles/$h.role" "$work/$h/role"
+	[ -z "$dir_ok" ] && [ -f "$work/roles/$h.role" ] && cp "$work/roles/$h.role" "$work/$h/role"
 done
-say "role files copied from the apply folder to each host (lc-build(8) BUGS: no push yet)"
 if have busybox; then
 	web_start() {
 		(ip netns exec "$P$1" nice -n -10 busybox httpd -f -p 80 -h "$work/$1/www" >/dev/null 2>&1 3>&- &
@@ -198,7 +198,8 @@ else
 	}
 	agent_sub() {
 		local h=$1 d=$work/$1
-		nx "$h" "$LC_AGENT" -a "" -f "$d/role" -s "$d/state" -x "$d/agentx.sock" -N "$h" \
+		nx "$h" "$LC_AGENT" -a "" -f "$d/role" -s "$d/state" -S "$(lcstate "$h")/state" \
+			-x "$d/agentx.sock" -N "$h" \
 			>"$d/agent.log" 2>&1 3>&- &
 	}
 	v3() {
@@ -220,11 +221,43 @@ else
 	done
 	say "snmpd + lc-agent on lb1 bs1 rs1 rs2 rs3: $n of 5 answer SNMPv3 authPriv"
 	say "(user $suser, generated auth and priv passwords, engine ID = host name)"
+	[ "$n" -eq 5 ] && snmp_ok=1
+fi
+# Apply: lc-build stores the cluster's generation and sends every host its
+# role file through its agent (SNMPv3 SET of nsHostRoleConfig), all at once.
+# It runs in the client's namespace, where the agents are reachable, and
+# reaches slapd over its ldapi socket.
+if [ -n "$dir_ok" ]; then
+	lcbc="nx c $LC_BUILD -H $ldapi -b $base -D uid=admin,ou=admins,$base -y $work/admin.pw"
+	if [ -n "$snmp_ok" ]; then
+		say "apply, pushing each host's role file to its agent:"
+		run -a \$W/snmp.creds -o \$W/roles cluster apply web
+		$lcbc -a "$work/snmp.creds" -o "$work/roles" cluster apply web 2>&1 |
+			sed -e "s|$work|\$W|g" -e 's/^/     /'
+		n=0
+		for h in lb1 bs1 rs1 rs2 rs3; do cmp -s "$work/roles/$h.role" "$work/$h/role" && n=$((n + 1)); done
+		say "$n of 5 agents hold their host's role file now (lc-agent wrote it)"
+	else
+		run -o \$W/roles cluster apply web
+		$lcbc -o "$work/roles" cluster apply web 2>&1 | sed -e "s|$work|\$W|g" -e 's/^/     /'
+	fi
+fi
+for h in lb1 bs1 rs1 rs2 rs3; do
+	if [ ! -f "$work/$h/role" ] && [ -f "$work/roles/$h.role" ]; then
+		say "$h has no role file from its agent: copied from the apply folder"
+		cp "$work/roles/$h.role" "$work/$h/role"
+	fi
+done
+if [ -f "$work/lb1/role" ]; then
+	say "role file of lb1 (nonstop-role(5)):"
+	sed 's/^/     /' "$work/lb1/role"
+fi
+if [ -n "$snmp_ok" ]; then
 	for h in rs1 rs2 rs3; do
 		say "$h: nsHostRole=$(v3 "$h" NONSTOP-MIB::nsHostRole.0 2>/dev/null)" \
+			"nsHostRoleStatus=$(v3 "$h" NONSTOP-MIB::nsHostRoleStatus.0 2>/dev/null)" \
 			"nsHostServicesUp=$(v3 "$h" NONSTOP-MIB::nsHostServicesUp.0 2>/dev/null)"
 	done
-	[ "$n" -eq 5 ] && snmp_ok=1
 fi
 echo
 # ---------------------------------------------------------------- roles
@@ -236,7 +269,7 @@ elif ! nx c nft list tables >/dev/null 2>&1; then
 	skip "nftables does not work in a namespace here: parts 3-5 cannot run"
 else
 	role_ok=1
-	lcr() { local h=$1; shift; nx "$h" "$LC_ROLE" -d nft -s "$work/$h/lc-role" "$@"; }
+	lcr() { local h=$1; shift; nx "$h" "$LC_ROLE" -d nft -s "$(lcstate "$h")" "$@"; }
 	for h in rs1 rs2 rs3; do
 		out=$(lcr "$h" apply -f "$work/$h/role" 2>&1) || { role_ok=; say "$h: lc-role apply failed: $out"; }
 	done
@@ -245,63 +278,66 @@ else
 
 fi
 
-# The balancer pair: ha-beat holds the VIP; its hooks make the master the
-# balancer (lc-role -A -r lb) and the others backup servers (lc-role -A -r
-# bs); a check (lc-role check) makes a master whose table is gone hand over.
-# (lb-watch(8) writes such a configuration, but its hooks take the role of
-# the state they were started for, and ha-beat does not wait for hooks: one
-# started for backup can finish after the one for master and leave a master
-# without its table; this hook takes the role of ha-beat's current state.)
+# The balancer pair: lb-watch writes each host's ha-beat configuration from
+# its role file; ha-beat holds the VIP; its hooks (lb-watch hook) make the
+# master the balancer (lc-role -A -r lb) and the others backup servers; its
+# check (lb-watch check: lc-role check) makes a master whose table is gone
+# hand over; and lb-watch watch on both lets the backup judge the balancer
+# from outside (its agent, the VIP, the real servers).
 hb_ok=
 head -c 32 /dev/urandom >"$work/ha.key"
 chmod 600 "$work/ha.key"
-cat >"$work/ha-beat.conf" <<CONF
-group lb
-interface eth0
-interval 50
-dead 4
-key "$work/ha.key"
-node lb1 192.0.2.2 priority 100
-node bs1 192.0.2.3 priority 50
-vip $VIP/24
-preempt no
-check every 500 fall 2 rise 2 "$top/contrib/demo/lb-check" "$LC_ROLE" "$work"
-hook master "$top/contrib/demo/lb-hook" "$LC_ROLE" "$work" master
-hook backup "$top/contrib/demo/lb-hook" "$LC_ROLE" "$work" backup
-hook fault "$top/contrib/demo/lb-hook" "$LC_ROLE" "$work" fault
-CONF
+LB_WATCH=$bin/lb-watch
+lbw() {
+	local h=$1; shift
+	"$LB_WATCH" -f "$work/$h/role" -k "$work/ha.key" -s "$work/$h/lbw" -H "$work/$h/hb" \
+		-e "$work/$h/state/events" "$@"
+}
+lbw_conf() { lbw "$1" -i eth0 -d nft -t 50 -G conf >"$work/$1/ha-beat.conf"; }
 hb_start() {
 	mkdir -p "$work/$1/hb"
-	nx "$1" "$HA_BEAT" -q -f "$work/ha-beat.conf" -N "$1" -s "$work/$1/hb" \
+	nx "$1" "$HA_BEAT" -q -f "$work/$1/ha-beat.conf" -N "$1" -s "$work/$1/hb" \
 		>>"$work/events" 2>>"$work/$1/ha-beat.log" 3>&- &
 }
+watch_start() {
+	nx "$1" "$LB_WATCH" -q -f "$work/$1/role" -k "$work/ha.key" -s "$work/$1/lbw" -H "$work/$1/hb" \
+		-e "$work/$1/state/events" -c "$work/snmp.creds" watch \
+		>/dev/null 2>>"$work/$1/watch.log" 3>&- &
+}
 hb_state() { [ "$(cat "$work/$1/hb/state" 2>/dev/null)" = "$2" ]; }
-# hooked HOST ROLE [N]: a hook on HOST applied ROLE after line N of the log.
-hooked() { tail -n +"$((${3:-0} + 1))" "$work/hooks" 2>/dev/null | grep -q " $1 [a-z]* [a-z]* $2 0\$"; }
-nhooks() { { wc -l <"$work/hooks"; } 2>/dev/null || echo 0; }
+# hooked HOST ROLE [N]: lb-watch's hook on HOST took ROLE (lb: takeover, bs:
+# giveback) after line N of its event log.
+hooked() {
+	local ev=giveback
+	[ "$2" = lb ] && ev=takeover
+	tail -n +"$((${3:-0} + 1))" "$work/$1/lbw/events" 2>/dev/null | grep -q "event=$ev .* rc=0\$"
+}
+nhooks() { { wc -l <"$work/$1/lbw/events"; } 2>/dev/null || echo 0; }
 if [ -n "$role_ok" ]; then
 	if [ ! -x "$HA_BEAT" ]; then
 		skip "$HA_BEAT not built: lb1 takes its role directly, no failover group"
 		lcr lb1 apply -f "$work/lb1/role" >/dev/null 2>&1 || role_ok=
 		lcr bs1 apply -f "$work/bs1/role" >/dev/null 2>&1
-	elif ! "$HA_BEAT" -n -f "$work/ha-beat.conf" -N lb1 2>/dev/null; then
-		skip "ha-beat -n refuses the group's configuration: $("$HA_BEAT" -n -f "$work/ha-beat.conf" -N lb1 2>&1)"
+	elif [ ! -x "$LB_WATCH" ] || ! lbw_conf lb1 2>"$work/lbw.err" || ! lbw_conf bs1 2>>"$work/lbw.err"; then
+		skip "lb-watch conf failed: $(head -n 1 "$work/lbw.err")"
 		lcr lb1 apply -f "$work/lb1/role" >/dev/null 2>&1 || role_ok=
 	else
-		say "lb1 (priority 100) and bs1 (50): ha-beat group lb, heartbeat every 50 ms,"
-		say "dead after 4 missed, VIP $VIP (ha-beat holds it), preempt no; hooks: master"
-		say "-> lc-role -A -r lb apply, backup and fault -> lc-role -A -r bs apply; check"
-		say "every 500 ms, on a master: lc-role check (fall 2, rise 2):"
-		sed -e "s|$work|\$W|g" -e "s|$bin|\$BIN|g" -e "s|$top/||g" -e 's/^/     /' "$work/ha-beat.conf"
-		say "(contrib/demo/lb-hook and lb-check: read them)"
+		say "lb1 and bs1: lb1\$ lb-watch -f lb1.role -k ha.key -i eth0 -d nft -t 50 -G conf"
+		say "writes ha-beat's configuration from the role file: group web, heartbeat every"
+		say "50 ms, VIP $VIP (ha-beat holds it), no giveback; hooks: master -> lc-role -A -r lb"
+		say "apply, backup and fault -> lc-role -A -r bs apply; check every 500 ms: lc-role check"
+		sed -e "s|$work|\$W|g" -e "s|$bin|\$BIN|g" -e 's/^/     /' "$work/lb1/ha-beat.conf"
+		say "and lb-watch watch on both: the backup judges the balancer through its agent,"
+		say "the VIP and the real servers, every 200 ms"
 		mark "start ha-beat on lb1 and bs1"
 		hb_start lb1
 		hb_start bs1
+		if [ -n "$snmp_ok" ]; then watch_start lb1; watch_start bs1; fi
 		if wait_for 15 hb_state lb1 master && wait_for 15 hooked lb1 lb && wait_for 15 hb_state bs1 backup; then
 			hb_ok=1
 		else
 			say "warning: lb1 did not become master with its lb role; see below"
-			cat "$work/lb1/hook.out" "$work/lb1/ha-beat.log" 2>/dev/null | tail -n 5 | sed 's/^/     /'
+			cat "$work/lb1/ha-beat.log" 2>/dev/null | tail -n 5 | sed 's/^/     /'
 			role_ok=
 		fi
 	fi
@@ -339,7 +375,7 @@ if [ -n "$role_ok" ]; then
 			W=$1 RS_PROBE=$2 LC_ROLE=$3
 			"$RS_PROBE" -f "$W/lb1/role" -k "$W/snmp.creds" -s "$W/lb1/state" -t 500 -w 400 -F 2 -r 2 2>"$W/probe.err" |
 			while IFS= read -r l; do printf "%s %s\n" "$EPOCHREALTIME" "$l" >>"$W/probe.log"; printf "%s\n" "$l"; done |
-			"$LC_ROLE" -d nft -A -s "$W/lb1/lc-role" -t 1000 follow -f "$W/lb1/role" 2>"$W/follow.err" | tee "$W/follow.raw" |
+			"$LC_ROLE" -d nft -A -s "$W/lb1/lbw/lc-role" -t 1000 follow -f "$W/lb1/role" 2>"$W/follow.err" | tee "$W/follow.raw" |
 			while IFS= read -r l; do printf "%s %s\n" "$EPOCHREALTIME" "$l" >>"$W/follow.log"; done
 		' probe "$work" "$RS_PROBE" "$LC_ROLE" >/dev/null 2>&1 3>&- &
 		up3() { [ "$(grep -c 'event=rs-up' "$work/probe.log" 2>/dev/null)" -ge 3 ]; }
@@ -376,8 +412,8 @@ fi
 # ---------------------------------------------------------------- failover
 if [ -n "$hb_ok" ]; then
 	echo "== 6. the balancer fails: bs1 takes over the VIP and the balancing"
-	nh=$(nhooks)
-	mark "CRASH lb1: kill -9 everything on it (ha-beat, rs-probe, follow, snmpd, lc-agent), cut its cable"
+	nh=$(nhooks bs1)
+	mark "CRASH lb1: kill -9 everything on it (ha-beat, lb-watch, rs-probe, follow, snmpd, lc-agent), cut its cable"
 	for pid in $(ip netns pids "${P}lb1"); do kill -9 "$pid" 2>/dev/null; done
 	ip -n "${P}sw" link set plb1 down
 	wait_for 15 hb_state bs1 master || say "warning: bs1 did not become master"
@@ -387,14 +423,15 @@ if [ -n "$hb_ok" ]; then
 		say "warning: bs1's master hook did not apply the lb role"
 	fi
 	sleep 2.5
-	nh=$(nhooks)
-	mark "lb1 comes back: cable mended, ha-beat restarted (preempt no: bs1 stays master)"
+	nh=$(nhooks lb1)
+	mark "lb1 comes back: cable mended, ha-beat and lb-watch restarted (no giveback: bs1 stays master)"
 	ip -n "${P}sw" link set plb1 up
 	hb_start lb1
+	[ -n "$snmp_ok" ] && watch_start lb1
 	wait_for 15 hb_state lb1 backup || say "warning: lb1 did not come back as backup"
 	wait_for 15 hooked lb1 bs "$nh" || say "warning: lb1's backup hook did not run"
 	sleep 1.5
-	nh=$(nhooks)
+	nh=$(nhooks lb1)
 	mark "bs1's dataplane is gone: nft flush ruleset on bs1 (a careless firewall reload)"
 	nx bs1 nft flush ruleset
 	wait_for 15 hb_state lb1 master || say "warning: lb1 did not take over"
@@ -489,17 +526,19 @@ echo
 
 # ---------------------------------------------------------------- timeline
 if [ -s "$work/marks" ]; then
-	echo "== timeline ([op] operator, [seen] the cluster's reaction, [ha] ha-beat, [hook] its"
-	echo "   hooks, [check] its check, [probe] rs-probe, [follow] lc-role follow on lb1,"
+	echo "== timeline ([op] operator, [seen] the cluster's reaction, [ha] ha-beat, [lb-watch]"
+	echo "   its hooks and watch, [probe] rs-probe, [follow] lc-role follow on lb1,"
 	echo "   [client] runs of 3+ requests without an answer)"
 	t0=$(head -n 1 "$work/marks" | cut -d' ' -f1)
 	{
 		sed -e 's/^\([0-9.]*\) seen: \(.*\)/\1 [seen]   \2/' -e 's/^\([0-9.]*\) \([^[].*\)/\1 [op]     \2/' "$work/marks"
 		sed -n 's/^event=transition .*node=\([a-z0-9]*\) from=\([a-z]*\) to=\([a-z]*\) reason=\([a-z-]*\).* time=\([0-9.]*\)$/\5 [ha]     \1: \2 -> \3 (\4)/p' "$work/events" 2>/dev/null
-		awk '{ printf "%s [hook]   %s entered %s%s: lc-role -A -r %s apply exited %s after %.0f ms\n", $1, $3, $4,
-			$5 == $4 ? "" : " (now " $5 ")", $6, $7, ($2 - $1) * 1000 }' "$work/hooks" 2>/dev/null
+		for h in lb1 bs1; do
+			sed -n -e 's/ cluster=web//' -e 's/ reason= / /' -e 's/ master= / /' \
+				-e 's/^time=\([0-9.]*\) event=\([a-z-]*\) subject=\([a-z0-9]*\)\(.*\)$/\1 [lb-watch] \3: \2\4/p' \
+				"$work/$h/lbw/events" 2>/dev/null
+		done
 		sed 's/^\([0-9.]*\) /\1 [probe]  /' "$work/probe.log" 2>/dev/null
-		sed -n 's/^\([0-9.]*\) \([a-z0-9]*\) \(.*\)/\1 [check]  \2: failed: \3/p' "$work/checks" 2>/dev/null
 		sed 's/^\([0-9.]*\) /\1 [follow] /' "$work/follow.log" 2>/dev/null
 		awk '{ if ($2 == "-") { if (!n++) s = $1 } else { if (n >= 3) printf "%s [client] no answer from the VIP for %.0f ms, then served by %s\n", s, ($1 - s) * 1000, $2; n = 0 } }' "$work/client" 2>/dev/null
 	} | sort -n | awk -v t0="$t0" '{ t = $1; $1 = ""; printf "%8.3f s %s\n", t - t0, $0 }'
@@ -569,9 +608,9 @@ if [ -s "$work/client" ]; then
 	}
 	END { flush() }' "$work/marks" <(sort -n "$work/client")
 	echo "   (rs-probe takes a dead server out after 2 failed sweeps 500 ms apart; ha-beat"
-	echo "    declares a crashed master dead after 4 x 50 ms; its check (lc-role check)"
-	echo "    fails a master without its table after 2 runs 500 ms apart; then a hook"
-	echo "    runs lc-role)"
+	echo "    declares a crashed master dead after 3 x 50 ms; its check (lb-watch check:"
+	echo "    lc-role check) fails a master without its table after 2 runs 500 ms apart,"
+	echo "    or the backup's judge demotes it; then lb-watch's hook runs lc-role)"
 fi
 if [ -n "${DEMO_WAIT:-}" ] && [ -n "$web_ok" ]; then
 	w=${DEMO_WAIT%%[!0-9]*}

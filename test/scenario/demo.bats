@@ -53,9 +53,13 @@ count() {
 	grep -q '\[ha\] node b: backup -> master' <<<"$out"
 	grep -q '\[client\] served by node b' <<<"$out"
 
-	# Part 2, the directory: lc-build applied the cluster; a generated password.
-	grep -q 'cluster=web generation=1 changed=5 applied=yes' <<<"$out"
+	# Part 2, the directory: lc-build applied the cluster and pushed every
+	# host's role file through its agent; a generated password.
 	grep -q 'snmpd + lc-agent on lb1 bs1 rs1 rs2 rs3: 5 of 5 answer' <<<"$out"
+	grep -q 'host=rs2 role=rs was=none action=add .*push=ok agent=udp:192.0.2.12:161' <<<"$out"
+	grep -q 'cluster=web generation=1 changed=5 applied=yes failed=0' <<<"$out"
+	grep -q '5 of 5 agents hold their host.s role file now' <<<"$out"
+	grep -q 'rs1: nsHostRole=realServer nsHostRoleStatus=' <<<"$out"
 	pw=$(sed -n 's/.*administrator: admin   password: \([^ ]*\) .*/\1/p' <<<"$out")
 	[ "${#pw}" -ge 12 ]
 	[ "$(grep -c -F "$pw" <<<"$out")" -eq 1 ]
@@ -80,11 +84,11 @@ count() {
 
 	# The balancer crashes: bs1 takes over the VIP and the balancing.
 	grep -q '\[ha\] bs1: backup -> master' <<<"$out"
-	grep -q '\[hook\] bs1 entered master: lc-role -A -r lb apply exited 0' <<<"$out"
+	grep -q '\[lb-watch\] bs1: takeover state=master .*rc=0' <<<"$out"
 	l=$(phase "seen: bs1 is master and balances (its hook applied the lb role)")
 	[ "$(count rs1 "$l")" -gt 0 ] && [ "$(count rs3 "$l")" -gt 0 ]
 	# bs1's dataplane goes: its check hands over to lb1.
-	grep -q '\[ha\] bs1: master -> fault (check-failed)\|\[check\] bs1: failed: lc-role check exit 1' <<<"$out"
+	grep -q '\[ha\] bs1: master -> fault (check-failed)' <<<"$out"
 	grep -q '\[seen\] lb1 is master and balances again' <<<"$out"
 	l=$(phase "seen: lb1 is master and balances again")
 	[ "$(count rs1 "$l")" -gt 0 ] && [ "$(count rs3 "$l")" -gt 0 ]
