@@ -532,22 +532,34 @@ role_check_reload(void)
 
 /* ---- events, history, state --------------------------------------------- */
 
+/* The history file, open from a sweep's first event to its end (events_close). */
+static int evfd = -1;
+
 static void
 emit(const char *line)
 {
 	char path[4096], hist[1100];
-	int fd, len;
+	int len;
 
 	printf("%s\n", line);
 	snprintf(path, sizeof path, "%s/events", opt.statedir);
 	len = snprintf(hist, sizeof hist, "time=%lld %s\n", (long long)time(NULL), line);
 	if (len <= 0 || (size_t)len >= sizeof hist)
 		return;
-	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644)) == -1)
+	if (evfd == -1 &&
+	    (evfd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644)) == -1)
 		return;
-	if (write(fd, hist, (size_t)len) != len)
+	if (write(evfd, hist, (size_t)len) != len)
 		err_warn("unable to write %s:", path);
-	close(fd);
+}
+
+/* Reopened each sweep, so a rotated history file is let go of. */
+static void
+events_close(void)
+{
+	if (evfd != -1)
+		close(evfd);
+	evfd = -1;
 }
 
 static void
@@ -892,6 +904,7 @@ main(int argc, char **argv)
 
 		changed = 0;
 		sweep();
+		events_close();
 		/*
 		 * On every change, else every STATE_EVERY ms: an unchanged
 		 * file costs a file creation and two fsyncs (measured ~1 ms of

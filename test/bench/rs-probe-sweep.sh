@@ -142,12 +142,25 @@ live_ms=$(sed -n 's/.*debug: sweep [0-9]*: [0-9]* servers in \([0-9]*\) ms/\1/p'
 live_down=$(grep -c '^event=rs-down rs=rs' "$W/sweep.out")
 dead_down=$(grep -c '^event=rs-down rs=dead' "$W/sweep.out")
 live_fail=$(grep '^rs=rs' "$W/lbstate/rs-probe.state" | sed -n 's/.* failures=\([0-9]*\) .*/\1/p' | awk '{s += $1} END {print s + 0}')
+# The manager's CPU per poll over the live targets, SNMP only (-A): two
+# runs of different lengths, so that start-up cancels out.
+cpu_us() {
+	ip netns exec "$NS" python3 -c '
+import resource, subprocess, sys
+subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(int(r.ru_utime * 1e6), int(r.ru_stime * 1e6))' "$@"
+}
+a=$(cpu_us "$BIN/rs-probe" -A -c 2 -t $((TIMEOUT + 500)) -w "$TIMEOUT" -E "$W/engines" -f "$W/live.role" -k "$W/creds" -s "$W/lbstate")
+b=$(cpu_us "$BIN/rs-probe" -A -c $((S + 2)) -t $((TIMEOUT + 500)) -w "$TIMEOUT" -E "$W/engines" -f "$W/live.role" -k "$W/creds" -s "$W/lbstate")
+cpu=$(echo "$a $b" | awk -v n="$L" -v c="$S" '{printf "user %.1f us, system %.1f us, user+system %.1f us", ($3 - $1) / (n * c), ($4 - $2) / (n * c), ($3 + $4 - $1 - $2) / (n * c)}')
 echo "targets: $N ($L live on $G snmpd, $D dead), SNMPv3 authPriv + TCP connect, timeout $TIMEOUT ms"
 echo "sweep durations (ms): $(awk '{printf "%s%s", sep, $2; sep = " "}' "$W/times")"
 med=$(awk '{print $2}' "$W/times" | sort -n | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}')
 max=$(awk '{print $2}' "$W/times" | sort -n | tail -1)
 echo "sweep of $N targets ($D dead): median $med ms, max $max ms"
 echo "sweeps of the $L live targets alone (ms): $live_ms"
+echo "manager CPU per poll of the $L live targets, SNMP only (-A): $cpu"
 awk -v s="$med" -v m="$max" -v t="$TIMEOUT" 'BEGIN {printf "sweep / timeout: median %.3f, max %.3f (%s)\n", s / t, m / t, m <= t * 1.02 ? "within one timeout" : "OVER"}'
 echo "dead targets reported down: $dead_down of $D; live targets reported down: $live_down; failed live checks in $S sweeps: $live_fail"
 grep -m3 'reason=' "$W/sweep.out" | sed 's/^/# e.g. /'
