@@ -79,6 +79,14 @@ has() { grep -q -- "$1" "$BATS_TEST_TMPDIR/probe.out"; }
 	run -0 --separate-stderr hx 1 $RS_PROBE -1 -f "$BATS_TEST_TMPDIR/lb.role" -k "$SNMP_CREDS" -w 1000 -t 2000
 	[ "${lines[0]}" = "event=rs-up rs=rs1 addr=192.0.2.2" ]
 	[ "${lines[1]}" = "event=rs-up rs=rs2 addr=192.0.2.3" ]
+	# net-snmp's own crypto and a socket per agent (the fallbacks) agree.
+	run -0 --separate-stderr hx 1 env RS_PROBE_GENERIC_CRYPTO=1 RS_PROBE_OWN_SOCKETS=1 \
+		$RS_PROBE -1 -v -f "$BATS_TEST_TMPDIR/lb.role" -k "$SNMP_CREDS" -w 1000 -t 2000
+	[ "${#lines[@]}" -eq 2 ]
+	[[ $stderr == *"0 fast USM crypto paths on"* ]]
+	run -0 --separate-stderr hx 1 $RS_PROBE -1 -v -f "$BATS_TEST_TMPDIR/lb.role" -k "$SNMP_CREDS" -w 1000 -t 2000
+	[[ $stderr == *" fast USM crypto paths on"* ]]
+	[[ $stderr != *"debug: 0 fast USM"* ]]
 	# -E: rs2's agent under another engine ID is not rs2's agent.
 	echo 'rs=rs2 engine=elsewhere' >"$BATS_TEST_TMPDIR/eng"
 	run -1 --separate-stderr hx 1 $RS_PROBE -1 -A -E "$BATS_TEST_TMPDIR/eng" -f "$BATS_TEST_TMPDIR/lb.role" -k "$SNMP_CREDS" -w 1000 -t 2000
