@@ -12,6 +12,12 @@
  * tcpr_shm_hash. A slot's state goes FREE -> BUSY (claimed, compare and
  * swap) -> LIVE (tuple written, then published) -> DEAD (socket closed;
  * claimable again, but lookups probe past it).
+ *
+ * Waking: the capture sets a slot's waiting flag when it holds a segment
+ * of its session, then reads consumed; libtcpr stores consumed, then
+ * takes the flag, and if it was set sends one datagram to the abstract
+ * unix socket named in the header (wake). Both sides use sequentially
+ * consistent atomics, so a mark is never missed.
  */
 #ifndef NONSTOP_TCPR_SHM_H
 #define NONSTOP_TCPR_SHM_H
@@ -25,9 +31,10 @@
 
 enum { TCPR_SHM_FREE, TCPR_SHM_BUSY, TCPR_SHM_LIVE, TCPR_SHM_DEAD };
 
+#define TCPR_SHM_WAKELEN 48
 struct tcpr_shm_hdr {
 	uint32_t magic, version, nslots, reserved;
-	unsigned char pad[48];
+	char wake[TCPR_SHM_WAKELEN];	/* abstract socket name, NUL-ended */
 };
 
 struct tcpr_shm_slot {
@@ -38,7 +45,8 @@ struct tcpr_shm_slot {
 	uint16_t reserved2;
 	unsigned char laddr[16], paddr[16];	/* IPv4 in the first 4 */
 	uint64_t consumed;	/* input offset consumed, from the stream's start */
-	uint64_t reserved3;
+	uint32_t waiting;	/* the capture holds a segment of it */
+	uint32_t reserved3;
 };
 
 #define TCPR_SHM_SIZE(n) (sizeof(struct tcpr_shm_hdr) + \

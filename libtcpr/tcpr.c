@@ -2,12 +2,15 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <netinet/in.h>
 #include <linux/tcp.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tcpr.h"
@@ -34,9 +37,11 @@ static int loaded;
  * that the capture's exact mode acknowledges nothing the application has
  * not consumed. Mapped at the first session; without it, marks stay local.
  */
+static struct tcpr_shm_hdr *shm_hdr;
 static struct tcpr_shm_slot *shm;
 static uint32_t shm_n;
-static int shm_tried;
+static int wake_fd = -1;
+static time_t shm_tried;	/* the table may come later: once a second */
 
 static void
 shm_map(void)
@@ -48,9 +53,11 @@ shm_map(void)
 	void *m;
 	int fd;
 
-	shm_tried = 1;
 	if (path == NULL || *path == '\0')
 		return;
+	if (shm_tried == time(NULL))
+		return;
+	shm_tried = time(NULL);
 	if ((fd = open(path, O_RDWR | O_CLOEXEC)) < 0)
 		return;
 	if (fstat(fd, &st) < 0 || (size_t)st.st_size != size) {
@@ -67,8 +74,28 @@ shm_map(void)
 		munmap(m, size);
 		return;
 	}
+	shm_hdr = h;
 	shm = (struct tcpr_shm_slot *)(h + 1);
 	shm_n = TCPR_SHM_SLOTS;
+}
+
+/* The capture waits for this session's mark: one datagram wakes it. */
+static void
+wake(void)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	size_t n;
+
+	if (wake_fd < 0 && (wake_fd = socket(AF_UNIX, SOCK_DGRAM |
+	    SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
+		return;
+	/* abstract: a leading NUL; the name as the capture wrote it */
+	n = strnlen(shm_hdr->wake, TCPR_SHM_WAKELEN - 1);
+	if (n == 0)
+		return;
+	memcpy(a.sun_path + 1, shm_hdr->wake, n);
+	(void)sendto(wake_fd, "w", 1, MSG_DONTWAIT, (struct sockaddr *)&a,
+	    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n));
 }
 
 /* The tuple of fd, the service's side local; v4-mapped as IPv4. */
@@ -123,7 +150,7 @@ shm_enter(int fd, struct conn *c)
 	uint8_t fam;
 	int tries;
 
-	if (!shm_tried)
+	if (shm == NULL)
 		shm_map();
 	if (shm == NULL || tuple(fd, &fam, &lp, &pp, la, pa) < 0)
 		return;
@@ -172,9 +199,12 @@ shm_enter(int fd, struct conn *c)
 static void
 publish(struct conn *c)
 {
-	if (c->slot)
-		__atomic_store_n(&c->slot->consumed, c->consumed,
-		    __ATOMIC_RELEASE);
+	if (c->slot == NULL)
+		return;
+	__atomic_store_n(&c->slot->consumed, c->consumed, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&c->slot->waiting, __ATOMIC_SEQ_CST) &&
+	    __atomic_exchange_n(&c->slot->waiting, 0, __ATOMIC_SEQ_CST))
+		wake();
 }
 
 static struct conn *

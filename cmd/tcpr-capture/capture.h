@@ -12,6 +12,7 @@ struct capture_opts {
 	uint16_t queue;		/* -Q netfilter queue number */
 	long adopt;		/* -P pid: its sessions are followed too */
 	const char *consumed;	/* -C file: the consumed table (exact mode) */
+	int realtime;		/* -R: SCHED_RR, locked memory */
 };
 
 #include <sys/types.h>

@@ -14,7 +14,7 @@
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: tcpr-capture [-nqvVx] [-C file] [-P pid] [-Q queue] [-t ms] -p port "
+	fprintf(stderr, "usage: tcpr-capture [-nqRvVx] [-C file] [-P pid] [-Q queue] [-t ms] -p port "
 	    "| tcpr-capture [-nqvV] [-p port] snap pid ...\n");
 	exit(EXIT_BAD);
 }
@@ -26,7 +26,7 @@ main(int argc, char **argv)
 	int c;
 
 	err_init(argv[0]);
-	while ((c = getopt(argc, argv, "C:nP:p:qQ:t:vVx")) != -1) {
+	while ((c = getopt(argc, argv, "C:nP:p:qQ:Rt:vVx")) != -1) {
 		switch (c) {
 		case 'C':
 			o.consumed = optarg;
@@ -43,6 +43,9 @@ main(int argc, char **argv)
 			o.port = (uint16_t)v;
 			break;
 		}
+		case 'R':
+			o.realtime = 1;
+			break;
 		case 'q':
 			err_verbose = -1;
 			break;

@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -19,6 +20,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
@@ -500,6 +503,24 @@ diag_cb(const struct nlmsghdr *nlh, void *data)
 		total--;
 	una = ti->tcpi_bytes_acked < total ? ti->tcpi_bytes_acked : total;
 	rcv = ti->tcpi_bytes_received - ((fl & TCPR_F_FIN_IN) ? 1 : 0);
+	if (popts->exact) {
+		/*
+		 * The exact mode takes offsets and flags from the segments
+		 * it queues: every outgoing one, but of the peer's only SYN,
+		 * FIN and RST. What the peer acknowledged comes from here; a
+		 * value that lags only makes a restore offer the peer some
+		 * bytes it has, which it drops.
+		 */
+		una = ti->tcpi_bytes_acked;
+		if (una > x->s.snd_nxt)
+			una = x->s.snd_nxt;
+		if (una > x->s.snd_una) {
+			x->s.snd_una = una;
+			x->s.snd_wnd = ti->tcpi_snd_wnd;
+			emit(x, 0);
+		}
+		return MNL_CB_OK;
+	}
 	if (rcv < x->s.rcv || una < x->s.snd_una || total < x->s.snd_nxt)
 		return MNL_CB_OK;	/* a stale reading */
 	x->s.rcv = rcv;
@@ -619,6 +640,7 @@ struct held {
 
 static struct tcpr_shm_slot *shm;
 static uint32_t shm_n;
+static int wake_fd = -1;
 static struct held *hq;
 static size_t hn, hcap;
 static uint32_t *passed;	/* ids accepted while some are held */
@@ -661,13 +683,44 @@ consumed_open(const char *path)
 	}
 	shm = (struct tcpr_shm_slot *)(h + 1);
 	shm_n = TCPR_SHM_SLOTS;
+	{
+		/* where libtcpr wakes us: an abstract name of our own */
+		struct sockaddr_un a = { .sun_family = AF_UNIX };
+		char name[TCPR_SHM_WAKELEN];
+		int n = snprintf(name, sizeof name, "tcpr-capture-%ld-%u",
+		    (long)getpid(), (unsigned)now_ms());
+
+		memcpy(a.sun_path + 1, name, (size_t)n);
+		if ((wake_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, 0)) < 0 || bind(wake_fd, (struct sockaddr *)&a,
+		    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n)) < 0)
+			err_die(EXIT_TEMP, "unable to open a wake socket:");
+		memset(h->wake, 0, sizeof h->wake);
+		memcpy(h->wake, name, (size_t)n);
+	}
 }
 
-/* 1 if segment p of session x would acknowledge unconsumed input. */
+/* 1 if p acknowledges beyond consumed input offset c */
+static int
+beyond(const struct sess *x, const struct pkt *p, uint64_t c)
+{
+	uint32_t allowed = x->s.rcv_isn + 1 + (uint32_t)c;
+
+	/* all input before the peer's FIN consumed: the FIN too */
+	if (x->peer_fin && allowed == x->peer_fin_seq)
+		allowed++;
+	return (int32_t)(p->ack - allowed) > 0;
+}
+
+/*
+ * 1 if segment p of session x would acknowledge unconsumed input; then
+ * the session's waiting flag is set, so that the application's next mark
+ * wakes us.
+ */
 static int
 must_hold(const struct sess *x, const struct pkt *p)
 {
-	const struct tcpr_shm_slot *e;
+	struct tcpr_shm_slot *e;
 	uint32_t allowed;
 
 	if (!(p->flags & TH_ACK) || (p->flags & (TH_SYN | TH_RST)))
@@ -678,15 +731,13 @@ must_hold(const struct sess *x, const struct pkt *p)
 		if (now_ms() - x->born >= GRACE_MS)
 			return 0;
 		allowed = x->s.rcv_isn + 1;
-	} else {
-		uint64_t c = __atomic_load_n(&e->consumed, __ATOMIC_ACQUIRE);
-
-		allowed = x->s.rcv_isn + 1 + (uint32_t)c;
-		/* all input before the peer's FIN consumed: the FIN too */
-		if (x->peer_fin && allowed == x->peer_fin_seq)
-			allowed++;
+		return (int32_t)(p->ack - allowed) > 0;
 	}
-	return (int32_t)(p->ack - allowed) > 0;
+	if (!beyond(x, p, __atomic_load_n(&e->consumed, __ATOMIC_ACQUIRE)))
+		return 0;
+	/* then ask to be woken, and look again (the mark may be just in) */
+	__atomic_store_n(&e->waiting, 1, __ATOMIC_SEQ_CST);
+	return beyond(x, p, __atomic_load_n(&e->consumed, __ATOMIC_SEQ_CST));
 }
 
 static void
@@ -807,6 +858,18 @@ verdict_each(uint16_t qnum)
 static void
 verdicts(uint16_t qnum)
 {
+	size_t i;
+
+	if (hn == 0 && pn > 0) {
+		/* nothing held any more: one batch verdict covers them all */
+		if (!have_id)
+			last_id = passed[0];
+		for (i = 0; i < pn; i++)
+			if ((int32_t)(passed[i] - last_id) > 0)
+				last_id = passed[i];
+		have_id = 1;
+		pn = 0;
+	}
 	verdict_batch(qnum);
 	verdict_each(qnum);
 }
@@ -934,6 +997,10 @@ rules(const struct capture_opts *o, int add)
 		const char *n[] = { t, "-w", "-N", chain, NULL };
 		const char *cheap[] = { t, "-w", "-A", chain, "-p", "tcp",
 		    "--tcp-flags", "SYN,FIN,RST", "NONE", "-j", "RETURN", NULL };
+		/* exact: every outgoing segment, of the peer's the control ones */
+		const char *exact[] = { t, "-w", "-A", chain, "-p", "tcp",
+		    "--dport", port, "--tcp-flags", "SYN,FIN,RST", "NONE", "-j",
+		    "RETURN", NULL };
 		const char *q[] = { t, "-w", "-A", chain, "-j", "NFQUEUE",
 		    "--queue-num", qnum, "--queue-bypass", NULL };
 		const char *iin[] = { t, "-w", "-I", "INPUT", "-p", "tcp",
@@ -950,7 +1017,8 @@ rules(const struct capture_opts *o, int add)
 		run(t, x, 1);
 		if (!add)
 			continue;
-		if (run(t, n, 0) != 0 || (!o->exact && run(t, cheap, 0) != 0) ||
+		if (run(t, n, 0) != 0 ||
+		    run(t, o->exact ? exact : cheap, 0) != 0 ||
 		    run(t, q, 0) != 0 || run(t, iin, 0) != 0 ||
 		    run(t, iout, 0) != 0) {
 			rules(o, 0);
@@ -982,12 +1050,23 @@ capture_run(const struct capture_opts *o)
 	queue_open(o->queue);
 	if (o->consumed)
 		consumed_open(o->consumed);
-	if (!o->exact) {
-		if ((diag = mnl_socket_open(NETLINK_SOCK_DIAG)) == NULL ||
-		    mnl_socket_bind(diag, 0, MNL_SOCKET_AUTOPID) < 0)
-			err_die(EXIT_TEMP, "sock_diag:");
-	}
+	if ((diag = mnl_socket_open(NETLINK_SOCK_DIAG)) == NULL ||
+	    mnl_socket_bind(diag, 0, MNL_SOCKET_AUTOPID) < 0)
+		err_die(EXIT_TEMP, "sock_diag:");
 	rules(o, 1);
+	if (o->realtime) {
+		/*
+		 * In the exact mode every outgoing segment waits for us: a
+		 * capture that waits for a CPU stalls the service.
+		 */
+		struct sched_param sp = { .sched_priority = 10 };
+
+		if (sched_setscheduler(0, SCHED_RR | SCHED_RESET_ON_FORK,
+		    &sp) == -1)
+			err_warn("unable to run with real-time priority:");
+		else if (mlockall(MCL_CURRENT | MCL_FUTURE) == -1)
+			err_debug("unable to lock memory:");
+	}
 	if (o->adopt) {
 		/* after the rules: no segment falls between snapshot and queue */
 		int n = 0;
@@ -1002,13 +1081,22 @@ capture_run(const struct capture_opts *o)
 	fd = mnl_socket_get_fd(qsock);
 	last_info = last_refresh = now_ms();
 	while (!stop) {
-		struct pollfd p = { fd, POLLIN, 0 };
+		struct pollfd p = { fd, POLLIN, 0 }, w = { wake_fd, POLLIN, 0 };
+		struct pollfd pv[2] = { p, w };
 		uint64_t now;
 		int k;
 
-		/* held segments wait for the application: look every ms */
-		if (poll(&p, 1, hn ? 1 : o->interval) < 0 && errno != EINTR)
+		/* held segments: the application wakes us; look every ms too */
+		if (poll(pv, wake_fd >= 0 ? 2 : 1, hn ? 1 : o->interval) < 0 &&
+		    errno != EINTR)
 			break;
+		p = pv[0];
+		if (wake_fd >= 0 && (pv[1].revents & POLLIN)) {
+			char b[64];
+
+			while (recv(wake_fd, b, sizeof b, MSG_DONTWAIT) > 0)
+				;
+		}
 		for (k = 0; k < 64 && (p.revents & POLLIN); k++) {
 			ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
 
