@@ -100,7 +100,10 @@ static size_t utabcap, utabn;
 static int hon[NH], pon[NP];	/* fast paths found to agree */
 static int heid_mode;		/* 0 undecided, 1 fast, 2 net-snmp's */
 static EVP_CIPHER *ciph[NP];
-static struct kent *tab;
+static struct kslot {
+	uint64_t h;
+	struct kent *e;
+} *tab;
 static size_t tabcap, tabn;
 static unsigned long long nfast, nslow;
 
@@ -169,30 +172,38 @@ usmfast_flush(void)
 {
 	size_t i;
 
-	for (i = 0; i < tabcap; i++)
-		if (tab[i].used && tab[i].cc != NULL)
-			EVP_CIPHER_CTX_free(tab[i].cc);
-	if (tab != NULL) {
-		OPENSSL_cleanse(tab, tabcap * sizeof *tab);
-		free(tab);
+	for (i = 0; i < tabcap; i++) {
+		struct kent *e = tab[i].e;
+		if (e == NULL)
+			continue;
+		if (e->cc != NULL)
+			EVP_CIPHER_CTX_free(e->cc);
+		OPENSSL_cleanse(e, sizeof *e);
+		free(e);
 	}
+	free(tab);
 	tab = NULL;
 	tabcap = tabn = 0;
 }
 
 static void hmac_setup(struct kent *e);
 
-/* The cached state for (kind, key), made on first use; NULL if none. */
+/*
+ * The cached state for (kind, key), made on first use; NULL if none.
+ * The table holds hashes and pointers only: a probe touches 16 bytes,
+ * not a whole entry (two digest states, ~600 bytes).
+ */
 static struct kent *
 lookup(int kind, const u_char *key, u_int keylen)
 {
 	size_t i, mask;
+	uint64_t h = fnv(kind, key, keylen);
 	struct kent *e;
 
-	if (keylen > sizeof tab->key)
+	if (keylen > sizeof e->key)
 		return NULL;
 	if (tabn + 1 > tabcap / 2) {
-		struct kent *old = tab;
+		struct kslot *old = tab;
 		size_t oldcap = tabcap, j;
 		if (oldcap >= 65536) {		/* keys of forgotten targets */
 			usmfast_flush();
@@ -203,30 +214,25 @@ lookup(int kind, const u_char *key, u_int keylen)
 			tab = old, tabcap = oldcap;
 			return NULL;
 		}
-		tabn = 0;
 		for (j = 0; j < oldcap; j++) {
-			if (!old[j].used)
+			if (old[j].e == NULL)
 				continue;
 			mask = tabcap - 1;
-			for (i = fnv(old[j].kind, old[j].key, old[j].keylen) & mask;
-			    tab[i].used; i = (i + 1) & mask)
+			for (i = old[j].h & mask; tab[i].e != NULL; i = (i + 1) & mask)
 				;
 			tab[i] = old[j];
-			tabn++;
 		}
-		if (old != NULL) {
-			OPENSSL_cleanse(old, oldcap * sizeof *old);
-			free(old);
-		}
+		free(old);
 	}
 	mask = tabcap - 1;
-	for (i = fnv(kind, key, keylen) & mask; tab[i].used; i = (i + 1) & mask) {
-		e = &tab[i];
-		if (e->kind == kind && e->keylen == keylen &&
+	for (i = h & mask; tab[i].e != NULL; i = (i + 1) & mask) {
+		e = tab[i].e;
+		if (tab[i].h == h && e->kind == kind && e->keylen == keylen &&
 		    memcmp(e->key, key, keylen) == 0)
 			return e;
 	}
-	e = &tab[i];
+	if ((e = calloc(1, sizeof *e)) == NULL)
+		return NULL;
 	e->used = 1, e->kind = kind, e->keylen = keylen;
 	memcpy(e->key, key, keylen);
 	if (kind < NH) {
@@ -238,9 +244,11 @@ lookup(int kind, const u_char *key, u_int keylen)
 		    (kind & K_ENC) != 0, NULL) != 1) {
 			EVP_CIPHER_CTX_free(e->cc);
 			OPENSSL_cleanse(e, sizeof *e);
+			free(e);
 			return NULL;
 		}
 	}
+	tab[i].h = h, tab[i].e = e;
 	tabn++;
 	return e;
 }
