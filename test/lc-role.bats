@@ -344,3 +344,34 @@ slots() {
 	slots 2 | diff "$R/lb.slots" -
 	[ ! -s "$R/follow.err" ]
 }
+
+@test "follow -R (real-time): events applied, a table flushed under it rebuilt by the next event, the state written on exit" {
+	run -0 hx 2 $LC_ROLE -d nft -s "$R/st" apply -f "$R/web.role"
+	mkfifo "$R/ev"
+	exec 5<>"$R/ev"
+	hx 2 $LC_ROLE -R -s "$R/st" -t 0 follow -f "$R/web.role" <&5 \
+	    >"$R/follow.out" 2>"$R/follow.err" 3>&- &
+	echo $! >"$BATS_TEST_TMPDIR/follow.pid"
+	echo "event=rs-down rs=rs3 addr=192.0.2.5 reason=timeout" >&5
+	wait_until 10000 grep -qx "event=removed rs=rs3" "$R/follow.out"
+	echo "event=weight rs=rs2 weight=4" >&5
+	wait_until 10000 grep -qE "^event=weight rs=rs2 weight=4 us=[0-9]+$" "$R/follow.out"
+	run -0 hx 2 $LC_ROLE -s "$R/st" check
+	# Someone flushes the table: the next event's change cannot be made
+	# in place, so the whole table is put back.
+	hx 2 nft delete table netdev nonstop
+	echo "event=weight rs=rs1 weight=2" >&5
+	wait_until 10000 grep -qE "^event=weight rs=rs1 weight=2 us=[0-9]+$" "$R/follow.out"
+	bg_stop follow
+	exec 5>&-
+	cat "$R/follow.out" "$R/follow.err"
+	run -0 hx 2 $LC_ROLE -s "$R/st" check
+	run -0 hx 2 $LC_ROLE -s "$R/st" show
+	[[ $output == *"rs=rs1 service=web vip=192.0.2.100 addr=192.0.2.3 port=80 weight=2"* ]]
+	[[ $output == *"rs=rs2 service=web vip=192.0.2.100 addr=192.0.2.4 port=80 weight=4"* ]]
+	[[ $output != *"rs=rs3 "* ]]
+	# The state file holds the same (what a restart starts from).
+	grep -q "^rs=rs1 .*weight=2" "$R/st/state"
+	grep -q "^rs=rs2 .*weight=4" "$R/st/state"
+	run -1 grep -q "^rs=rs3 " "$R/st/state"
+}

@@ -24,7 +24,7 @@
 
 #define STATEDIR "/var/lib/nonstop/lc-role"
 
-static int opt_n, opt_q, opt_A;
+static int opt_n, opt_q, opt_A, opt_R;
 static const char *opt_dp, *opt_if, *opt_role, *opt_file;
 static const char *statedir = STATEDIR;
 static long drain_ms = 30000;
@@ -33,7 +33,7 @@ static char statepath[4096];
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: %s [-AnqvV] [-d nft|ipvs] [-i interface] "
+	fprintf(stderr, "usage: %s [-AnqRvV] [-d nft|ipvs] [-i interface] "
 	    "[-r role] [-s statedir] [-t drain_ms] apply|check|show|undo|follow "
 	    "[-f rolefile]\n", err_prog);
 	exit(EXIT_BAD);
@@ -342,6 +342,39 @@ drop_privs(void)
 
 /* --- follow ------------------------------------------------------------ */
 
+/* The state file of follow, a copy of its table (for the saver thread). */
+static void *
+snap_state(void *arg)
+{
+	const struct state *s = arg;
+	struct state *c = malloc(sizeof *c);
+
+	if (c == NULL)
+		return NULL;
+	/* Only the table changes in follow; the rest is shared. */
+	*c = *s;
+	if (dp_table_copy(&c->table, &s->table) == -1) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void
+save_state(void *snap)
+{
+	struct state *c = snap;
+
+	if (c == NULL) {
+		err_warn("unable to write %s: out of memory", statepath);
+		return;
+	}
+	if (state_save(statepath, c) == -1)
+		err_warn("unable to write %s:", statepath);
+	dp_table_free(&c->table);
+	free(c);
+}
+
 struct drain {
 	char rs[ROLE_NAMELEN];
 	long long until;
@@ -424,7 +457,7 @@ static int
 follow(struct nl *nl, struct dp *dp, struct state *s, const struct role *r)
 {
 	struct dp_table applied;
-	int dirty = 0;
+	struct saver *sv;
 	struct drain *dr = NULL;
 	size_t ndr = 0, i;
 	int *weight;		/* configured weight per role rs */
@@ -447,6 +480,8 @@ follow(struct nl *nl, struct dp *dp, struct state *s, const struct role *r)
 	if (dp_table_copy(&applied, &s->table) == -1)
 		err_die(EXIT_TEMP, "out of memory");
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if ((sv = saver_start(snap_state, save_state, s)) == NULL)
+		err_die(EXIT_TEMP, "unable to start the state writer:");
 	while (!stop) {
 		struct pollfd pfd = { 0, POLLIN, 0 };
 		long long t = now_ms(), next = -1;
@@ -466,6 +501,7 @@ follow(struct nl *nl, struct dp *dp, struct state *s, const struct role *r)
 			}
 		}
 		/* One drained server at a time, each with its own line. */
+		saver_lock(sv);
 		for (i = 0; i < ndr && !changed; i++) {
 			char gone[ROLE_NAMELEN];
 			if (dr[i].until > t)
@@ -480,10 +516,12 @@ follow(struct nl *nl, struct dp *dp, struct state *s, const struct role *r)
 				err_warn("%s", dp->why);
 			} else {
 				say("event=removed rs=%s\n", gone);
-				if (state_save(statepath, s) == -1)
-					err_warn("unable to write %s:", statepath);
+				saver_unlock(sv);
+				saver_kick(sv);
+				saver_lock(sv);
 			}
 		}
+		saver_unlock(sv);
 		if (changed)
 			continue;
 		for (i = 0; i < ndr; i++)
@@ -507,6 +545,7 @@ follow(struct nl *nl, struct dp *dp, struct state *s, const struct role *r)
 			break;
 		have += (size_t)got;
 		line[have] = '\0';
+		saver_lock(sv);
 		while ((nlp = strchr(line, '\n')) != NULL) {
 			struct kv_rec rec;
 			const char *why, *ev, *name, *wv;
@@ -574,24 +613,22 @@ follow(struct nl *nl, struct dp *dp, struct state *s, const struct role *r)
 					err_warn("%s", dp->why);
 				} else {
 					say(" us=%lld\n", now_us() - t0);
-					dirty = 1;
+					saver_unlock(sv);
+					saver_kick(sv);
+					saver_lock(sv);
 				}
 			}
 next:
 			have -= (size_t)(nlp + 1 - line);
 			memmove(line, nlp + 1, have + 1);
 		}
+		saver_unlock(sv);
 		if (have == sizeof line - 1) {
 			err_warn("event line too long: dropped");
 			have = 0;
 		}
-		/* The state file once per burst of events, not per event. */
-		if (dirty && state_save(statepath, s) == -1)
-			err_warn("unable to write %s:", statepath);
-		dirty = 0;
 	}
-	if (dirty && state_save(statepath, s) == -1)
-		err_warn("unable to write %s:", statepath);
+	saver_stop(sv);
 	dp_table_free(&applied);
 	free(weight);
 	free(dr);
@@ -658,7 +695,7 @@ main(int argc, char **argv)
 	char *end;
 
 	err_init(argv[0]);
-	while ((c = getopt(argc, argv, "Ad:f:i:nqr:s:t:vV")) != -1) {
+	while ((c = getopt(argc, argv, "Ad:f:i:nqRr:s:t:vV")) != -1) {
 		switch (c) {
 		case 'A': opt_A = 1; break;
 		case 'd': opt_dp = optarg; break;
@@ -666,6 +703,7 @@ main(int argc, char **argv)
 		case 'i': opt_if = optarg; break;
 		case 'n': opt_n = 1; break;
 		case 'q': opt_q = 1; break;
+		case 'R': opt_R = 1; break;
 		case 'r': opt_role = optarg; break;
 		case 's': statedir = optarg; break;
 		case 't':
@@ -797,6 +835,9 @@ main(int argc, char **argv)
 		(void)chmod(statedir, 0755);
 	else if (errno != EEXIST)
 		err_die(EXIT_TEMP, "unable to create %s:", statedir);
+	/* Needs CAP_SYS_NICE and CAP_IPC_LOCK: before they are dropped. */
+	if (opt_R && !strcmp(cmd, "follow"))
+		rt_realtime(5);
 	drop_privs();
 
 	if (!strcmp(cmd, "undo") && old.role < 0) {

@@ -7,8 +7,12 @@
 #    10, 100 and 1,000 servers, vs one `nft -f` process making a one-slot
 #    change (the floor of any follower driving the nft command) and vs
 #    `nft -f` reloading the whole ruleset (a follower that regenerates it);
+#  - follow at 1,000 servers again with -R (real-time priority, memory
+#    locked), and end to end (stdin -> stdout) without and with -R, in the
+#    same run: the tails come from waiting for the CPU on a loaded host;
 #  - the same on IPVS in the qemu guest (software emulation: slower than
 #    real hardware), vs ipvsadm -R (apply) and ipvsadm -e (one event).
+# Set LC_BENCH_NO_IPVS=1 to leave out the guest (minutes under TCG).
 # Targets (issue 6): apply <= 200 ms; event -> change <= 5 ms.
 # Usage: test/bench/lc-role.sh [nrs] [events]   (root; NONSTOP_BIN as for the tests)
 # LC_ROLE is called unquoted on purpose (it may be "valgrind .../lc-role").
@@ -102,20 +106,31 @@ echo "nft apply $N rs, unchanged, ms: $(ms "$tmp/again")"
 echo "nft apply $N rs, every weight changed, ms: $(ms "$tmp/weights")"
 echo "peer: nft -f of the same ruleset, ms: $(ms "$tmp/nft-f")"
 
-follow_nft() {
-	local n=$1 k
+# -R where this lc-role has it (a "before" build may not).
+RT=-R
+$LC_ROLE -R -V >/dev/null 2>&1 || RT=
+
+# follow_run N [OPTS]: the events at N servers through follow, its us= figures.
+follow_run() {
+	local n=$1 o=${2:-}
 	inns $LC_ROLE -q -d nft -s "$tmp/st" apply -f "$tmp/f$n.role"
 	# One event at a time, as rs-probe sends them; drain 0: a server that
 	# goes down is removed at once and comes back through the neighbours.
 	while read -r l; do echo "$l"; sleep 0.003; done <"$tmp/ev$n" |
-	    inns $LC_ROLE -t 0 -s "$tmp/st" follow -f "$tmp/f$n.role" >"$tmp/follow$n"
-	sed -n 's/.* us=\([0-9]*\)$/\1/p' "$tmp/follow$n" >"$tmp/us$n"
-	echo "nft follow event->change, $n rs, us: $(stats "$tmp/us$n")"
+	    inns $LC_ROLE $o -t 0 -s "$tmp/st" follow -f "$tmp/f$n.role" >"$tmp/follow$n"
+	sed -n 's/.* us=\([0-9]*\)$/\1/p' "$tmp/follow$n" >"$tmp/us$n$o"
+	echo "nft follow${o:+ $o} event->change, $n rs, us: $(stats "$tmp/us$n$o")"
 	if grep -q "applied=no" "$tmp/follow$n"; then
 		echo "nft follow $n rs: some changes refused:"
 		grep "applied=no" "$tmp/follow$n" | head -n 3
 	fi
 	inns $LC_ROLE -q -s "$tmp/st" check || echo "nft follow $n rs: check found differences"
+}
+
+follow_nft() {
+	local n=$1 k
+	follow_run "$n"
+	[ "$n" != "$N" ] || [ -z "$RT" ] || follow_run "$n" -R
 	# Peers, on the table as lc-role left it.
 	inns nft list table netdev nonstop >"$tmp/ruleset$n.nft"
 	local key; key=$(sed -n 's/.*map s_\([0-9a-f_t]*\) {.*/\1/p' "$tmp/ruleset$n.nft" | head -n 1)
@@ -160,13 +175,16 @@ with open(sys.argv[1]) as evs, open(os.environ["E2E_OUT"], "w") as res:
                 res.write("%d\n" % ((time.perf_counter() - t0) * 1e6))
 p.stdin.close(); p.wait()
 EOP
-	inns $LC_ROLE -q -d nft -s "$tmp/st" apply -f "$tmp/f$N.role"
-	# A long drain: each event makes exactly one line.
-	E2E_OUT=$tmp/e2e inns python3 "$tmp/e2e.py" "$tmp/ev$N" \
-	    $LC_ROLE -t 600000 -s "$tmp/st" follow -f "$tmp/f$N.role"
-	echo "nft follow end to end (stdin -> stdout), $N rs, us: $(stats "$tmp/e2e")"
-	inns $LC_ROLE -q -s "$tmp/st" undo
+	for o in "" $RT; do
+		inns $LC_ROLE -q -d nft -s "$tmp/st" apply -f "$tmp/f$N.role"
+		# A long drain: each event makes exactly one line.
+		E2E_OUT=$tmp/e2e$o inns python3 "$tmp/e2e.py" "$tmp/ev$N" \
+		    $LC_ROLE $o -t 600000 -s "$tmp/st" follow -f "$tmp/f$N.role"
+		echo "nft follow${o:+ $o} end to end (stdin -> stdout), $N rs, us: $(stats "$tmp/e2e$o")"
+		inns $LC_ROLE -q -s "$tmp/st" undo
+	done
 fi
+[ -z "${LC_BENCH_NO_IPVS:-}" ] || exit 0
 
 # --- IPVS in the guest ---------------------------------------------------
 cat >"$tmp/guest.sh" <<EOG
