@@ -199,6 +199,35 @@ dp_table_copy(struct dp_table *dst, const struct dp_table *src)
 	return 0;
 }
 
+int
+dp_table_set(struct dp_table *dst, const struct dp_table *src)
+{
+	size_t i;
+
+	if (dst->nsvc != src->nsvc) {
+		dp_table_free(dst);
+		return dp_table_copy(dst, src);
+	}
+	for (i = 0; i < src->nsvc; i++) {
+		struct dp_rs *rs = dst->svc[i].rs;
+		/* dst's array holds at least its count: grow it only past that. */
+		if (src->svc[i].nrs > dst->svc[i].nrs || rs == NULL) {
+			size_t cap = 1;
+			while (cap < src->svc[i].nrs)
+				cap *= 2;
+			if ((rs = realloc(rs, cap * sizeof *rs)) == NULL) {
+				dp_table_free(dst);
+				errno = ENOMEM;
+				return -1;
+			}
+		}
+		dst->svc[i] = src->svc[i];
+		dst->svc[i].rs = rs;
+		memcpy(rs, src->svc[i].rs, src->svc[i].nrs * sizeof *rs);
+	}
+	return 0;
+}
+
 static void
 svc_line(FILE *f, const char *pfx, const struct dp_svc *s)
 {

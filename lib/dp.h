@@ -105,6 +105,13 @@ struct dp_rs *dp_svc_find(const struct dp_svc *s, const struct addr *a, uint16_t
 /* Deep copy; 0 or -1 ENOMEM. */
 int dp_table_copy(struct dp_table *dst, const struct dp_table *src);
 /*
+ * Make dst (a table from dp_table_copy or dp_table_set) a deep copy of
+ * src, reusing dst's arrays where it can: no allocation when the shape
+ * is the same (follow copies its table after every event). 0 or -1
+ * ENOMEM, dst then empty.
+ */
+int dp_table_set(struct dp_table *dst, const struct dp_table *src);
+/*
  * Print the changes from cur to want as lines "+ service ...", "- rs ...",
  * "~ rs ... weight=OLD->NEW"; returns how many.
  */

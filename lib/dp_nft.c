@@ -477,6 +477,71 @@ by_rem(const void *a, const void *b)
 	return by_hash(a, b);
 }
 
+/* The k-th largest (from 0) of v[0..n-1], n > k; v is reordered. */
+static unsigned long long
+kth_largest(unsigned long long *v, size_t n, size_t k)
+{
+	while (n > 1) {
+		unsigned long long piv = v[n / 2], t;
+		/* [0,gt) above piv, [gt,i) equal, [lt,n) below. */
+		size_t gt = 0, i = 0, lt = n;
+		while (i < lt) {
+			if (v[i] > piv) {
+				t = v[i], v[i] = v[gt], v[gt] = t;
+				gt++, i++;
+			} else if (v[i] < piv) {
+				lt--;
+				t = v[i], v[i] = v[lt], v[lt] = t;
+			} else {
+				i++;
+			}
+		}
+		if (k < gt) {
+			n = gt;
+		} else if (k < lt) {
+			return piv;
+		} else {
+			v += lt;
+			n -= lt;
+			k -= lt;
+		}
+	}
+	return v[0];
+}
+
+/*
+ * The rest of the slots (fewer than servers), one each to the servers
+ * with the largest remainders, ties to the smaller hash: pk is in hash
+ * order. The same as sorting by remainder, without the sort (an event
+ * at 1,000 servers spent a third of its layout sorting).
+ */
+static int
+give_rest(struct pick *pk, size_t n, size_t rest)
+{
+	unsigned long long *v, th;
+	size_t i, above = 0;
+
+	if (rest == 0)
+		return 0;
+	if ((v = malloc(n * sizeof *v)) == NULL)
+		return -1;
+	for (i = 0; i < n; i++)
+		v[i] = pk[i].rem;
+	th = kth_largest(v, n, rest - 1);
+	free(v);
+	for (i = 0; i < n; i++)
+		if (pk[i].rem > th) {
+			pk[i].quota++;
+			above++;
+		}
+	for (i = 0; i < n && above < rest; i++)
+		if (pk[i].rem == th) {
+			pk[i].quota++;
+			above++;
+		}
+	return 0;
+}
+
 /*
  * The layout of s over m slots: own[slot] is the index of its server in
  * s, ~0u when none. Every serving server (positive weight, MAC known)
@@ -523,7 +588,15 @@ layout_own(const struct dp_svc *s, unsigned m, unsigned *own)
 		while (gcd(pk[i].skip, m) != 1)
 			pk[i].skip = pk[i].skip % (m - 1) + 1;
 	}
-	if (n > 0) {
+	if (n > 0 && m - given < n) {
+		qsort(pk, n, sizeof *pk, by_hash);
+		if (give_rest(pk, n, (size_t)(m - given)) == -1) {
+			free(pk), free(act);
+			errno = ENOMEM;
+			return -1;
+		}
+	} else if (n > 0) {
+		/* Not reached (the floors lose less than one slot each). */
 		qsort(pk, n, sizeof *pk, by_rem);
 		for (i = 0; given < m; i++, given++)
 			pk[i % n].quota++;

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ifaddrs.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -447,8 +448,7 @@ push(struct dp *dp, struct state *s, struct dp_table *applied)
 {
 	if (dp_update(dp, &s->table, applied) == -1)
 		return -1;
-	dp_table_free(applied);
-	if (dp_table_copy(applied, &s->table) == -1)
+	if (dp_table_set(applied, &s->table) == -1)
 		err_die(EXIT_TEMP, "out of memory");
 	return 0;
 }
@@ -480,6 +480,13 @@ follow(struct nl *nl, struct dp *dp, struct state *s, const struct role *r)
 	if (dp_table_copy(&applied, &s->table) == -1)
 		err_die(EXIT_TEMP, "out of memory");
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	/*
+	 * Freed memory stays in the heap: an event's arrays (slots, copies
+	 * of the table) would otherwise be mapped, faulted in (and with -R
+	 * locked) and unmapped again every time.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 64 << 20);
+	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 	if ((sv = saver_start(snap_state, save_state, s)) == NULL)
 		err_die(EXIT_TEMP, "unable to start the state writer:");
 	while (!stop) {
