@@ -5,10 +5,12 @@
 #include <linux/sockios.h>
 #include <linux/tcp.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "tcpr_repair.h"
+#include "tcpr_ring.h"
 
 #define OPT_MAXSEG 2
 #define OPT_WINDOW 3
@@ -257,27 +259,12 @@ err:
 	return fail(why, step);
 }
 
-/* The second half: bind and connect (the port's shared tables), the rest. */
-int
-tcpr_repair_finish(int fd, const struct tcpr_sess *s, uint32_t ts_add,
-    int flags, const char **why)
+/* The repair options the handshake agreed: into opt[], their count. */
+static int
+repair_opts(const struct tcpr_sess *s, struct tcp_repair_opt *opt)
 {
-	struct sockaddr_storage ss;
-	struct tcp_repair_opt opt[4];
-	struct tcp_repair_window w;
-	socklen_t sl;
-	uint32_t rcv_nxt = tcpr_sess_rcv_nxt(s);
-	const char *step;
-	int n = 0, e;
+	int n = 0;
 
-	step = "bind";
-	sl = sa_put(s->family, s->laddr, s->lport, &ss);
-	if (bind(fd, (struct sockaddr *)&ss, sl) < 0)
-		goto err;
-	step = "connect";
-	sl = sa_put(s->family, s->paddr, s->pport, &ss);
-	if (connect(fd, (struct sockaddr *)&ss, sl) < 0)
-		goto err;
 	opt[n].opt_code = OPT_MAXSEG;
 	opt[n++].opt_val = s->mss;
 	if (s->flags & TCPR_F_WSCALE) {
@@ -292,34 +279,72 @@ tcpr_repair_finish(int fd, const struct tcpr_sess *s, uint32_t ts_add,
 		opt[n].opt_code = OPT_TIMESTAMP;
 		opt[n++].opt_val = 0;
 	}
+	return n;
+}
+
+/*
+ * The timestamp clock: never below what the peer has seen (PAWS would
+ * drop us). Since Linux 6.7 the low bit selects microsecond timestamps
+ * (tcp_usec_ts): keep it clear, the clock runs in ms.
+ */
+static uint32_t
+repair_ts(const struct tcpr_sess *s, uint32_t ts_add)
+{
+	return (s->tsval + ts_add) & ~1u;
+}
+
+/* The window as it was; 0 when the record has none (leave the default). */
+static int
+repair_window(const struct tcpr_sess *s, struct tcp_repair_window *w)
+{
+	uint32_t rcv_nxt = tcpr_sess_rcv_nxt(s);
+
+	if (!s->snd_wnd || !s->rcv_wnd)
+		return 0;
+	w->snd_wl1 = rcv_nxt;
+	w->snd_wnd = s->snd_wnd;
+	w->max_window = s->snd_wnd;
+	w->rcv_wnd = s->rcv_wnd;
+	w->rcv_wup = rcv_nxt;
+	return 1;
+}
+
+/* The second half: bind and connect (the port's shared tables), the rest. */
+int
+tcpr_repair_finish(int fd, const struct tcpr_sess *s, uint32_t ts_add,
+    int flags, const char **why)
+{
+	struct sockaddr_storage ss;
+	struct tcp_repair_opt opt[4];
+	struct tcp_repair_window w;
+	socklen_t sl;
+	const char *step;
+	int n, e;
+
+	step = "bind";
+	sl = sa_put(s->family, s->laddr, s->lport, &ss);
+	if (bind(fd, (struct sockaddr *)&ss, sl) < 0)
+		goto err;
+	step = "connect";
+	sl = sa_put(s->family, s->paddr, s->pport, &ss);
+	if (connect(fd, (struct sockaddr *)&ss, sl) < 0)
+		goto err;
+	n = repair_opts(s, opt);
 	step = "TCP_REPAIR_OPTIONS";
 	if (setsockopt(fd, IPPROTO_TCP, TCP_REPAIR_OPTIONS, opt,
 	    (socklen_t)(n * sizeof opt[0])) < 0)
 		goto err;
 	if (s->flags & TCPR_F_TS) {
-		/* Never below what the peer has seen: PAWS would drop us. */
-		uint32_t ts = s->tsval + ts_add;
-
-		/*
-		 * Since Linux 6.7 the low bit selects microsecond timestamps
-		 * (tcp_usec_ts): keep it clear, the clock runs in ms.
-		 */
-		ts &= ~1u;
+		uint32_t ts = repair_ts(s, ts_add);
 
 		step = "TCP_TIMESTAMP";
 		if (setsockopt(fd, IPPROTO_TCP, TCP_TIMESTAMP, &ts, sizeof ts) < 0)
 			goto err;
 	}
-	if (s->snd_wnd && s->rcv_wnd) {
-		w.snd_wl1 = rcv_nxt;
-		w.snd_wnd = s->snd_wnd;
-		w.max_window = s->snd_wnd;
-		w.rcv_wnd = s->rcv_wnd;
-		w.rcv_wup = rcv_nxt;
-		step = "TCP_REPAIR_WINDOW";
-		if (setsockopt(fd, IPPROTO_TCP, TCP_REPAIR_WINDOW, &w, sizeof w) < 0)
-			goto err;
-	}
+	step = "TCP_REPAIR_WINDOW";
+	if (repair_window(s, &w) &&
+	    setsockopt(fd, IPPROTO_TCP, TCP_REPAIR_WINDOW, &w, sizeof w) < 0)
+		goto err;
 	/* (the repair queue selector matters only in repair mode: left as is) */
 	if (flags & TCPR_RESTORE_KEEP)
 		return fd;
@@ -351,4 +376,312 @@ tcpr_repair_restore(const struct tcpr_sess *s, uint32_t ts_add, int flags,
 	int fd = tcpr_repair_prepare(s, flags, why);
 
 	return fd < 0 ? -1 : tcpr_repair_finish(fd, s, ts_add, flags, why);
+}
+
+/*
+ * The same restore through io_uring, a batch of sessions at a time, in
+ * rounds: each round queues one step (the order above) for every session
+ * of the batch that has not failed, and submits them with one
+ * io_uring_enter. Rounds rather than a linked chain per session: a link
+ * passes each next request through task work, which cost more here than
+ * the system call it saves. Every setsockopt is a uring_cmd that reads
+ * its value when it runs: the values live in slots until the round ends.
+ */
+enum {
+	S_SOCKET, S_REPAIR, S_TRANSPARENT, S_QRECV, S_SEQRECV, S_QSEND,
+	S_SEQSEND, S_MAXSEG, S_BIND, S_CONNECT, S_OPTIONS, S_TS, S_WINDOW,
+	S_OFF, S_REUSE, S_N
+};
+static const char *const step_name[S_N] = {
+	"socket", "TCP_REPAIR on", "IP_TRANSPARENT", "TCP_QUEUE_SEQ",
+	"TCP_QUEUE_SEQ", "TCP_QUEUE_SEQ", "TCP_QUEUE_SEQ", "TCP_MAXSEG",
+	"bind", "connect", "TCP_REPAIR_OPTIONS", "TCP_TIMESTAMP",
+	"TCP_REPAIR_WINDOW", "TCP_REPAIR off", "SO_REUSEADDR",
+};
+
+
+struct slot {
+	struct sockaddr_storage la, pa;
+	socklen_t ll, pl;
+	struct tcp_repair_opt opt[4];
+	struct tcp_repair_window w;
+	uint32_t rcv_nxt, snd, ts;
+	int mss, nopt, has_w, fd, step, err;
+};
+
+static const int v_one = 1, v_on = TCP_REPAIR_ON, v_off = TCP_REPAIR_OFF,
+    v_off_nowp = TCP_REPAIR_OFF_NO_WP, v_qrecv = TCP_RECV_QUEUE,
+    v_qsend = TCP_SEND_QUEUE;
+
+static void
+slot_fill(struct slot *x, const struct tcpr_sess *s, uint32_t ts_add,
+    int flags)
+{
+	x->fd = -1;
+	x->step = -1;
+	x->err = 0;
+	x->rcv_nxt = tcpr_sess_rcv_nxt(s);
+	x->snd = tcpr_sess_snd_una(s);
+	if (!(flags & TCPR_RESTORE_UNA))
+		x->snd += (uint32_t)(s->snd_nxt - s->snd_una);
+	x->mss = s->mss;
+	x->ll = sa_put(s->family, s->laddr, s->lport, &x->la);
+	x->pl = sa_put(s->family, s->paddr, s->pport, &x->pa);
+	x->nopt = repair_opts(s, x->opt);
+	x->ts = repair_ts(s, ts_add);
+	x->has_w = repair_window(s, &x->w);
+}
+
+/*
+ * Step st of a session: what it sets (level, name, value, length) when
+ * it is a setsockopt; 0 when the session skips it, 1 a setsockopt, 2
+ * another call.
+ */
+static int
+step_opt(const struct slot *x, const struct tcpr_sess *s, int st,
+    int flags, int *level, int *name, const void **val, unsigned *len)
+{
+	*level = IPPROTO_TCP;
+	*len = sizeof(int);
+	switch (st) {
+	case S_SOCKET:
+	case S_BIND:
+	case S_CONNECT:
+		return 2;
+	case S_REPAIR:
+		*name = TCP_REPAIR;
+		*val = &v_on;
+		return 1;
+	case S_TRANSPARENT:
+		if (flags & TCPR_RESTORE_LOCAL)
+			return 0;
+		*level = s->family == AF_INET ? IPPROTO_IP : IPPROTO_IPV6;
+		*name = s->family == AF_INET ? IP_TRANSPARENT : IPV6_TRANSPARENT;
+		*val = &v_one;
+		return 1;
+	case S_QRECV:
+	case S_QSEND:
+		*name = TCP_REPAIR_QUEUE;
+		*val = st == S_QRECV ? &v_qrecv : &v_qsend;
+		return 1;
+	case S_SEQRECV:
+	case S_SEQSEND:
+		*name = TCP_QUEUE_SEQ;
+		*val = st == S_SEQRECV ? &x->rcv_nxt : &x->snd;
+		return 1;
+	case S_MAXSEG:
+		*name = TCP_MAXSEG;
+		*val = &x->mss;
+		return 1;
+	case S_OPTIONS:
+		*name = TCP_REPAIR_OPTIONS;
+		*val = x->opt;
+		*len = (unsigned)(x->nopt * sizeof x->opt[0]);
+		return 1;
+	case S_TS:
+		if (!(s->flags & TCPR_F_TS))
+			return 0;
+		*name = TCP_TIMESTAMP;
+		*val = &x->ts;
+		return 1;
+	case S_WINDOW:
+		if (!x->has_w)
+			return 0;
+		*name = TCP_REPAIR_WINDOW;
+		*val = &x->w;
+		*len = sizeof x->w;
+		return 1;
+	case S_OFF:
+		if (flags & TCPR_RESTORE_KEEP)
+			return 0;
+		*name = TCP_REPAIR;
+		*val = (flags & TCPR_RESTORE_PROBE) ? &v_off : &v_off_nowp;
+		return 1;
+	case S_REUSE:
+		if (flags & TCPR_RESTORE_KEEP)
+			return 0;
+		*level = SOL_SOCKET;
+		*name = SO_REUSEADDR;
+		*val = &v_one;
+		return 1;
+	}
+	return 0;
+}
+
+/* Queue step st of a session (tag: its user_data); 1, or 0 if none. */
+static int
+step_sqe(struct tcpr_ring *r, uint64_t tag, const struct slot *x,
+    const struct tcpr_sess *s, int st, int flags)
+{
+	struct io_uring_sqe *q;
+	const void *val = NULL;
+	unsigned len;
+	int level, name, how = step_opt(x, s, st, flags, &level, &name, &val,
+	    &len);
+
+	if (how == 0)
+		return 0;
+	q = tcpr_ring_sqe(r);	/* a round never holds more than the ring */
+	if (how == 1)
+		tcpr_ring_prep_setsockopt(q, x->fd, level, name, val, len);
+	else if (st == S_SOCKET) {
+		q->opcode = TCPR_OP_SOCKET;
+		q->fd = s->family;
+		q->off = SOCK_STREAM;
+		q->len = IPPROTO_TCP;
+	} else {
+		q->opcode = st == S_BIND ? TCPR_OP_BIND : IORING_OP_CONNECT;
+		q->fd = x->fd;
+		q->addr = (uint64_t)(uintptr_t)(st == S_BIND ? &x->la : &x->pa);
+		q->addr2 = st == S_BIND ? x->ll : x->pl;
+	}
+	q->user_data = tag | (uint64_t)st;
+	return 1;
+}
+
+/* Step st the old way, when the ring gave up in the middle of a batch. */
+static int
+step_call(struct slot *x, const struct tcpr_sess *s, int st, int flags)
+{
+	const void *val = NULL;
+	unsigned len;
+	int level, name, how = step_opt(x, s, st, flags, &level, &name, &val,
+	    &len);
+
+	if (how == 0)
+		return 0;
+	if (how == 1)
+		return setsockopt(x->fd, level, name, val, len);
+	if (st == S_SOCKET)
+		return (x->fd = socket(s->family, SOCK_STREAM, IPPROTO_TCP));
+	if (st == S_BIND)
+		return bind(x->fd, (struct sockaddr *)&x->la, x->ll);
+	return connect(x->fd, (struct sockaddr *)&x->pa, x->pl);
+}
+
+/* Can this kernel do it all? The opcodes, then one setsockopt for real. */
+static int
+ring_usable(struct tcpr_ring *r)
+{
+	static const uint8_t ops[] = { TCPR_OP_SOCKET, TCPR_OP_URING_CMD,
+	    TCPR_OP_BIND, IORING_OP_CONNECT };
+	struct io_uring_sqe *q;
+	struct io_uring_cqe *c;
+	socklen_t l;
+	int fd, v = 0, ok = 0;
+
+	if (!tcpr_ring_has(r, ops, sizeof ops))
+		return 0;
+	if ((fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		return 0;
+	q = tcpr_ring_sqe(r);
+	tcpr_ring_prep_setsockopt(q, fd, SOL_SOCKET, SO_REUSEADDR, &v_one,
+	    sizeof v_one);
+	if (tcpr_ring_submit_wait(r, 1) == 0 && (c = tcpr_ring_cqe(r))) {
+		l = sizeof v;
+		ok = c->res == 0 && getsockopt(fd, SOL_SOCKET, SO_REUSEADDR,
+		    &v, &l) == 0 && v == 1;
+		tcpr_ring_cqe_seen(r);
+	}
+	close(fd);
+	return ok;
+}
+
+#define RING_ENTRIES 2048	/* sessions per batch: an SQE each per round */
+
+int
+tcpr_repair_restore_ring(const struct tcpr_sess *v, size_t n,
+    uint32_t ts_add, const uint64_t *age, int flags, int *fd,
+    const char **why, int *err, size_t *done)
+{
+	struct tcpr_ring r;
+	struct io_uring_cqe *c;
+	struct slot *x;
+	size_t b, k, m;
+	unsigned nq;
+	int st, e = 0, broken = 0;
+
+	*done = 0;
+	if (tcpr_ring_open(&r, RING_ENTRIES) < 0)
+		return -1;
+	if (!ring_usable(&r)) {
+		tcpr_ring_close(&r);
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	if ((x = calloc(RING_ENTRIES, sizeof *x)) == NULL) {
+		tcpr_ring_close(&r);
+		return -1;
+	}
+	for (b = 0; b < n && !broken; b += m) {
+		m = n - b < RING_ENTRIES ? n - b : RING_ENTRIES;
+		for (k = 0; k < m; k++)
+			slot_fill(&x[k], &v[b + k], ts_add +
+			    (uint32_t)(age ? age[b + k] : 0), flags);
+		for (st = 0; st < S_N; st++) {
+			for (k = 0, nq = 0; k < m; k++)
+				if (x[k].step < 0 && (st == S_SOCKET || x[k].fd >= 0))
+					nq += (unsigned)step_sqe(&r,
+					    (uint64_t)k << 8, &x[k], &v[b + k],
+					    st, flags);
+			if (nq == 0)
+				continue;
+			if (tcpr_ring_submit_wait(&r, nq) < 0) {
+				/*
+				 * Nothing of this round was taken: finish the
+				 * batch with system calls, then stop using
+				 * the ring.
+				 */
+				e = errno;
+				broken = 1;
+				break;
+			}
+			while ((c = tcpr_ring_cqe(&r))) {
+				k = (size_t)(c->user_data >> 8);
+				if (c->res < 0) {
+					x[k].step = st;
+					x[k].err = -c->res;
+				} else if (st == S_SOCKET)
+					x[k].fd = c->res;
+				tcpr_ring_cqe_seen(&r);
+			}
+		}
+		for (; st < S_N; st++)
+			for (k = 0; k < m; k++)
+				if (x[k].step < 0 && (st == S_SOCKET ?
+				    x[k].fd < 0 : x[k].fd >= 0) &&
+				    step_call(&x[k], &v[b + k], st, flags) < 0) {
+					x[k].step = st;
+					x[k].err = errno;
+				}
+		for (k = 0; k < m; k++) {
+			const struct tcpr_sess *s = &v[b + k];
+
+			/* no io_uring: its shutdown would go to a worker */
+			if (x[k].step < 0 && (s->flags & TCPR_F_FIN_OUT) &&
+			    !(flags & TCPR_RESTORE_KEEP) &&
+			    shutdown(x[k].fd, SHUT_WR) < 0) {
+				why[b + k] = "shutdown";
+				err[b + k] = errno;
+				close(x[k].fd);
+				fd[b + k] = -1;
+			} else if (x[k].step >= 0) {
+				/* in repair mode still (or never out): silent */
+				if (x[k].fd >= 0)
+					close(x[k].fd);
+				fd[b + k] = -1;
+				why[b + k] = step_name[x[k].step];
+				err[b + k] = x[k].err;
+			} else
+				fd[b + k] = x[k].fd;
+		}
+		*done = b + m;
+	}
+	free(x);
+	tcpr_ring_close(&r);
+	if (broken) {
+		errno = e;
+		return -1;
+	}
+	return 0;
 }

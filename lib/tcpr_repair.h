@@ -55,6 +55,20 @@ int tcpr_repair_prepare(const struct tcpr_sess *s, int flags,
 int tcpr_repair_finish(int fd, const struct tcpr_sess *s, uint32_t ts_add,
     int flags, const char **why);
 
+/*
+ * tcpr_repair_restore for the n sessions of v at once, through io_uring
+ * (Linux 6.11: socket, setsockopt, bind and connect as linked requests,
+ * a few io_uring_enter calls for hundreds of sessions); each session's
+ * timestamp advances by ts_add plus age[i] (age may be NULL), no
+ * TCPR_RESTORE_* flag differs. fd[i] is the socket, or -1 with why[i]
+ * (the step) and err[i] (errno). Returns 0; or -1 with errno (ENOSYS,
+ * EPERM, EOPNOTSUPP: this kernel cannot) when the ring failed, after
+ * *done sessions (the rest are untouched: restore them one by one).
+ */
+int tcpr_repair_restore_ring(const struct tcpr_sess *v, size_t n,
+    uint32_t ts_add, const uint64_t *age, int flags, int *fd,
+    const char **why, int *err, size_t *done);
+
 /* A stable session id from the four-tuple, never 0. */
 uint32_t tcpr_sess_hash(const struct tcpr_sess *s);
 

@@ -29,7 +29,7 @@
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: tcpr-restore [-KnPqRvVW] [-a ms] [-j n] [-L ms] [-p port] "
+	fprintf(stderr, "usage: tcpr-restore [-KnPqRuUvVW] [-a ms] [-j n] [-L ms] [-p port] "
 	    "[-t ms] -s dir [prog [arg ...]]\n");
 	exit(EXIT_BAD);
 }
@@ -278,7 +278,7 @@ restore_forked(const struct tcpr_sess *v, const uint64_t *age, int *fd,
  * number that failed.
  */
 static size_t
-restore_all(const struct tcpr_sess *v, const uint64_t *age, int *fd,
+restore_calls(const struct tcpr_sess *v, const uint64_t *age, int *fd,
     size_t n, long ts_add, int flags, long jobs)
 {
 	struct pipeline p = { v, NULL, NULL, NULL, n, 0, 0, flags };
@@ -335,6 +335,60 @@ restore_all(const struct tcpr_sess *v, const uint64_t *age, int *fd,
 	free(p.pre);
 	free(p.err);
 	free(p.why);
+	return nbad;
+}
+
+/* Which way: never io_uring, only io_uring, io_uring where it works. */
+enum { RING_NEVER, RING_ONLY, RING_AUTO };
+static const char *restored_by = "system calls";
+
+/*
+ * restore_calls through io_uring when the kernel can (6.11): the same
+ * steps, batched into a few system calls for hundreds of sessions;
+ * whatever the ring did not get to goes the old way.
+ */
+static size_t
+restore_all(const struct tcpr_sess *v, const uint64_t *age, int *fd,
+    size_t n, long ts_add, int flags, long jobs, int ring)
+{
+	const char **why;
+	size_t done = 0, nbad = 0, i;
+	int *err;
+
+	if (ring == RING_NEVER || n == 0)
+		return restore_calls(v, age, fd, n, ts_add, flags, jobs);
+	if ((why = calloc(n, sizeof *why)) == NULL ||
+	    (err = calloc(n, sizeof *err)) == NULL)
+		err_die(EXIT_TEMP, "out of memory");
+	if (tcpr_repair_restore_ring(v, n, (uint32_t)ts_add, age, flags, fd,
+	    why, err, &done) < 0) {
+		if (ring == RING_ONLY && done == 0)
+			err_die(EXIT_TEMP, "unable to restore through io_uring:");
+		if (done == 0)
+			err_debug("io_uring not usable, system calls instead:");
+		else
+			err_warn("io_uring failed after %zu sessions, system "
+			    "calls for the rest:", done);
+	}
+	if (done)
+		restored_by = "io_uring";
+	for (i = 0; i < done; i++)
+		if (fd[i] < 0) {
+			char key[TCPR_KEYLEN];
+
+			tcpr_sess_key(&v[i], key, sizeof key);
+			errno = err[i];
+			err_warn("session %s: %s:", key, why[i] ? why[i] : "?");
+			nbad++;
+		}
+	free(why);
+	free(err);
+	if (done < n) {
+		if (done)
+			restored_by = "io_uring and system calls";
+		nbad += restore_calls(v + done, age ? age + done : NULL,
+		    fd + done, n - done, ts_add, flags, jobs);
+	}
 	return nbad;
 }
 
@@ -692,12 +746,15 @@ main(int argc, char **argv)
 	uint64_t *age = NULL;
 	size_t n, nbad, i, ok = 0;
 	long port = 0, ts_add = 2000, jobs = 1, wait_ms = 10000, learn_ms = 0;
-	int c, check = 0, flags = 0, kick = 1, *fd;
+	int c, check = 0, flags = 0, kick = 1, ring = RING_AUTO, *fd;
 	uint64_t t0, t1;
 	char nbuf[32], *env;
 
 	err_init(argv[0]);
-	while ((c = getopt(argc, argv, "+a:j:KL:np:PRs:t:qvVW")) != -1) {
+	if ((env = getenv("TCPR_URING")) != NULL && *env)
+		ring = strcmp(env, "0") == 0 ? RING_NEVER :
+		    strcmp(env, "1") == 0 ? RING_ONLY : RING_AUTO;
+	while ((c = getopt(argc, argv, "+a:j:KL:np:PRs:t:quUvVW")) != -1) {
 		switch (c) {
 		case 'a':
 			ts_add = num(optarg, 0, 86400000, "timestamp advance");
@@ -734,6 +791,12 @@ main(int argc, char **argv)
 			break;
 		case 'q':
 			err_verbose = -1;
+			break;
+		case 'u':
+			ring = RING_ONLY;
+			break;
+		case 'U':
+			ring = RING_NEVER;
 			break;
 		case 'v':
 			err_verbose++;
@@ -782,7 +845,7 @@ main(int argc, char **argv)
 		err_die(EXIT_TEMP, "out of memory");
 
 	t0 = now_us();
-	nbad += restore_all(v, age, fd, n, ts_add, flags, jobs);
+	nbad += restore_all(v, age, fd, n, ts_add, flags, jobs, ring);
 	for (i = 0; i < n; i++)
 		if (fd[i] >= 0) {
 			fd[ok] = fd[i];
@@ -791,9 +854,9 @@ main(int argc, char **argv)
 			v[ok++] = v[i];
 		}
 	t1 = now_us();
-	err_info("restored %zu sessions in %llu us (%.1f us each), %zu failed",
-	    ok, (unsigned long long)(t1 - t0),
-	    ok ? (double)(t1 - t0) / (double)ok : 0.0, nbad);
+	err_info("restored %zu sessions in %llu us (%.1f us each), %zu failed, "
+	    "by %s", ok, (unsigned long long)(t1 - t0),
+	    ok ? (double)(t1 - t0) / (double)ok : 0.0, nbad, restored_by);
 
 	if (argc == 0) {
 		/* No program: list what was restored and keep nothing. */

@@ -4,8 +4,8 @@
 # paper's figures (Hong et al. 2017: 512/628/705/758 us per session at
 # 64/128/256/512) and against a plain reconnect (socket+connect+accept)
 # measured in the same run, on the same machine.
-# usage: test/bench/tcpr-restore.sh [N ...]   (root; NONSTOP_BIN, R=5, JOBS=1,
-# WRAP="perf record -g" to profile)
+# usage: test/bench/tcpr-restore.sh [N ...]   (root; NONSTOP_BIN, R=5,
+# OPTS="-j 1" for the main column, WRAP="perf record -g" to profile)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$(dirname "$here")")
@@ -101,19 +101,20 @@ PY
 median() { sort -n | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 paper() { case $1 in 64) echo 512;; 128) echo 628;; 256) echo 705;; 512) echo 758;; *) echo -;; esac; }
 
-# restore N JOBS [WRAP...]: one restore in a fresh c; prints its time in us
+# restore N OPTS [WRAP...]: one restore in a fresh c; prints its time in us
 restore() {
-	local n=$1 j=$2 k us
+	local n=$1 o=$2 k us
 	shift 2
 	mkc
-	ip netns exec ${P}c "$@" "$BIN/tcpr-restore" -K -j "$j" -s "$tmp/store" true 2>&1 | tee "$tmp/restore.err" |
+	# shellcheck disable=SC2086 # OPTS: tcpr-restore's options, split
+	ip netns exec ${P}c "$@" "$BIN/tcpr-restore" -K $o -s "$tmp/store" true 2>&1 | tee "$tmp/restore.err" |
 		sed -n 's/.*restored \([0-9]*\) sessions in \([0-9]*\) us.*/\1 \2/p' >"$tmp/one"
 	read -r k us <"$tmp/one"
 	[ "$k" -eq "$n" ] || { echo "restored $k of $n" >&2; head -3 "$tmp/restore.err" >&2; exit 1; }
 	echo "$us"
 }
 
-printf '%-6s %12s %12s %12s %10s %14s %12s %12s\n' sessions "restore_us" "us/session" "paper_us" "paper/ours" "reconnect_us" "reconn/ours" "j2_us/sess"
+printf '%-6s %12s %12s %12s %10s %14s %12s %12s %12s\n' sessions "restore_us" "us/session" "paper_us" "paper/ours" "reconnect_us" "reconn/ours" "calls_us/s" "calls_j2/s"
 for n in $sizes; do
 	rm -f "$tmp/srv" "$tmp/cli"
 	ip netns exec ${P}b python3 "$tmp/hold.py" server "$n" >"$tmp/srv" 2>&1 &
@@ -127,23 +128,27 @@ for n in $sizes; do
 	ip netns exec ${P}b "$BIN/tcpr-capture" -q -p 7 snap "$srvpid" | "$BIN/tcpr-sync" -s "$tmp/store" apply
 	got=$("$BIN/tcpr-sync" -s "$tmp/store" list | wc -l)
 	[ "$got" -eq "$n" ] || { echo "only $got of $n sessions recorded" >&2; cat "$tmp/srv" "$tmp/cli" >&2; exit 1; }
-	: >"$tmp/r"; : >"$tmp/r2"; : >"$tmp/b"
+	: >"$tmp/r"; : >"$tmp/r1"; : >"$tmp/r2"; : >"$tmp/b"
 	for _ in $(seq "$R"); do
-		# restore every session (silently: c's cable is a dummy), hand to 'true';
-		# with -j JOBS (default 1), then with -j 2, in the same run
+		# restore every session (silently: c's cable is a dummy), hand to
+		# 'true': as by default (io_uring where the kernel has it), then
+		# with system calls (-U), and -U -j 2, in the same run
 		# shellcheck disable=SC2086 # WRAP: a profiler's words, e.g. "perf record -g"
-		restore "$n" "${JOBS:-1}" ${WRAP:-} >>"$tmp/r"
-		restore "$n" 2 >>"$tmp/r2"
+		restore "$n" "${OPTS:--j 1}" ${WRAP:-} >>"$tmp/r"
+		cp "$tmp/restore.err" "$tmp/main.err"
+		restore "$n" "-U -j 1" >>"$tmp/r1"
+		restore "$n" "-U -j 2" >>"$tmp/r2"
 		# two descriptors a connection: within the limit, scaled to n
 		rn=$(( n * 2 + 32 > $(ulimit -n) ? ($(ulimit -n) - 32) / 2 : n ))
 		ip netns exec ${P}c "$tmp/reconnect" "$rn" | awk -v n="$n" -v r="$rn" '{printf "%d\n", $1 * n / r}' >>"$tmp/b"
 	done
 	r=$(median <"$tmp/r"); b=$(median <"$tmp/b"); r2=$(median <"$tmp/r2")
+	r1=$(median <"$tmp/r1")
 	p=$(paper "$n")
-	awk -v n="$n" -v r="$r" -v b="$b" -v p="$p" -v r2="$r2" 'BEGIN {
+	awk -v n="$n" -v r="$r" -v b="$b" -v p="$p" -v r2="$r2" -v r1="$r1" 'BEGIN {
 		per = r / n
-		printf "%-6d %12d %12.1f %12s %10s %14d %12.2f %12.1f\n", n, r, per, p,
-		    (p == "-") ? "-" : sprintf("%.1fx", p / per), b, b / r, r2 / n }'
+		printf "%-6d %12d %12.1f %12s %10s %14d %12.2f %12.1f %12.1f\n", n, r, per, p,
+		    (p == "-") ? "-" : sprintf("%.1fx", p / per), b, b / r, r1 / n, r2 / n }'
 	for pid in $(ip netns pids ${P}a) $(ip netns pids ${P}b); do kill -9 "$pid" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 done
@@ -151,4 +156,6 @@ echo "# restore_us: tcpr-restore's own timing of its restore loop, median of $R 
 echo "# paper/ours: how many times faster than the paper's per-session figure;"
 echo "# reconn/ours: a plain socket+connect+accept loop of the same size over the restore (> 1: restore faster);"
 echo "#   beyond the descriptor limit (2 a connection) it runs as many as fit and is scaled;"
-echo "# j2_us/sess: tcpr-restore -j 2 (a child process prepares the sockets), same runs."
+echo "# restore_us, us/session: tcpr-restore as by default (OPTS, default -j 1): by $(sed -n 's/.*failed, by //p' "$tmp/main.err" | head -1)"
+echo "# calls_us/s: tcpr-restore -U (system calls, no io_uring) per session, same runs;"
+echo "# calls_j2/s: tcpr-restore -U -j 2 (a child process prepares the sockets), same runs."

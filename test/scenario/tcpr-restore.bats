@@ -112,9 +112,51 @@ failover() {
 }
 
 @test "tcpr-restore -j 2: a preparing process hands 20 sessions over" {
-	RESTORE_OPTS="-j 2 -v"
+	RESTORE_OPTS="-U -j 2 -v"
 	failover 192.0.2.100 24 20
 	run -1 grep "preparing process" "$D/app.err"
+	grep -q "by system calls" "$D/app.err"
+}
+
+# io_uring's socket, setsockopt and bind requests: Linux 6.11, not disabled
+ring_ok() {
+	local v
+	v=$(uname -r | awk -F'[.-]' '{print $1 * 1000 + $2}')
+	[ "$v" -ge 6011 ] && [ "$(cat /proc/sys/kernel/io_uring_disabled 2>/dev/null || echo 0)" = 0 ]
+}
+
+@test "tcpr-restore -u: 20 sessions restored through io_uring" {
+	ring_ok || skip "io_uring without socket requests (Linux < 6.11 or disabled)"
+	RESTORE_OPTS="-u -v"
+	failover 192.0.2.100 24 20
+	grep -q "restored 20 sessions .* by io_uring" "$D/app.err"
+}
+
+@test "tcpr-restore TCPR_URING=0: 10 IPv6 sessions restored by system calls" {
+	RESTORE_OPTS="-v"
+	export TCPR_URING=0
+	failover 2001:db8::100 64 10
+	grep -q "restored 10 sessions .* by system calls" "$D/app.err"
+}
+
+@test "tcpr-restore: the dry run gives the same sessions either way" {
+	ring_ok || skip "io_uring without socket requests (Linux < 6.11 or disabled)"
+	hx 2 ip addr add 192.0.2.100/24 dev eth0
+	bg srv 2 python3 "$ECHO" 192.0.2.100 7
+	wait_until 10000 listening 2 7
+	mkdir -p "$D/c1"
+	bg cli1 1 python3 "$CLIENT" 192.0.2.100 7 "$D/c1" 20 5 20
+	wait_until 30000 test -e "$D/c1/ready"
+	hx 2 $TCPR_CAPTURE -p 7 snap "$(bg_pid srv)" >"$D/recs"
+	run -0 $TCPR_SYNC -s "$D/store" apply "$D/recs"
+	run -0 --separate-stderr hx 3 $TCPR_RESTORE -u -s "$D/store"
+	[[ $stderr == *"by io_uring"* ]]
+	ring=$output
+	run -0 --separate-stderr hx 3 $TCPR_RESTORE -U -s "$D/store"
+	[[ $stderr == *"by system calls"* ]]
+	[ "$output" = "$ring" ]
+	[[ $output == "restored sid="*"local=192.0.2.100:7 peer=192.0.2.1:"* ]]
+	run -100 $TCPR_RESTORE -x -s "$D/store"
 }
 
 @test "tcpr-restore: dry run lists the sessions and leaves the peer alone" {
