@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -94,6 +95,7 @@ saver_start(void *(*snap)(void *), void (*save)(void *), void *arg)
 	pthread_attr_t at;
 	pthread_mutexattr_t ma;
 	struct sched_param sp = { .sched_priority = 0 };
+	sigset_t all, old;
 	int e;
 
 	if ((sv = calloc(1, sizeof *sv)) == NULL)
@@ -112,7 +114,13 @@ saver_start(void *(*snap)(void *), void (*save)(void *), void *arg)
 	pthread_attr_setinheritsched(&at, PTHREAD_EXPLICIT_SCHED);
 	pthread_attr_setschedpolicy(&at, SCHED_OTHER);
 	pthread_attr_setschedparam(&at, &sp);
+	/* Locked memory (-R) locks a whole stack: keep it small. */
+	pthread_attr_setstacksize(&at, 256u << 10);
+	/* Signals go to follow's thread, whose poll they must wake. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
 	e = pthread_create(&sv->t, &at, saver_main, sv);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&at);
 	if (e != 0) {
 		pthread_mutex_destroy(&sv->mu);
