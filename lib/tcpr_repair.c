@@ -587,7 +587,107 @@ ring_usable(struct tcpr_ring *r)
 	return ok;
 }
 
-#define RING_ENTRIES 2048	/* sessions per batch: an SQE each per round */
+#define RING_ENTRIES 2048	/* sessions per batch at most: an SQE each per round */
+
+/*
+ * Steps first..last of the m sessions in x, a round each; a session
+ * whose step fails (x->step) takes no further part. When the ring fails
+ * (nothing of a round taken), the steps left are done by system calls
+ * and *broken is set, with errno.
+ */
+static void
+rounds(struct tcpr_ring *r, struct slot *x, const struct tcpr_sess *v,
+    size_t m, int first, int last, int flags, int *broken)
+{
+	struct io_uring_cqe *c;
+	size_t k;
+	unsigned nq;
+	int st, e;
+
+	for (st = first; st <= last && !*broken; st++) {
+		for (k = 0, nq = 0; k < m; k++)
+			if (x[k].step < 0 && (st == S_SOCKET || x[k].fd >= 0))
+				nq += (unsigned)step_sqe(r, (uint64_t)k << 8,
+				    &x[k], &v[k], st, flags);
+		if (nq == 0)
+			continue;
+		if (tcpr_ring_submit_wait(r, nq) < 0) {
+			*broken = 1;
+			break;
+		}
+		while ((c = tcpr_ring_cqe(r))) {
+			k = (size_t)(c->user_data >> 8);
+			if (c->res < 0) {
+				x[k].step = st;
+				x[k].err = -c->res;
+			} else if (st == S_SOCKET)
+				x[k].fd = c->res;
+			tcpr_ring_cqe_seen(r);
+		}
+	}
+	if (!*broken)
+		return;
+	e = errno;
+	for (; st <= last; st++)
+		for (k = 0; k < m; k++)
+			if (x[k].step < 0 && (st == S_SOCKET ? x[k].fd < 0 :
+			    x[k].fd >= 0) && step_call(&x[k], &v[k], st, flags) < 0) {
+				x[k].step = st;
+				x[k].err = errno;
+			}
+	errno = e;
+}
+
+/* The sockets out: fd[k], or -1 with why/err (the socket closed). */
+static void
+batch_out(struct slot *x, const struct tcpr_sess *v, size_t m, int flags,
+    int shut, int *fd, const char **why, int *err)
+{
+	size_t k;
+
+	for (k = 0; k < m; k++) {
+		/* no io_uring: its shutdown would go to a worker */
+		if (x[k].step < 0 && shut && (v[k].flags & TCPR_F_FIN_OUT) &&
+		    !(flags & TCPR_RESTORE_KEEP) &&
+		    shutdown(x[k].fd, SHUT_WR) < 0) {
+			why[k] = "shutdown";
+			err[k] = errno;
+			close(x[k].fd);
+			fd[k] = -1;
+		} else if (x[k].step >= 0) {
+			/* in repair mode still (or never out): silent */
+			if (x[k].fd >= 0)
+				close(x[k].fd);
+			fd[k] = -1;
+			why[k] = step_name[x[k].step];
+			err[k] = x[k].err;
+		} else
+			fd[k] = x[k].fd;
+	}
+}
+
+/* A ring and slots for batches of up to cap sessions, if usable. */
+static int
+ring_new(struct tcpr_ring *r, struct slot **x, size_t cap)
+{
+	size_t ent = 8;
+
+	/* no larger than needed: setting up 2048 entries takes 0.2 ms */
+	while (ent < cap && ent < RING_ENTRIES)
+		ent <<= 1;
+	if (tcpr_ring_open(r, (unsigned)ent) < 0)
+		return -1;
+	if (!ring_usable(r)) {
+		tcpr_ring_close(r);
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	if ((*x = calloc(ent, sizeof **x)) == NULL) {
+		tcpr_ring_close(r);
+		return -1;
+	}
+	return (int)ent;
+}
 
 int
 tcpr_repair_restore_ring(const struct tcpr_sess *v, size_t n,
@@ -595,86 +695,22 @@ tcpr_repair_restore_ring(const struct tcpr_sess *v, size_t n,
     const char **why, int *err, size_t *done)
 {
 	struct tcpr_ring r;
-	struct io_uring_cqe *c;
 	struct slot *x;
-	size_t b, k, m;
-	unsigned nq;
-	int st, e = 0, broken = 0;
+	size_t b, k, m, ent;
+	int e = 0, broken = 0, got;
 
 	*done = 0;
-	if (tcpr_ring_open(&r, RING_ENTRIES) < 0)
+	if ((got = ring_new(&r, &x, n)) < 0)
 		return -1;
-	if (!ring_usable(&r)) {
-		tcpr_ring_close(&r);
-		errno = EOPNOTSUPP;
-		return -1;
-	}
-	if ((x = calloc(RING_ENTRIES, sizeof *x)) == NULL) {
-		tcpr_ring_close(&r);
-		return -1;
-	}
+	ent = (size_t)got;
 	for (b = 0; b < n && !broken; b += m) {
-		m = n - b < RING_ENTRIES ? n - b : RING_ENTRIES;
+		m = n - b < ent ? n - b : ent;
 		for (k = 0; k < m; k++)
 			slot_fill(&x[k], &v[b + k], ts_add +
 			    (uint32_t)(age ? age[b + k] : 0), flags);
-		for (st = 0; st < S_N; st++) {
-			for (k = 0, nq = 0; k < m; k++)
-				if (x[k].step < 0 && (st == S_SOCKET || x[k].fd >= 0))
-					nq += (unsigned)step_sqe(&r,
-					    (uint64_t)k << 8, &x[k], &v[b + k],
-					    st, flags);
-			if (nq == 0)
-				continue;
-			if (tcpr_ring_submit_wait(&r, nq) < 0) {
-				/*
-				 * Nothing of this round was taken: finish the
-				 * batch with system calls, then stop using
-				 * the ring.
-				 */
-				e = errno;
-				broken = 1;
-				break;
-			}
-			while ((c = tcpr_ring_cqe(&r))) {
-				k = (size_t)(c->user_data >> 8);
-				if (c->res < 0) {
-					x[k].step = st;
-					x[k].err = -c->res;
-				} else if (st == S_SOCKET)
-					x[k].fd = c->res;
-				tcpr_ring_cqe_seen(&r);
-			}
-		}
-		for (; st < S_N; st++)
-			for (k = 0; k < m; k++)
-				if (x[k].step < 0 && (st == S_SOCKET ?
-				    x[k].fd < 0 : x[k].fd >= 0) &&
-				    step_call(&x[k], &v[b + k], st, flags) < 0) {
-					x[k].step = st;
-					x[k].err = errno;
-				}
-		for (k = 0; k < m; k++) {
-			const struct tcpr_sess *s = &v[b + k];
-
-			/* no io_uring: its shutdown would go to a worker */
-			if (x[k].step < 0 && (s->flags & TCPR_F_FIN_OUT) &&
-			    !(flags & TCPR_RESTORE_KEEP) &&
-			    shutdown(x[k].fd, SHUT_WR) < 0) {
-				why[b + k] = "shutdown";
-				err[b + k] = errno;
-				close(x[k].fd);
-				fd[b + k] = -1;
-			} else if (x[k].step >= 0) {
-				/* in repair mode still (or never out): silent */
-				if (x[k].fd >= 0)
-					close(x[k].fd);
-				fd[b + k] = -1;
-				why[b + k] = step_name[x[k].step];
-				err[b + k] = x[k].err;
-			} else
-				fd[b + k] = x[k].fd;
-		}
+		rounds(&r, x, v + b, m, S_SOCKET, S_N - 1, flags, &broken);
+		e = errno;
+		batch_out(x, v + b, m, flags, 1, fd + b, why + b, err + b);
 		*done = b + m;
 	}
 	free(x);
@@ -683,5 +719,95 @@ tcpr_repair_restore_ring(const struct tcpr_sess *v, size_t n,
 		errno = e;
 		return -1;
 	}
+	return 0;
+}
+
+struct tcpr_repair_ring {
+	struct tcpr_ring r;
+	struct slot *x;
+	size_t cap;
+	int broken;
+};
+
+struct tcpr_repair_ring *
+tcpr_repair_ring_new(size_t cap)
+{
+	struct tcpr_repair_ring *h = calloc(1, sizeof *h);
+	int got;
+
+	if (h == NULL)
+		return NULL;
+	if ((got = ring_new(&h->r, &h->x, cap)) < 0) {
+		free(h);
+		return NULL;
+	}
+	h->cap = (size_t)got;
+	return h;
+}
+
+void
+tcpr_repair_ring_free(struct tcpr_repair_ring *h)
+{
+	if (h == NULL)
+		return;
+	free(h->x);
+	tcpr_ring_close(&h->r);
+	free(h);
+}
+
+int
+tcpr_repair_ring_prepare(struct tcpr_repair_ring *h,
+    const struct tcpr_sess *v, size_t m, int flags, int *fd,
+    const char **why, int *err)
+{
+	size_t k;
+
+	if (m > h->cap) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (k = 0; k < m; k++)
+		slot_fill(&h->x[k], &v[k], 0, flags);
+	/* a broken ring: every step by system calls */
+	if (h->broken) {
+		int b = 1;
+
+		rounds(&h->r, h->x, v, m, S_SOCKET, S_MAXSEG, flags, &b);
+	} else
+		rounds(&h->r, h->x, v, m, S_SOCKET, S_MAXSEG, flags, &h->broken);
+	batch_out(h->x, v, m, flags, 0, fd, why, err);
+	return 0;
+}
+
+int
+tcpr_repair_ring_finish(struct tcpr_repair_ring *h,
+    const struct tcpr_sess *v, size_t m, uint32_t ts_add,
+    const uint64_t *age, int flags, int *fd, const char **why, int *err)
+{
+	size_t k;
+
+	if (m > h->cap) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (k = 0; k < m; k++) {
+		slot_fill(&h->x[k], &v[k], ts_add + (uint32_t)(age ? age[k] : 0),
+		    flags);
+		h->x[k].fd = fd[k];
+		if (fd[k] < 0)
+			h->x[k].step = -2;	/* not prepared: skipped */
+	}
+	if (h->broken) {
+		int b = 1;
+
+		rounds(&h->r, h->x, v, m, S_BIND, S_N - 1, flags, &b);
+	} else
+		rounds(&h->r, h->x, v, m, S_BIND, S_N - 1, flags, &h->broken);
+	for (k = 0; k < m; k++)
+		if (h->x[k].step == -2) {
+			h->x[k].step = -1;	/* fd -1: passes through as -1 */
+			h->x[k].fd = -1;
+		}
+	batch_out(h->x, v, m, flags, 1, fd, why, err);
 	return 0;
 }

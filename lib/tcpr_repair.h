@@ -69,6 +69,25 @@ int tcpr_repair_restore_ring(const struct tcpr_sess *v, size_t n,
     uint32_t ts_add, const uint64_t *age, int flags, int *fd,
     const char **why, int *err, size_t *done);
 
+/*
+ * The two halves of tcpr_repair_restore (prepare, finish) through one
+ * io_uring ring each, for batches of up to cap sessions: for a pipeline
+ * of two processes. new returns NULL with errno when the kernel cannot.
+ * prepare makes fd[0..m) (-1 with why/err: failed); finish takes them
+ * (a -1 stays -1, why untouched) and completes each, fd[k] -1 with
+ * why/err when it failed. A ring that fails hands the steps left to
+ * system calls. 0, or -1 with errno EINVAL (m > cap).
+ */
+struct tcpr_repair_ring;
+struct tcpr_repair_ring *tcpr_repair_ring_new(size_t cap);
+void tcpr_repair_ring_free(struct tcpr_repair_ring *h);
+int tcpr_repair_ring_prepare(struct tcpr_repair_ring *h,
+    const struct tcpr_sess *v, size_t m, int flags, int *fd,
+    const char **why, int *err);
+int tcpr_repair_ring_finish(struct tcpr_repair_ring *h,
+    const struct tcpr_sess *v, size_t m, uint32_t ts_add,
+    const uint64_t *age, int flags, int *fd, const char **why, int *err);
+
 /* A stable session id from the four-tuple, never 0. */
 uint32_t tcpr_sess_hash(const struct tcpr_sess *s);
 

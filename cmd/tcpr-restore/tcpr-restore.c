@@ -26,6 +26,10 @@
 
 #define FD_BASE 3
 
+/* Which way: never io_uring, only io_uring, io_uring where it works. */
+enum { RING_NEVER, RING_ONLY, RING_AUTO };
+static const char *restored_by = "system calls";
+
 static void
 usage(void)
 {
@@ -148,67 +152,81 @@ struct prep_msg {
 };
 
 static void
-prepare_child(const struct tcpr_sess *v, size_t n, int flags, int out)
+prepare_child(const struct tcpr_sess *v, size_t n, int flags, int out,
+    size_t bs, int ring)
 {
 	union {
 		char b[CMSG_SPACE(BATCH * sizeof(int))];
 		struct cmsghdr align;
 	} cb;
+	struct tcpr_repair_ring *h = ring ? tcpr_repair_ring_new(bs) : NULL;
 	struct prep_msg m;
-	int fds[BATCH];
-	size_t i = 0, nf = 0, k;
+	const char *why[BATCH];
+	int f[BATCH], errs[BATCH], fds[BATCH];
+	size_t i, k, nf, nm;
 
-	memset(&m, 0, sizeof m);
-	while (i < n) {
-		const char *why = NULL;
-		int f = tcpr_repair_prepare(&v[i], flags, &why);
+	for (i = 0; i < n; i += nm) {
+		struct iovec iov = { &m, sizeof m };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 
-		m.e[m.n].err = f < 0 ? (errno ? errno : EIO) : 0;
-		snprintf(m.e[m.n].why, sizeof m.e[m.n].why, "%s", f < 0 && why ? why : "");
-		if (f >= 0)
-			fds[nf++] = f;
-		m.n++;
-		i++;
-		if (m.n == BATCH || i == n) {
-			struct iovec iov = { &m, sizeof m };
-			struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-
-			if (nf) {
-				struct cmsghdr *cm;
-
-				mh.msg_control = cb.b;
-				mh.msg_controllen = CMSG_SPACE(nf * sizeof(int));
-				cm = CMSG_FIRSTHDR(&mh);
-				cm->cmsg_level = SOL_SOCKET;
-				cm->cmsg_type = SCM_RIGHTS;
-				cm->cmsg_len = CMSG_LEN(nf * sizeof(int));
-				memcpy(CMSG_DATA(cm), fds, nf * sizeof(int));
+		nm = n - i < bs ? n - i : bs;
+		memset(why, 0, sizeof why);
+		if (h)
+			tcpr_repair_ring_prepare(h, v + i, nm, flags, f, why, errs);
+		else
+			for (k = 0; k < nm; k++) {
+				f[k] = tcpr_repair_prepare(&v[i + k], flags, &why[k]);
+				errs[k] = errno;
 			}
-			if (sendmsg(out, &mh, 0) < 0)
-				_exit(EXIT_TEMP);
-			for (k = 0; k < nf; k++)
-				close(fds[k]);
-			memset(&m, 0, sizeof m);
-			nf = 0;
+		memset(&m, 0, sizeof m);
+		m.n = (uint32_t)nm;
+		for (k = 0, nf = 0; k < nm; k++) {
+			m.e[k].err = f[k] < 0 ? (errs[k] ? errs[k] : EIO) : 0;
+			snprintf(m.e[k].why, sizeof m.e[k].why, "%s",
+			    f[k] < 0 && why[k] ? why[k] : "");
+			if (f[k] >= 0)
+				fds[nf++] = f[k];
 		}
+		if (nf) {
+			struct cmsghdr *cm;
+
+			mh.msg_control = cb.b;
+			mh.msg_controllen = CMSG_SPACE(nf * sizeof(int));
+			cm = CMSG_FIRSTHDR(&mh);
+			cm->cmsg_level = SOL_SOCKET;
+			cm->cmsg_type = SCM_RIGHTS;
+			cm->cmsg_len = CMSG_LEN(nf * sizeof(int));
+			memcpy(CMSG_DATA(cm), fds, nf * sizeof(int));
+		}
+		if (sendmsg(out, &mh, 0) < 0)
+			_exit(EXIT_TEMP);
+		for (k = 0; k < nf; k++)
+			close(fds[k]);
 	}
 	_exit(EXIT_OK);
 }
 
-/* Restore through a preparing child; -1 if none could be started. */
+/*
+ * Restore through a preparing child; -1 if none could be started. With
+ * ring, both halves go through io_uring where the kernel can.
+ */
 static long
 restore_forked(const struct tcpr_sess *v, const uint64_t *age, int *fd,
-    size_t n, long ts_add, int flags)
+    size_t n, long ts_add, int flags, int ring)
 {
 	union {
 		char b[CMSG_SPACE(BATCH * sizeof(int))];
 		struct cmsghdr align;
 	} cb;
+	struct tcpr_repair_ring *h;
 	struct prep_msg m;
-	size_t i = 0, nbad = 0, k, nf, used;
-	int sv[2], got[BATCH];
+	size_t i = 0, nbad = 0, k, nf, used, bs;
+	int sv[2], got[BATCH], in[BATCH], errs[BATCH];
+	const char *why[BATCH];
 	pid_t pid;
 
+	/* batches small enough that the two overlap for a few dozen too */
+	bs = n / 8 < 8 ? 8 : n / 8 > BATCH ? BATCH : n / 8;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -1;
 	if ((pid = fork()) < 0) {
@@ -218,9 +236,12 @@ restore_forked(const struct tcpr_sess *v, const uint64_t *age, int *fd,
 	}
 	if (pid == 0) {
 		close(sv[0]);
-		prepare_child(v, n, flags, sv[1]);
+		prepare_child(v, n, flags, sv[1], bs, ring);
 	}
 	close(sv[1]);
+	h = ring ? tcpr_repair_ring_new(bs) : NULL;
+	if (h)
+		restored_by = "io_uring, two processes";
 	while (i < n) {
 		struct iovec iov = { &m, sizeof m };
 		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
@@ -230,7 +251,7 @@ restore_forked(const struct tcpr_sess *v, const uint64_t *age, int *fd,
 
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r < (ssize_t)sizeof m || m.n > BATCH) {
+		if (r < (ssize_t)sizeof m || m.n > BATCH || m.n > n - i) {
 			/* the child died: the rest are not restored */
 			for (; i < n; i++, nbad++)
 				fd[i] = -1;
@@ -245,28 +266,39 @@ restore_forked(const struct tcpr_sess *v, const uint64_t *age, int *fd,
 					nf = BATCH;
 				memcpy(got, CMSG_DATA(cm), nf * sizeof(int));
 			}
-		for (k = 0, used = 0; k < m.n && i < n; k++, i++) {
-			uint32_t ts = (uint32_t)ts_add + (uint32_t)(age ? age[i] : 0);
-			const char *why = m.e[k].why;
-			char key[TCPR_KEYLEN];
-
+		memset(why, 0, sizeof why);
+		for (k = 0, used = 0; k < m.n; k++) {
 			m.e[k].why[sizeof m.e[k].why - 1] = '\0';
-			if (m.e[k].err == 0 && used < nf)
-				fd[i] = tcpr_repair_finish(got[used++], &v[i], ts,
-				    flags, &why);
-			else {
-				errno = m.e[k].err;
-				fd[i] = -1;
-			}
-			if (fd[i] < 0) {
-				tcpr_sess_key(&v[i], key, sizeof key);
-				err_warn("session %s: %s:", key, why);
-				nbad++;
-			}
+			in[k] = m.e[k].err == 0 && used < nf ? got[used++] : -1;
 		}
 		for (; used < nf; used++)
 			close(got[used]);
+		if (h)
+			tcpr_repair_ring_finish(h, v + i, m.n, (uint32_t)ts_add,
+			    age ? age + i : NULL, flags, in, why, errs);
+		for (k = 0; k < m.n; k++, i++) {
+			uint32_t ts = (uint32_t)ts_add + (uint32_t)(age ? age[i] : 0);
+			const char *w = why[k];
+			char key[TCPR_KEYLEN];
+
+			if (m.e[k].err) {
+				errno = m.e[k].err;
+				w = m.e[k].why;
+				fd[i] = -1;
+			} else if (h) {
+				fd[i] = in[k];
+				errno = errs[k];
+			} else
+				fd[i] = in[k] < 0 ? -1 :
+				    tcpr_repair_finish(in[k], &v[i], ts, flags, &w);
+			if (fd[i] < 0) {
+				tcpr_sess_key(&v[i], key, sizeof key);
+				err_warn("session %s: %s:", key, w ? w : "?");
+				nbad++;
+			}
+		}
 	}
+	tcpr_repair_ring_free(h);
 	close(sv[0]);
 	waitpid(pid, NULL, 0);
 	return (long)nbad;
@@ -279,7 +311,7 @@ restore_forked(const struct tcpr_sess *v, const uint64_t *age, int *fd,
  */
 static size_t
 restore_calls(const struct tcpr_sess *v, const uint64_t *age, int *fd,
-    size_t n, long ts_add, int flags, long jobs)
+    size_t n, long ts_add, int flags, long jobs, int ring)
 {
 	struct pipeline p = { v, NULL, NULL, NULL, n, 0, 0, flags };
 	struct preparer w[8];
@@ -287,7 +319,7 @@ restore_calls(const struct tcpr_sess *v, const uint64_t *age, int *fd,
 	size_t i, nbad = 0, k, started = 0;
 
 	if (jobs == 2 && n >= 16) {
-		long r = restore_forked(v, age, fd, n, ts_add, flags);
+		long r = restore_forked(v, age, fd, n, ts_add, flags, ring);
 
 		if (r >= 0)
 			return (size_t)r;
@@ -338,9 +370,6 @@ restore_calls(const struct tcpr_sess *v, const uint64_t *age, int *fd,
 	return nbad;
 }
 
-/* Which way: never io_uring, only io_uring, io_uring where it works. */
-enum { RING_NEVER, RING_ONLY, RING_AUTO };
-static const char *restored_by = "system calls";
 
 /*
  * restore_calls through io_uring when the kernel can (6.11): the same
@@ -356,7 +385,9 @@ restore_all(const struct tcpr_sess *v, const uint64_t *age, int *fd,
 	int *err;
 
 	if (ring == RING_NEVER || n == 0)
-		return restore_calls(v, age, fd, n, ts_add, flags, jobs);
+		return restore_calls(v, age, fd, n, ts_add, flags, jobs, 0);
+	if (jobs == 2 && n >= 16)
+		return restore_calls(v, age, fd, n, ts_add, flags, jobs, 1);
 	if ((why = calloc(n, sizeof *why)) == NULL ||
 	    (err = calloc(n, sizeof *err)) == NULL)
 		err_die(EXIT_TEMP, "out of memory");
@@ -387,7 +418,7 @@ restore_all(const struct tcpr_sess *v, const uint64_t *age, int *fd,
 		if (done)
 			restored_by = "io_uring and system calls";
 		nbad += restore_calls(v + done, age ? age + done : NULL,
-		    fd + done, n - done, ts_add, flags, jobs);
+		    fd + done, n - done, ts_add, flags, jobs, 0);
 	}
 	return nbad;
 }
@@ -745,7 +776,7 @@ main(int argc, char **argv)
 	struct tcpr_sess *v;
 	uint64_t *age = NULL;
 	size_t n, nbad, i, ok = 0;
-	long port = 0, ts_add = 2000, jobs = 1, wait_ms = 10000, learn_ms = 0;
+	long port = 0, ts_add = 2000, jobs = 0, wait_ms = 10000, learn_ms = 0;
 	int c, check = 0, flags = 0, kick = 1, ring = RING_AUTO, *fd;
 	uint64_t t0, t1;
 	char nbuf[32], *env;
@@ -841,6 +872,13 @@ main(int argc, char **argv)
 		flags |= TCPR_RESTORE_LOCAL;
 	if ((flags & TCPR_RESTORE_LOCAL) && learn_ms && argc > 0)
 		learn(v, age, n, ts_add, learn_ms);
+	/*
+	 * -j not given: two processes for many sessions on two cores or
+	 * more (a fork and a second ring cost about 0.5 ms: worth it from
+	 * about a thousand sessions), else one.
+	 */
+	if (jobs == 0)
+		jobs = n >= 1024 && sysconf(_SC_NPROCESSORS_ONLN) >= 2 ? 2 : 1;
 	if ((fd = calloc(n + 1, sizeof *fd)) == NULL)
 		err_die(EXIT_TEMP, "out of memory");
 

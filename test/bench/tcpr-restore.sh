@@ -5,7 +5,7 @@
 # 64/128/256/512) and against a plain reconnect (socket+connect+accept)
 # measured in the same run, on the same machine.
 # usage: test/bench/tcpr-restore.sh [N ...]   (root; NONSTOP_BIN, R=5,
-# OPTS="-j 1" for the main column, WRAP="perf record -g" to profile)
+# OPTS (tcpr-restore options) for the main column, WRAP="perf record -g" to profile)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$(dirname "$here")")
@@ -134,7 +134,7 @@ for n in $sizes; do
 		# 'true': as by default (io_uring where the kernel has it), then
 		# with system calls (-U), and -U -j 2, in the same run
 		# shellcheck disable=SC2086 # WRAP: a profiler's words, e.g. "perf record -g"
-		restore "$n" "${OPTS:--j 1}" ${WRAP:-} >>"$tmp/r"
+		restore "$n" "${OPTS:-}" ${WRAP:-} >>"$tmp/r"
 		cp "$tmp/restore.err" "$tmp/main.err"
 		restore "$n" "-U -j 1" >>"$tmp/r1"
 		restore "$n" "-U -j 2" >>"$tmp/r2"
@@ -156,6 +156,6 @@ echo "# restore_us: tcpr-restore's own timing of its restore loop, median of $R 
 echo "# paper/ours: how many times faster than the paper's per-session figure;"
 echo "# reconn/ours: a plain socket+connect+accept loop of the same size over the restore (> 1: restore faster);"
 echo "#   beyond the descriptor limit (2 a connection) it runs as many as fit and is scaled;"
-echo "# restore_us, us/session: tcpr-restore as by default (OPTS, default -j 1): by $(sed -n 's/.*failed, by //p' "$tmp/main.err" | head -1)"
+echo "# restore_us, us/session: tcpr-restore ${OPTS:-as by default}; at the largest size by $(sed -n 's/.*failed, by //p' "$tmp/main.err" | head -1)"
 echo "# calls_us/s: tcpr-restore -U (system calls, no io_uring) per session, same runs;"
 echo "# calls_j2/s: tcpr-restore -U -j 2 (a child process prepares the sockets), same runs."

@@ -129,7 +129,14 @@ ring_ok() {
 	ring_ok || skip "io_uring without socket requests (Linux < 6.11 or disabled)"
 	RESTORE_OPTS="-u -v"
 	failover 192.0.2.100 24 20
-	grep -q "restored 20 sessions .* by io_uring" "$D/app.err"
+	grep -q "restored 20 sessions .* by io_uring$" "$D/app.err"
+}
+
+@test "tcpr-restore -u -j 2: two processes, each with its ring, hand 20 IPv6 sessions over" {
+	ring_ok || skip "io_uring without socket requests (Linux < 6.11 or disabled)"
+	RESTORE_OPTS="-u -j 2 -v"
+	failover 2001:db8::100 64 20
+	grep -q "restored 20 sessions .* by io_uring, two processes" "$D/app.err"
 }
 
 @test "tcpr-restore TCPR_URING=0: 10 IPv6 sessions restored by system calls" {
