@@ -27,6 +27,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 
 #include "dp.h"
@@ -875,9 +877,13 @@ elems_batch(struct nft_priv *p, unsigned char *const *nm, size_t nsvc)
 		p->batchcap = need;
 	}
 	if (p->nl == NULL) {
+		/* A reply that never comes must not hang follow: fall back. */
+		struct timeval tv = { 2, 0 };
 		if ((p->nl = mnl_socket_open(NETLINK_NETFILTER)) == NULL)
 			return -1;
-		if (mnl_socket_bind(p->nl, 0, MNL_SOCKET_AUTOPID) == -1) {
+		if (mnl_socket_bind(p->nl, 0, MNL_SOCKET_AUTOPID) == -1 ||
+		    setsockopt(mnl_socket_get_fd(p->nl), SOL_SOCKET, SO_RCVTIMEO,
+		    &tv, sizeof tv) == -1) {
 			mnl_socket_close(p->nl);
 			p->nl = NULL;
 			return -1;
@@ -932,12 +938,15 @@ elems_batch(struct nft_priv *p, unsigned char *const *nm, size_t nsvc)
 		for (h = (const struct nlmsghdr *)rbuf; mnl_nlmsg_ok(h, len);
 		    h = mnl_nlmsg_next(h, &len)) {
 			const struct nlmsgerr *e;
-			if (h->nlmsg_type != NLMSG_ERROR || h->nlmsg_seq <= first ||
+			if (h->nlmsg_type != NLMSG_ERROR || h->nlmsg_seq < first ||
 			    h->nlmsg_seq > p->seq)
 				continue;
 			e = mnl_nlmsg_get_payload(h);
 			if (e->error != 0 && err == 0)
 				err = -e->error;
+			/* The batch itself refused: no acks will follow. */
+			if (h->nlmsg_seq == first && err == 0)
+				continue;
 			acks++;
 		}
 	}
