@@ -369,13 +369,13 @@ if [ -n "$role_ok" ]; then
 		skip "$RS_PROBE not built"
 	else
 		say "lb1\$ rs-probe -f lb1.role -k snmp.creds -t 500 -w 400 -F 2 -r 2 |"
-		say "     lc-role -d nft -A -t 1000 follow -f lb1.role"
+		say "     lc-role -d nft -A -R -t 1000 follow -f lb1.role"
 		# shellcheck disable=SC2016 # expanded by the inner bash
 		nx lb1 bash -c '
 			W=$1 RS_PROBE=$2 LC_ROLE=$3
 			"$RS_PROBE" -f "$W/lb1/role" -k "$W/snmp.creds" -s "$W/lb1/state" -t 500 -w 400 -F 2 -r 2 2>"$W/probe.err" |
 			while IFS= read -r l; do printf "%s %s\n" "$EPOCHREALTIME" "$l" >>"$W/probe.log"; printf "%s\n" "$l"; done |
-			"$LC_ROLE" -d nft -A -s "$W/lb1/lbw/lc-role" -t 1000 follow -f "$W/lb1/role" 2>"$W/follow.err" | tee "$W/follow.raw" |
+			"$LC_ROLE" -d nft -A -s "$W/lb1/lbw/lc-role" -R -t 1000 follow -f "$W/lb1/role" 2>"$W/follow.err" | tee "$W/follow.raw" |
 			while IFS= read -r l; do printf "%s %s\n" "$EPOCHREALTIME" "$l" >>"$W/follow.log"; done
 		' probe "$work" "$RS_PROBE" "$LC_ROLE" >/dev/null 2>&1 3>&- &
 		up3() { [ "$(grep -c 'event=rs-up' "$work/probe.log" 2>/dev/null)" -ge 3 ]; }
