@@ -587,7 +587,13 @@ ring_usable(struct tcpr_ring *r)
 	return ok;
 }
 
-#define RING_ENTRIES 2048	/* sessions per batch at most: an SQE each per round */
+/*
+ * Sessions per batch: few. Each round touches every socket of the
+ * batch, and 32 sockets stay in the cache from one round to the next,
+ * 2048 do not: 9.3 against 12.5 us a session here, for the cost of an
+ * io_uring_enter per 32 steps.
+ */
+#define RING_BATCH 32
 
 /*
  * Steps first..last of the m sessions in x, a round each; a session
@@ -672,8 +678,7 @@ ring_new(struct tcpr_ring *r, struct slot **x, size_t cap)
 {
 	size_t ent = 8;
 
-	/* no larger than needed: setting up 2048 entries takes 0.2 ms */
-	while (ent < cap && ent < RING_ENTRIES)
+	while (ent < cap)
 		ent <<= 1;
 	if (tcpr_ring_open(r, (unsigned)ent) < 0)
 		return -1;
@@ -700,7 +705,7 @@ tcpr_repair_restore_ring(const struct tcpr_sess *v, size_t n,
 	int e = 0, broken = 0, got;
 
 	*done = 0;
-	if ((got = ring_new(&r, &x, n)) < 0)
+	if ((got = ring_new(&r, &x, n < RING_BATCH ? n : RING_BATCH)) < 0)
 		return -1;
 	ent = (size_t)got;
 	for (b = 0; b < n && !broken; b += m) {

@@ -171,9 +171,8 @@ prepare_child(const struct tcpr_sess *v, size_t n, int flags, int out,
 
 		nm = n - i < bs ? n - i : bs;
 		memset(why, 0, sizeof why);
-		if (h)
-			tcpr_repair_ring_prepare(h, v + i, nm, flags, f, why, errs);
-		else
+		if (h == NULL || tcpr_repair_ring_prepare(h, v + i, nm, flags,
+		    f, why, errs) < 0)
 			for (k = 0; k < nm; k++) {
 				f[k] = tcpr_repair_prepare(&v[i + k], flags, &why[k]);
 				errs[k] = errno;
@@ -221,7 +220,7 @@ restore_forked(const struct tcpr_sess *v, const uint64_t *age, int *fd,
 	struct tcpr_repair_ring *h;
 	struct prep_msg m;
 	size_t i = 0, nbad = 0, k, nf, used, bs;
-	int sv[2], got[BATCH], in[BATCH], errs[BATCH];
+	int sv[2], got[BATCH], in[BATCH], errs[BATCH], ringed;
 	const char *why[BATCH];
 	pid_t pid;
 
@@ -273,9 +272,9 @@ restore_forked(const struct tcpr_sess *v, const uint64_t *age, int *fd,
 		}
 		for (; used < nf; used++)
 			close(got[used]);
-		if (h)
-			tcpr_repair_ring_finish(h, v + i, m.n, (uint32_t)ts_add,
-			    age ? age + i : NULL, flags, in, why, errs);
+		ringed = h && tcpr_repair_ring_finish(h, v + i, m.n,
+		    (uint32_t)ts_add, age ? age + i : NULL, flags, in, why,
+		    errs) == 0;
 		for (k = 0; k < m.n; k++, i++) {
 			uint32_t ts = (uint32_t)ts_add + (uint32_t)(age ? age[i] : 0);
 			const char *w = why[k];
@@ -285,7 +284,7 @@ restore_forked(const struct tcpr_sess *v, const uint64_t *age, int *fd,
 				errno = m.e[k].err;
 				w = m.e[k].why;
 				fd[i] = -1;
-			} else if (h) {
+			} else if (ringed) {
 				fd[i] = in[k];
 				errno = errs[k];
 			} else
