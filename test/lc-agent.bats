@@ -23,6 +23,10 @@ setup() {
 }
 
 teardown() {
+	# A test may leave an agent stopped: it must be able to hear SIGTERM.
+	for n in lb1 rs1 h1 h2 h3; do
+		[ -f "$BATS_TEST_TMPDIR/$n-agent.pid" ] && kill -CONT "$(bg_pid "$n-agent")" 2>/dev/null
+	done
 	for n in lb1 rs1 h1 h2 h3; do snmpd_stop "$n"; done
 	topo_teardown
 }

@@ -29,6 +29,7 @@ struct agent {
 	uint64_t sets, refused, applies, apply_fail;
 	int child;		/* pid of the running converger, 0 if none */
 	int pending;		/* another apply wanted after the running one */
+	int unapplied;		/* a SET wrote the role file, its commit never came */
 };
 extern struct agent agent;
 

@@ -340,8 +340,8 @@ build(void)
 	rstatus = agent.status;
 	if (!cur_valid)
 		rstatus = cur_text != NULL ? RSTAT_FAILED : RSTAT_UNCONF;
-	else if (rstatus == RSTAT_UNCONF)
-		rstatus = RSTAT_CONF;
+	else if (rstatus == RSTAT_UNCONF || (agent.unapplied && agent.child == 0))
+		rstatus = RSTAT_CONF;	/* written, not (yet) applied */
 
 	add_str(S(1, 1, 1, 0), host, strlen(host));
 	add_int(S(1, 1, 2, 0), ASN_INTEGER, kind_mib(cur_role.kind));
@@ -807,7 +807,10 @@ set_reserve2(netsnmp_agent_request_info *ri, netsnmp_request_info *reqs)
 	}
 	pend.newtext = text;
 	pend.oldtext = cur_text != NULL ? strdup(cur_text) : NULL;
-	pend.changed = cur_text == NULL || strcmp(text, cur_text) != 0;
+	/* A write whose commit never came (the master timed out and dropped
+	 * us) left the file unapplied: the same text again must apply it. */
+	pend.changed = cur_text == NULL || strcmp(text, cur_text) != 0 ||
+	    agent.unapplied;
 	return 0;
 inconsistent:
 	role_free(&nr);
@@ -863,6 +866,7 @@ handler(netsnmp_mib_handler *h, netsnmp_handler_registration *reg,
 				break;
 			}
 			pend.written = 1;
+			agent.unapplied = 1;
 		}
 		break;
 	case MODE_SET_UNDO:
@@ -871,6 +875,7 @@ handler(netsnmp_mib_handler *h, netsnmp_handler_registration *reg,
 				(void)atomic_write_str(conf.rolefile, pend.oldtext, 0644);
 			else
 				(void)unlink(conf.rolefile);
+			agent.unapplied = 0;
 		}
 		pend_free();
 		break;
@@ -881,6 +886,7 @@ handler(netsnmp_mib_handler *h, netsnmp_handler_registration *reg,
 				event_log("role", conf.host, "%s", pend.what);
 				err_info("role file replaced (%s)", pend.what);
 			}
+			agent.unapplied = 0;
 			if (pend.changed || agent.status != RSTAT_ACTIVE)
 				apply_start();
 			nvars = 0;	/* rebuild on next read */
