@@ -202,6 +202,37 @@ get() { v3 snmpget "$(agent_target lb1)" -Oqv "$@"; }
 	wait_until 5000 agent_up lb1
 }
 
+@test "stopped past agentXTimeout in the middle of SETs, lc-agent lives, changes nothing, reconnects and serves" {
+	SNMPD_EXTRA='agentXTimeout 1
+agentXRetries 1' snmpd_start lb1 0 "$ROLE" "" -a "$STUB"
+	t=$(agent_target lb1)
+	pid=$(bg_pid lb1-agent)
+	cp "$ROLE" "$BATS_TEST_TMPDIR/before"
+	for k in 1 2 3; do
+		# The master retransmits the SET once, then times out and drops
+		# the agent; the agent wakes to the stale phases and a closed socket.
+		kill -STOP "$pid"
+		v3 snmpset "$t" NONSTOP-MIB::nsHostRoleConfig.0 s \
+			"$(printf 'role=none host=lb1 generation=%s version=1\n' $((10 + k)))" \
+			NONSTOP-MIB::nsHostRole.0 i 1 >/dev/null 2>&1 &
+		v3 snmpset "$t" NONSTOP-MIB::nsRsWeight.1 i $k >/dev/null 2>&1 &
+		sleep $((k + 4))
+		kill -CONT "$pid"
+		wait
+		kill -0 "$pid"
+		wait_until 10000 agent_up lb1
+	done
+	# The master gave up on every one of them: nothing was written.
+	cmp "$ROLE" "$BATS_TEST_TMPDIR/before"
+	[ ! -e "$BATS_TEST_TMPDIR/lc-role.calls" ]
+	# And the next SET is served and applied.
+	run -0 v3 snmpset "$t" NONSTOP-MIB::nsHostRoleConfig.0 s \
+		"$(printf 'role=none host=lb1 generation=20 version=1\n')"
+	grep -qx 'role=none host=lb1 generation=20 version=1' "$ROLE"
+	wait_until 5000 grep -q "apply -f $ROLE" "$BATS_TEST_TMPDIR/lc-role.calls"
+	kill -0 "$pid"
+}
+
 # The push that lc-build apply makes (lib/snmp_push), through its driver.
 push_build() {
 	PUSH=$BATS_TEST_TMPDIR/snmp-push

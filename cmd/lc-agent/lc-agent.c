@@ -149,6 +149,8 @@ main(int argc, char **argv)
 	/* After init_agent, which resets it to 15 s: reconnect within ~1 s. */
 	netsnmp_ds_set_int(NETSNMP_DS_APPLICATION_ID,
 	    NETSNMP_DS_AGENT_AGENTX_PING_INTERVAL, (int)ping);
+	if (agentx_session_watch() == -1)
+		err_die(EXIT_TEMP, "unable to watch the AgentX session");
 	if (view_register() == -1)
 		err_die(EXIT_TEMP, "unable to register NONSTOP-MIB");
 	init_snmp("lc-agent");
@@ -163,8 +165,10 @@ main(int argc, char **argv)
 		err_warn("unable to make capabilities ambient:");
 	err_info("serving NONSTOP-MIB for host %s from %s", conf.host, conf.rolefile);
 
-	while (!stop)
+	while (!stop) {
 		agent_check_and_process(1);
+		agentx_session_reset();
+	}
 	snmp_shutdown("lc-agent");
 	SOCK_CLEANUP;
 	return EXIT_OK;

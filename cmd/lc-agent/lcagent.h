@@ -85,6 +85,10 @@ int dpview_rs(const struct dpview *v, const struct role *r,
     const struct role_host *h, int *weight, unsigned long *active,
     unsigned long *inactive);
 
+/* setcache.c: net-snmp's subagent SET paths, made safe to lose the master. */
+int agentx_session_watch(void);
+void agentx_session_reset(void);	/* after each agent_check_and_process() */
+
 /* view.c */
 int view_register(void);
 void view_tick(void);	/* once per alarm: notifications, child reaping */

@@ -21,8 +21,10 @@
 #include <net-snmp/net-snmp-config.h>
 #include <net-snmp/net-snmp-includes.h>
 #include <net-snmp/agent/net-snmp-agent-includes.h>
+#include <net-snmp/agent/agent_callbacks.h>
 
 #include "err.h"
+#include "lcagent.h"
 
 void *save_set_cache(netsnmp_agent_session *asp);
 
@@ -47,4 +49,57 @@ save_set_cache(netsnmp_agent_session *asp)
 		}
 	}
 	return real(asp);
+}
+
+/*
+ * XXX net-snmp 5.9.3 (agentx/subagent.c): a SET phase in flight on the
+ * internal callback session holds the AgentX session it answers to. When
+ * the master drops that session (agentXTimeout passed, snmpd restarted),
+ * the subagent only closes it on the master's disconnect; the library
+ * frees it at the next select, and the phase's answer then writes through
+ * the freed session and its freed transaction (valgrind: invalid read in
+ * handle_subagent_set_response; a heap corruption or segfault later).
+ * On a ping failure the library itself reopens the callback session so
+ * that such answers are dropped; agentx_session_lost() notes the
+ * disconnect and agentx_session_reset(), called by the main loop after
+ * the read that saw it (the old session is still allocated then), does
+ * the same.
+ */
+extern netsnmp_session *agentx_callback_sess;
+extern int callback_master_num;
+int handle_subagent_response(int, netsnmp_session *, int, netsnmp_pdu *, void *);
+
+static int lost;
+
+static int
+on_index_stop(int major, int minor, void *server, void *client)
+{
+	(void)major, (void)minor, (void)server, (void)client;
+	lost = 1;
+	return SNMP_ERR_NOERROR;
+}
+
+int
+agentx_session_watch(void)
+{
+	return snmp_register_callback(SNMP_CALLBACK_APPLICATION,
+	    SNMPD_CALLBACK_INDEX_STOP, on_index_stop, NULL) == SNMPERR_SUCCESS ?
+	    0 : -1;
+}
+
+void
+agentx_session_reset(void)
+{
+	if (!lost)
+		return;
+	lost = 0;
+	if (agentx_callback_sess == NULL)
+		return;
+	snmp_close(agentx_callback_sess);
+	agentx_callback_sess = netsnmp_callback_open(callback_master_num,
+	    handle_subagent_response, NULL, NULL);
+	if (agentx_callback_sess == NULL)
+		err_warn("unable to reopen the AgentX callback session");
+	else
+		err_info("AgentX session lost: SET phases in flight dropped");
 }
