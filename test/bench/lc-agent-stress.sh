@@ -11,7 +11,8 @@
 # Build lc-agent with -fsanitize=address,undefined to make it worth it.
 # Prints what was done, and exits 1 if the agent died or a sanitizer spoke.
 # usage: test/bench/lc-agent-stress.sh [seconds]      (default 60)
-# env: NONSTOP_BIN (binaries), LC_AGENT (the agent, e.g. an ASan build)
+# env: NONSTOP_BIN (binaries), LC_AGENT (the agent, e.g. an ASan build, or
+#   "valgrind -q --log-file=F /path/lc-agent": the last word is the binary)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 NONSTOP_TOP=$(dirname "$(dirname "$here")")
@@ -34,7 +35,7 @@ trap cleanup EXIT
 
 command -v snmpd >/dev/null && command -v snmpset >/dev/null ||
 	{ echo "lc-agent-stress.sh: fatal: net-snmp not installed" >&2; exit 111; }
-[ -x "$LC_AGENT" ] || { echo "lc-agent-stress.sh: fatal: no $LC_AGENT" >&2; exit 111; }
+[ -x "${LC_AGENT##* }" ] || { echo "lc-agent-stress.sh: fatal: no ${LC_AGENT##* }" >&2; exit 111; }
 case $D in ''|*[!0-9]*) echo "usage: lc-agent-stress.sh [seconds]" >&2; exit 100;; esac
 
 user=stress auth=a$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
