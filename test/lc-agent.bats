@@ -216,9 +216,11 @@ agentXRetries 1' snmpd_start lb1 0 "$ROLE" "" -a "$STUB"
 			"$(printf 'role=none host=lb1 generation=%s version=1\n' $((10 + k)))" \
 			NONSTOP-MIB::nsHostRole.0 i 1 >/dev/null 2>&1 &
 		v3 snmpset "$t" NONSTOP-MIB::nsRsWeight.1 i $k >/dev/null 2>&1 &
-		sleep $((k + 4))
-		kill -CONT "$pid"
+		# Both managers have their answer (genErr) or gave up (4 s); the
+		# master gave up 2 s after it sent the first phase.
 		wait
+		sleep $((k + 1))
+		kill -CONT "$pid"
 		kill -0 "$pid"
 		wait_until 10000 agent_up lb1
 	done
