@@ -373,7 +373,8 @@ check(struct pctx *c, struct role *r)
 				return bad(c, "service %s and rs %s are of "
 				    "different address families",
 				    r->svc[i].name, r->rs[j].name);
-	qsort(r->bs, r->nbs, sizeof *r->bs, by_order);
+	if (r->nbs > 1)
+		qsort(r->bs, r->nbs, sizeof *r->bs, by_order);
 	return 0;
 }
 
