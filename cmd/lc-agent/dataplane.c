@@ -4,17 +4,14 @@
  * which dataplane, which interface, names and MACs) as the key.
  */
 #include <errno.h>
-#include <netinet/in.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "atomic.h"
 #include "dp.h"
 #include "err.h"
-#include "kv.h"
 #include "lcagent.h"
+#include "role_state.h"
 
 #define DP_CACHE_MS 250
 
@@ -24,110 +21,31 @@ static int have_read;
 static struct dp *dp;
 static char dp_name[8], dp_if[IF_NAMESIZE];
 
-static int
-mac_parse(const char *s, unsigned char *m)
-{
-	unsigned b[6];
-	int i, n = 0;
-
-	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%n", &b[0], &b[1], &b[2], &b[3],
-	    &b[4], &b[5], &n) != 6 || s[n] != '\0')
-		return -1;
-	for (i = 0; i < 6; i++)
-		m[i] = (unsigned char)b[i];
-	return 0;
-}
-
-/* One record of lc-role's state file (lc-role(8) FILES); 0 or -1. */
-static int
-state_line(const struct kv_rec *r, struct dp_table *t, char *name, size_t namelen,
-    char *ifname, size_t iflen, int *lb)
-{
-	const char *k = r->v[0].key, *v;
-
-	if (strcmp(k, "state") == 0) {
-		v = kv_get(r, "role");
-		*lb = v != NULL && (strcmp(v, "lb") == 0 || strcmp(v, "bs") == 0);
-		snprintf(name, namelen, "%s", (v = kv_get(r, "dp")) ? v : "");
-		snprintf(ifname, iflen, "%s", (v = kv_get(r, "if")) ? v : "");
-		return 0;
-	}
-	if (strcmp(k, "service") == 0) {
-		const char *vip = kv_get(r, "vip"), *port = kv_get(r, "port");
-		const char *proto = kv_get(r, "proto"), *sched = kv_get(r, "sched");
-		struct dp_svc *s;
-		int i;
-		if (!vip || !port || !proto || !sched || !(s = dp_table_add_svc(t)))
-			return -1;
-		snprintf(s->name, sizeof s->name, "%s", r->v[0].val);
-		if (addr_parse(vip, &s->vip) == -1)
-			return -1;
-		s->port = (uint16_t)atoi(port);
-		s->proto = strcmp(proto, "udp") == 0 ? IPPROTO_UDP : IPPROTO_TCP;
-		for (i = 0; i < 4; i++)
-			if (strcmp(sched, role_sched_name(i)) == 0)
-				s->sched = i;
-		return 0;
-	}
-	if (strcmp(k, "rs") == 0) {
-		const char *a = kv_get(r, "addr"), *port = kv_get(r, "port");
-		const char *w = kv_get(r, "weight"), *mac = kv_get(r, "mac");
-		struct dp_rs *d;
-		if (t->nsvc == 0 || !a || !port || !w ||
-		    !(d = dp_svc_add_rs(&t->svc[t->nsvc - 1])))
-			return -1;
-		snprintf(d->name, sizeof d->name, "%s", r->v[0].val);
-		if (addr_parse(a, &d->addr) == -1)
-			return -1;
-		d->port = (uint16_t)atoi(port);
-		d->weight = atoi(w);
-		if (mac != NULL) {
-			if (mac_parse(mac, d->mac) == -1)
-				return -1;
-			d->has_mac = 1;
-		}
-		return 0;
-	}
-	return 0;	/* addr, sysctl: not ours to read */
-}
-
 /*
- * What lc-role set up: 1 a balancer's (or backup's) table with its
- * dataplane, 0 none, -1 an unreadable file.
+ * What lc-role set up (its state file, read with lib/role_state): 1 a
+ * balancer's (or backup's) table with its dataplane, 0 none, -1 an
+ * unreadable file.
  */
 static int
-state_load(struct dp_table *t, char *name, size_t namelen, char *ifname,
+state_table(struct dp_table *t, char *name, size_t namelen, char *ifname,
     size_t iflen)
 {
-	char *text, *line, *save = NULL;
-	struct kv_rec rec;
-	const char *why;
-	size_t len;
-	int lb = 0, rc = 0;
+	struct role_state st;
+	char why[256];
 
 	memset(t, 0, sizeof *t);
 	name[0] = ifname[0] = '\0';
-	if ((text = atomic_read(conf.lcrolestate, 1 << 24, &len)) == NULL)
-		return errno == ENOENT ? 0 : -1;
-	for (line = strtok_r(text, "\n", &save); line != NULL && rc == 0;
-	    line = strtok_r(NULL, "\n", &save)) {
-		if (kv_parse(&rec, line, &why) == -1) {
-			rc = -1;
-			break;
-		}
-		if (rec.n > 0)
-			rc = state_line(&rec, t, name, namelen, ifname, iflen, &lb);
-		kv_free(&rec);
-	}
-	free(text);
-	if (rc == -1) {
-		dp_table_free(t);
+	if (role_state_load(conf.lcrolestate, &st, why, sizeof why) == -1)
 		return -1;
-	}
-	if (!lb || name[0] == '\0') {
-		dp_table_free(t);
+	if ((st.role != ROLE_LB && st.role != ROLE_BS) || st.dp[0] == '\0') {
+		role_state_free(&st);
 		return 0;
 	}
+	snprintf(name, namelen, "%s", st.dp);
+	snprintf(ifname, iflen, "%s", st.ifname);
+	*t = st.table;
+	memset(&st.table, 0, sizeof st.table);
+	role_state_free(&st);
 	return 1;
 }
 
@@ -141,7 +59,7 @@ read_table(void)
 	dp_table_free(&view.t);
 	view.kind = DPV_NONE;
 	view.why[0] = '\0';
-	if ((x = state_load(&prev, name, sizeof name, ifname, sizeof ifname)) <= 0) {
+	if ((x = state_table(&prev, name, sizeof name, ifname, sizeof ifname)) <= 0) {
 		if (x < 0) {
 			view.kind = DPV_UNREADABLE;
 			snprintf(view.why, sizeof view.why, "%.200s: unreadable",

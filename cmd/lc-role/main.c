@@ -103,11 +103,11 @@ route_if(const struct addr *dst, char *ifname)
 
 /* The desired state of role r, without the parts the kernel decides. */
 static int
-want_state(const struct role *r, int kind, const char *ifname, struct state *w)
+want_state(const struct role *r, int kind, const char *ifname, struct role_state *w)
 {
 	size_t i, j;
 
-	state_init(w);
+	role_state_init(w);
 	w->role = kind;
 	w->generation = r->generation;
 	if (kind == ROLE_LB || kind == ROLE_BS)
@@ -122,7 +122,7 @@ want_state(const struct role *r, int kind, const char *ifname, struct state *w)
 			struct dp_svc *s;
 			/* -A: the VIPs are held by another (ha-beat). */
 			if ((kind == ROLE_LB && !opt_A &&
-			    state_add_addr(w, &r->svc[i].vip, ifname) == -1) ||
+			    role_state_add_addr(w, &r->svc[i].vip, ifname) == -1) ||
 			    (s = dp_table_add_svc(&w->table)) == NULL)
 				return -1;
 			memcpy(s->name, r->svc[i].name, sizeof s->name);
@@ -143,13 +143,13 @@ want_state(const struct role *r, int kind, const char *ifname, struct state *w)
 	} else if (kind == ROLE_RS) {
 		int v4 = 0;
 		for (i = 0; i < r->nsvc; i++) {
-			if (state_add_addr(w, &r->svc[i].vip, "lo") == -1)
+			if (role_state_add_addr(w, &r->svc[i].vip, "lo") == -1)
 				return -1;
 			v4 |= r->svc[i].vip.family == AF_INET;
 		}
 		/* DR: the VIP on lo must not answer or source ARP on the LAN. */
-		if (v4 && (state_add_sys(w, "net.ipv4.conf.all.arp_ignore", "", "1") == -1 ||
-		    state_add_sys(w, "net.ipv4.conf.all.arp_announce", "", "2") == -1))
+		if (v4 && (role_state_add_sys(w, "net.ipv4.conf.all.arp_ignore", "", "1") == -1 ||
+		    role_state_add_sys(w, "net.ipv4.conf.all.arp_announce", "", "2") == -1))
 			return -1;
 	}
 	return 0;
@@ -171,7 +171,7 @@ say(const char *fmt, ...)
 
 /* Print what apply would change: addresses, sysctls, the dataplane. */
 static int
-plan(const struct state *old, const struct state *w)
+plan(const struct role_state *old, const struct role_state *w)
 {
 	char a[ADDR_STRLEN], cur[32];
 	int n = 0;
@@ -187,15 +187,15 @@ plan(const struct state *old, const struct state *w)
 		    strcmp(cur, w->sys[i].val) != 0)
 			say("~ sysctl=%s value=%s\n", w->sys[i].key, w->sys[i].val), n++;
 	for (i = 0; i < w->naddr; i++)
-		if (!state_has_addr(old, &w->addr[i].a, w->addr[i].dev))
+		if (!role_state_has_addr(old, &w->addr[i].a, w->addr[i].dev))
 			say("+ addr=%s dev=%s\n", addr_fmt(&w->addr[i].a, a, sizeof a),
 			    w->addr[i].dev), n++;
 	for (i = 0; i < old->naddr; i++)
-		if (!state_has_addr(w, &old->addr[i].a, old->addr[i].dev))
+		if (!role_state_has_addr(w, &old->addr[i].a, old->addr[i].dev))
 			say("- addr=%s dev=%s\n", addr_fmt(&old->addr[i].a, a, sizeof a),
 			    old->addr[i].dev), n++;
 	for (i = 0; i < old->nsys; i++)
-		if (state_sys(w, old->sys[i].key) == NULL)
+		if (role_state_sys(w, old->sys[i].key) == NULL)
 			say("~ sysctl=%s value=%s\n", old->sys[i].key, old->sys[i].old), n++;
 	if (!opt_q)
 		n += dp_diff(stdout, &old->table, &w->table);
@@ -204,35 +204,35 @@ plan(const struct state *old, const struct state *w)
 
 /* Bring the kernel from old to w; old is updated as things change. */
 static int
-converge(struct nl *nl, struct dp *dp, struct state *old, struct state *w)
+converge(struct nl *nl, struct dp *dp, struct role_state *old, struct role_state *w)
 {
-	struct state both;
+	struct role_state both;
 	char cur[32], a[ADDR_STRLEN];
 	size_t i;
 	unsigned ifx;
 	int had;
 
 	/* Intent first: a crash from here on leaves undo able to clean up. */
-	state_init(&both);
+	role_state_init(&both);
 	both.role = old->role >= 0 ? old->role : w->role;
 	memcpy(both.dp, old->dp[0] ? old->dp : w->dp, sizeof both.dp);
 	memcpy(both.ifname, old->ifname[0] ? old->ifname : w->ifname,
 	    sizeof both.ifname);
 	both.generation = old->generation;
 	for (i = 0; i < old->naddr; i++)
-		state_add_addr(&both, &old->addr[i].a, old->addr[i].dev);
+		role_state_add_addr(&both, &old->addr[i].a, old->addr[i].dev);
 	for (i = 0; i < old->nsys; i++)
-		state_add_sys(&both, old->sys[i].key, old->sys[i].old, old->sys[i].val);
+		role_state_add_sys(&both, old->sys[i].key, old->sys[i].old, old->sys[i].val);
 	dp_table_copy(&both.table, old->table.nsvc ? &old->table : &w->table);
 
 	/* New sysctls: remember the value we found only the first time. */
 	for (i = 0; i < w->nsys; i++) {
-		struct st_sysctl *o = state_sys(old, w->sys[i].key);
+		struct role_state_sysctl *o = role_state_sys(old, w->sys[i].key);
 		if (sysctl_get(w->sys[i].key, cur, sizeof cur) == -1)
 			err_die(EXIT_TEMP, "unable to read sysctl %s:", w->sys[i].key);
 		snprintf(w->sys[i].old, sizeof w->sys[i].old, "%s",
 		    o != NULL ? o->old : cur);
-		state_add_sys(&both, w->sys[i].key, w->sys[i].old, w->sys[i].val);
+		role_state_add_sys(&both, w->sys[i].key, w->sys[i].old, w->sys[i].val);
 	}
 	/* New addresses: ours only when we add them (or added them before). */
 	for (i = 0; i < w->naddr; i++) {
@@ -240,17 +240,17 @@ converge(struct nl *nl, struct dp *dp, struct state *old, struct state *w)
 		if (ifx == 0)
 			err_die(EXIT_TEMP, "no interface %s", w->addr[i].dev);
 		had = nl_addr_has(nl, ifx, &w->addr[i].a);
-		if (had == 1 && !state_has_addr(old, &w->addr[i].a, w->addr[i].dev)) {
+		if (had == 1 && !role_state_has_addr(old, &w->addr[i].a, w->addr[i].dev)) {
 			err_info("address %s on %s was there before: not ours",
 			    addr_fmt(&w->addr[i].a, a, sizeof a), w->addr[i].dev);
 			w->addr[i].dev[0] = '\0';	/* not recorded below */
 			continue;
 		}
-		state_add_addr(&both, &w->addr[i].a, w->addr[i].dev);
+		role_state_add_addr(&both, &w->addr[i].a, w->addr[i].dev);
 	}
-	if (state_save(statepath, &both) == -1)
+	if (role_state_save(statepath, &both) == -1)
 		err_die(EXIT_TEMP, "unable to write %s:", statepath);
-	state_free(&both);
+	role_state_free(&both);
 
 	for (i = 0; i < w->nsys; i++) {
 		if (sysctl_get(w->sys[i].key, cur, sizeof cur) == 0 &&
@@ -299,7 +299,7 @@ converge(struct nl *nl, struct dp *dp, struct state *old, struct state *w)
 	}
 	/* Only now take away what the old role had and the new one has not. */
 	for (i = 0; i < old->naddr; i++) {
-		if (state_has_addr(w, &old->addr[i].a, old->addr[i].dev))
+		if (role_state_has_addr(w, &old->addr[i].a, old->addr[i].dev))
 			continue;
 		if ((ifx = nl_ifindex(old->addr[i].dev)) != 0 &&
 		    nl_addr_del(nl, ifx, &old->addr[i].a) == -1)
@@ -307,7 +307,7 @@ converge(struct nl *nl, struct dp *dp, struct state *old, struct state *w)
 			    addr_fmt(&old->addr[i].a, a, sizeof a), old->addr[i].dev);
 	}
 	for (i = 0; i < old->nsys; i++) {
-		if (state_sys(w, old->sys[i].key) != NULL)
+		if (role_state_sys(w, old->sys[i].key) != NULL)
 			continue;
 		/* Restore only if nobody changed it since. */
 		if (sysctl_get(old->sys[i].key, cur, sizeof cur) == 0 &&
@@ -315,7 +315,7 @@ converge(struct nl *nl, struct dp *dp, struct state *old, struct state *w)
 		    sysctl_set(old->sys[i].key, old->sys[i].old) == -1)
 			err_warn("unable to restore %s:", old->sys[i].key);
 	}
-	if (state_save(statepath, w) == -1)
+	if (role_state_save(statepath, w) == -1)
 		err_die(EXIT_TEMP, "unable to write %s:", statepath);
 	return 0;
 }
@@ -347,8 +347,8 @@ drop_privs(void)
 static void *
 snap_state(void *arg)
 {
-	const struct state *s = arg;
-	struct state *c = malloc(sizeof *c);
+	const struct role_state *s = arg;
+	struct role_state *c = malloc(sizeof *c);
 
 	if (c == NULL)
 		return NULL;
@@ -364,13 +364,13 @@ snap_state(void *arg)
 static void
 save_state(void *snap)
 {
-	struct state *c = snap;
+	struct role_state *c = snap;
 
 	if (c == NULL) {
 		err_warn("unable to write %s: out of memory", statepath);
 		return;
 	}
-	if (state_save(statepath, c) == -1)
+	if (role_state_save(statepath, c) == -1)
 		err_warn("unable to write %s:", statepath);
 	dp_table_free(&c->table);
 	free(c);
@@ -391,7 +391,7 @@ on_signal(int sig)
 }
 
 static int
-rs_set(struct state *s, const struct role *r, const char *name, int weight,
+rs_set(struct role_state *s, const struct role *r, const char *name, int weight,
     int remove, int readd)
 {
 	size_t i, j;
@@ -444,7 +444,7 @@ drained(const struct dp_table *cur, const char *name)
  * changing only what differs; applied follows on success.
  */
 static int
-push(struct dp *dp, struct state *s, struct dp_table *applied)
+push(struct dp *dp, struct role_state *s, struct dp_table *applied)
 {
 	if (dp_update(dp, &s->table, applied) == -1)
 		return -1;
@@ -454,7 +454,7 @@ push(struct dp *dp, struct state *s, struct dp_table *applied)
 }
 
 static int
-follow(struct nl *nl, struct dp *dp, struct state *s, const struct role *r)
+follow(struct nl *nl, struct dp *dp, struct role_state *s, const struct role *r)
 {
 	struct dp_table applied;
 	struct saver *sv;
@@ -647,7 +647,7 @@ next:
  * all is there, 1 when not (a flushed table, a lost VIP).
  */
 static int
-check(const struct state *old)
+check(const struct role_state *old)
 {
 	struct dp_table cur;
 	struct dp *dp;
@@ -693,7 +693,7 @@ int
 main(int argc, char **argv)
 {
 	struct role r;
-	struct state old, w;
+	struct role_state old, w;
 	struct nl *nl = NULL;
 	struct dp *dp = NULL;
 	char why[512], ifname[IF_NAMESIZE] = "";
@@ -761,7 +761,7 @@ main(int argc, char **argv)
 	if (!strcmp(cmd, "follow") && kind != ROLE_LB)
 		err_die(EXIT_BAD, "follow needs the lb role (this host is %s)",
 		    role_kind_name(kind));
-	if (state_load(statepath, &old, why, sizeof why) == -1)
+	if (role_state_load(statepath, &old, why, sizeof why) == -1)
 		err_die(errno == EINVAL ? EXIT_BAD : EXIT_TEMP, "%s", why);
 
 	/* The balancer's interface: given, remembered, or the route to an RS. */
@@ -809,8 +809,8 @@ main(int argc, char **argv)
 		goto done;
 	}
 	if (!strcmp(cmd, "undo")) {
-		state_free(&w);
-		state_init(&w);
+		role_state_free(&w);
+		role_state_init(&w);
 		w.role = ROLE_NONE;
 	}
 	/* A dataplane is needed to balance, to be ready to, or to clean up. */
@@ -864,8 +864,8 @@ done:
 	dp_close(dp);
 	if (nl != NULL)
 		nl_close(nl);
-	state_free(&old);
-	state_free(&w);
+	role_state_free(&old);
+	role_state_free(&w);
 	role_free(&r);
 	err_check_stdout();
 	return rc;

@@ -1,6 +1,7 @@
 /*
  * lc-role's state file: exactly what it set up, so undo and role changes
  * remove that and nothing else. key=value records, written atomically.
+ * lc-role writes it; lc-agent reads the balancer's table from it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,22 +13,22 @@
 
 #include "atomic.h"
 #include "kv.h"
-#include "lc-role.h"
+#include "role_state.h"
 
 void
-state_init(struct state *s)
+role_state_init(struct role_state *s)
 {
 	memset(s, 0, sizeof *s);
 	s->role = -1;
 }
 
 void
-state_free(struct state *s)
+role_state_free(struct role_state *s)
 {
 	free(s->addr);
 	free(s->sys);
 	dp_table_free(&s->table);
-	state_init(s);
+	role_state_init(s);
 }
 
 static void *
@@ -39,7 +40,7 @@ grow(void *p, size_t n, size_t size)
 }
 
 int
-state_has_addr(const struct state *s, const struct addr *a, const char *dev)
+role_state_has_addr(const struct role_state *s, const struct addr *a, const char *dev)
 {
 	size_t i;
 
@@ -51,11 +52,11 @@ state_has_addr(const struct state *s, const struct addr *a, const char *dev)
 }
 
 int
-state_add_addr(struct state *s, const struct addr *a, const char *dev)
+role_state_add_addr(struct role_state *s, const struct addr *a, const char *dev)
 {
-	struct st_addr *n;
+	struct role_state_addr *n;
 
-	if (state_has_addr(s, a, dev))
+	if (role_state_has_addr(s, a, dev))
 		return 0;
 	if ((n = grow(s->addr, s->naddr, sizeof *n)) == NULL)
 		return -1;
@@ -66,8 +67,8 @@ state_add_addr(struct state *s, const struct addr *a, const char *dev)
 	return 0;
 }
 
-struct st_sysctl *
-state_sys(const struct state *s, const char *key)
+struct role_state_sysctl *
+role_state_sys(const struct role_state *s, const char *key)
 {
 	size_t i;
 
@@ -78,11 +79,11 @@ state_sys(const struct state *s, const char *key)
 }
 
 int
-state_add_sys(struct state *s, const char *key, const char *old, const char *val)
+role_state_add_sys(struct role_state *s, const char *key, const char *old, const char *val)
 {
-	struct st_sysctl *n;
+	struct role_state_sysctl *n;
 
-	if ((n = state_sys(s, key)) != NULL) {
+	if ((n = role_state_sys(s, key)) != NULL) {
 		snprintf(n->val, sizeof n->val, "%s", val);
 		return 0;
 	}
@@ -111,7 +112,7 @@ mac_parse(const char *s, unsigned char *m)
 }
 
 static int
-line(struct state *s, const struct kv_rec *r)
+line(struct role_state *s, const struct kv_rec *r)
 {
 	const char *t = r->v[0].key, *v;
 	struct addr a;
@@ -130,13 +131,13 @@ line(struct state *s, const struct kv_rec *r)
 	if (strcmp(t, "addr") == 0) {
 		if (addr_parse(r->v[0].val, &a) == -1 || (v = kv_get(r, "dev")) == NULL)
 			return -1;
-		return state_add_addr(s, &a, v);
+		return role_state_add_addr(s, &a, v);
 	}
 	if (strcmp(t, "sysctl") == 0) {
 		const char *o = kv_get(r, "old"), *n = kv_get(r, "new");
 		if (o == NULL || n == NULL || strlen(r->v[0].val) >= sizeof s->sys[0].key)
 			return -1;
-		return state_add_sys(s, r->v[0].val, o, n);
+		return role_state_add_sys(s, r->v[0].val, o, n);
 	}
 	if (strcmp(t, "service") == 0) {
 		struct dp_svc *d;
@@ -179,7 +180,7 @@ line(struct state *s, const struct kv_rec *r)
 }
 
 int
-state_load(const char *path, struct state *s, char *why, size_t whylen)
+role_state_load(const char *path, struct role_state *s, char *why, size_t whylen)
 {
 	char *text, *p, *nl;
 	size_t len;
@@ -187,7 +188,7 @@ state_load(const char *path, struct state *s, char *why, size_t whylen)
 	const char *kwhy;
 	unsigned n = 0;
 
-	state_init(s);
+	role_state_init(s);
 	if ((text = atomic_read(path, 64u << 20, &len)) == NULL) {
 		if (errno == ENOENT)
 			return 0;
@@ -212,14 +213,14 @@ state_load(const char *path, struct state *s, char *why, size_t whylen)
 	return 0;
 bad:
 	free(text);
-	state_free(s);
+	role_state_free(s);
 	snprintf(why, whylen, "%s: line %u: bad state record", path, n);
 	errno = EINVAL;
 	return -1;
 }
 
 int
-state_save(const char *path, const struct state *s)
+role_state_save(const char *path, const struct role_state *s)
 {
 	char *buf = NULL, a[ADDR_STRLEN], m[18];
 	size_t len = 0, i, j;
@@ -272,56 +273,4 @@ state_save(const char *path, const struct state *s)
 	rc = atomic_write(path, buf, len, 0644);
 	free(buf);
 	return rc;
-}
-
-static int
-sysctl_path(const char *key, char *path, size_t size)
-{
-	size_t i, n;
-
-	if (snprintf(path, size, "/proc/sys/%s", key) >= (int)size)
-		return -1;
-	n = strlen(path);
-	for (i = 10; i < n; i++)
-		if (path[i] == '.')
-			path[i] = '/';
-	return 0;
-}
-
-int
-sysctl_get(const char *key, char *val, size_t size)
-{
-	char path[160];
-	ssize_t n;
-	int fd;
-
-	if (sysctl_path(key, path, sizeof path) == -1 ||
-	    (fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
-		return -1;
-	n = read(fd, val, size - 1);
-	close(fd);
-	if (n < 0)
-		return -1;
-	val[n] = '\0';
-	val[strcspn(val, "\n")] = '\0';
-	return 0;
-}
-
-int
-sysctl_set(const char *key, const char *val)
-{
-	char path[160];
-	size_t n = strlen(val);
-	int fd, e;
-
-	if (sysctl_path(key, path, sizeof path) == -1 ||
-	    (fd = open(path, O_WRONLY | O_CLOEXEC)) == -1)
-		return -1;
-	if (write(fd, val, n) != (ssize_t)n) {
-		e = errno;
-		close(fd);
-		errno = e;
-		return -1;
-	}
-	return close(fd);
 }
