@@ -159,7 +159,7 @@ tcpr_ring_sqe(struct tcpr_ring *r)
 int
 tcpr_ring_submit_wait(struct tcpr_ring *r, unsigned nwait)
 {
-	unsigned sub = r->queued, ready;
+	unsigned sub = r->queued, orig = r->queued, ready;
 	int k, n;
 
 	__atomic_store_n(r->sq_tail, r->tail, __ATOMIC_RELEASE);
@@ -172,13 +172,15 @@ tcpr_ring_submit_wait(struct tcpr_ring *r, unsigned nwait)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			if (sub == r->queued)
-				return -1;	/* nothing taken */
+			if (sub == orig)
+				return -1;	/* nothing taken: the caller may redo it all */
 			/*
-			 * XXX some taken, then an error waiting: wait on
-			 * without submitting (EAGAIN/EBUSY pass).
+			 * Part of the batch is in the kernel and its answers
+			 * will come: submit the rest and wait on (EAGAIN and
+			 * EBUSY pass), bounded by the loop. Only if that runs
+			 * out does the caller redo steps the kernel may have
+			 * done (tcpr-restore(8) BUGS).
 			 */
-			sub = 0;
 			continue;
 		}
 		sub -= (unsigned)n < sub ? (unsigned)n : sub;
