@@ -261,9 +261,10 @@ names_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-/* One netlink dump of our table's sets or chains into q->f. */
+/* One netlink dump of our table (of set when given) through cb. */
 static int
-dump_names(struct mnl_socket *nl, uint16_t msg, struct names_q *q)
+nl_dump(struct mnl_socket *nl, uint16_t msg, const char *set, mnl_cb_t cb,
+    void *data)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
@@ -278,11 +279,14 @@ dump_names(struct mnl_socket *nl, uint16_t msg, struct names_q *q)
 	g->nfgen_family = NFPROTO_NETDEV;
 	g->version = NFNETLINK_V0;
 	g->res_id = 0;
-	mnl_attr_put_strz(nlh, q->table_attr, TABLE_NAME);
+	/* NFTA_SET_TABLE and NFTA_SET_ELEM_LIST_TABLE are both 1, ..._SET 2. */
+	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, TABLE_NAME);
+	if (set != NULL)
+		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set);
 	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
 		return -1;
 	while ((ret = (int)mnl_socket_recvfrom(nl, buf, sizeof buf)) > 0) {
-		ret = mnl_cb_run(buf, (size_t)ret, seq, port, names_cb, q);
+		ret = mnl_cb_run(buf, (size_t)ret, seq, port, cb, data);
 		if (ret <= MNL_CB_STOP)
 			break;
 	}
@@ -314,12 +318,12 @@ existing(struct dp *dp)
 		rc = -1;
 	} else {
 		/* A table that is not there is no error: nothing of ours. */
-		rc = dump_names(nl, NFT_MSG_GETSET, &q);
+		rc = nl_dump(nl, NFT_MSG_GETSET, NULL, names_cb, &q);
 		q.kind = "chain";
 		q.table_attr = NFTA_CHAIN_TABLE;
 		q.name_attr = NFTA_CHAIN_NAME;
 		if (rc == 0 || errno == ENOENT)
-			rc = dump_names(nl, NFT_MSG_GETCHAIN, &q);
+			rc = nl_dump(nl, NFT_MSG_GETCHAIN, NULL, names_cb, &q);
 		if (rc == -1 && errno == ENOENT)
 			rc = 0;
 	}
@@ -1202,37 +1206,6 @@ elems_cb(const struct nlmsghdr *nlh, void *data)
 		memcpy(q->mac + 6 * q->n++, mnl_attr_get_payload(dv[NFTA_DATA_VALUE]), 6);
 	}
 	return MNL_CB_OK;
-}
-
-static int
-nl_dump(struct mnl_socket *nl, uint16_t msg, const char *set, mnl_cb_t cb,
-    void *data)
-{
-	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-	struct nfgenmsg *g;
-	unsigned seq = (unsigned)time(NULL), port = mnl_socket_get_portid(nl);
-	int ret;
-
-	nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | msg;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = seq;
-	g = mnl_nlmsg_put_extra_header(nlh, sizeof *g);
-	g->nfgen_family = NFPROTO_NETDEV;
-	g->version = NFNETLINK_V0;
-	g->res_id = 0;
-	/* NFTA_SET_TABLE and NFTA_SET_ELEM_LIST_TABLE are both 1, ..._SET 2. */
-	mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, TABLE_NAME);
-	if (set != NULL)
-		mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set);
-	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
-		return -1;
-	while ((ret = (int)mnl_socket_recvfrom(nl, buf, sizeof buf)) > 0) {
-		ret = mnl_cb_run(buf, (size_t)ret, seq, port, cb, data);
-		if (ret <= MNL_CB_STOP)
-			break;
-	}
-	return ret == -1 ? -1 : 0;
 }
 
 static int

@@ -1,7 +1,8 @@
 /*
  * lc-agent: a guard around net-snmp's subagent SET cache.
  *
- * XXX net-snmp 5.9.3 (agent/snmp_agent.c) keeps each SET transaction's
+ * net-snmp 5.9.3 bug, worked around here (lc-agent(8) BUGS).
+ * net-snmp 5.9.3 (agent/snmp_agent.c) keeps each SET transaction's
  * requests between its phases in a list keyed by session and transaction
  * id: netsnmp_wrap_up_request() saves an entry after RESERVE1, RESERVE2
  * and ACTION, even when the phase found no entry of its own (the master
@@ -52,7 +53,8 @@ save_set_cache(netsnmp_agent_session *asp)
 }
 
 /*
- * XXX net-snmp 5.9.3 (agentx/subagent.c): a SET phase in flight on the
+ * net-snmp 5.9.3 bug, worked around here (lc-agent(8) BUGS).
+ * net-snmp 5.9.3 (agentx/subagent.c): a SET phase in flight on the
  * internal callback session holds the AgentX session it answers to. When
  * the master drops that session (agentXTimeout passed, snmpd restarted),
  * the subagent only closes it on the master's disconnect; the library
