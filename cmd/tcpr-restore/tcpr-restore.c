@@ -33,7 +33,7 @@ static const char *restored_by = "system calls";
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: tcpr-restore [-KnPqRuUvVW] [-a ms] [-j n] [-L ms] [-p port] "
+	fprintf(stderr, "usage: tcpr-restore [-KnqRuUvVW] [-a ms] [-j n] [-L ms] [-p port] "
 	    "[-t ms] -s dir [prog [arg ...]]\n");
 	exit(EXIT_BAD);
 }
@@ -784,7 +784,7 @@ main(int argc, char **argv)
 	if ((env = getenv("TCPR_URING")) != NULL && *env)
 		ring = strcmp(env, "0") == 0 ? RING_NEVER :
 		    strcmp(env, "1") == 0 ? RING_ONLY : RING_AUTO;
-	while ((c = getopt(argc, argv, "+a:j:KL:np:PRs:t:quUvVW")) != -1) {
+	while ((c = getopt(argc, argv, "+a:j:KL:np:Rs:t:quUvVW")) != -1) {
 		switch (c) {
 		case 'a':
 			ts_add = num(optarg, 0, 86400000, "timestamp advance");
@@ -803,9 +803,6 @@ main(int argc, char **argv)
 			break;
 		case 'p':
 			port = num(optarg, 1, 65535, "port");
-			break;
-		case 'P':
-			flags &= ~TCPR_RESTORE_PROBE;	/* the default now */
 			break;
 		case 'R':
 			flags |= TCPR_RESTORE_UNA;
