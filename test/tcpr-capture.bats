@@ -144,6 +144,7 @@ PY
 }
 
 stored() { [ "$($TCPR_SYNC -s "$D/store" list 2>/dev/null | wc -l)" -eq "$1" ]; }
+stored_rcv() { $TCPR_SYNC -s "$D/store" list | grep -q " rcv=$1 "; }
 outq_is() { [ "$(cat "$D/ctl/outq" 2>/dev/null)" = "$1" ]; }
 
 @test "tcpr-capture exact mode, -C: input the application has not consumed is not acknowledged" {
@@ -189,7 +190,11 @@ outq_is() { [ "$(cat "$D/ctl/outq" 2>/dev/null)" = "$1" ]; }
 	bg_stop cap
 }
 
-@test "tcpr-capture exact mode, -C: after a failover the peer resends what was not consumed, delivered once" {
+# exact_failover C: the application reads the peer's 1000 bytes (one
+# segment) and consumes C of them; the master dies; the restored
+# application must get exactly bytes C..999 once.
+exact_failover() {
+	local c=$1
 	exact_setup
 	command -v iptables >/dev/null || skip "iptables not installed"
 	[ -x "$TCPR_RESTORE" ] || skip "tcpr-restore not built"
@@ -250,7 +255,7 @@ C
 	# the peer's 1000 bytes: i mod 251; their weighted sum from offset 0
 	sed -i "s/s.sendall(b'x' \* 1000)/s.sendall(bytes(i % 251 for i in range(1000)))/" "$D/peer.py"
 	local want
-	want=$(python3 -c 'print(sum((i % 251) * (i + 1) for i in range(1000)))')
+	want=$(python3 -c "print(sum((i % 251) * (i + 1) for i in range($c, 1000)))")
 	KEY=$(make_key)
 	mkdir -p "$D/store"
 	hx 2 ip addr add 192.0.2.100/24 dev eth0
@@ -267,16 +272,34 @@ C
 	# read, never consumed: not acknowledged, so not stored as received
 	outq_is 1000
 	$TCPR_SYNC -s "$D/store" list | grep -q " rcv=0 "
+	if [ "$c" -gt 0 ]; then
+		# consumed in part: the segment's acknowledgement still waits,
+		# but the store learns where the application stands
+		touch "$D/ctl/consume$c"
+		wait_until 5000 grep -q "consumed $c" "$D/srv.out"
+		wait_until 5000 stored_rcv "$c" ||
+			{ $TCPR_SYNC -s "$D/store" list; false; }
+		sleep 0.3
+		outq_is 1000
+	fi
 	# the master dies: the cable first, then every process
 	link_cut 2
 	for pid in $(ip netns pids "$(ns 2)"); do kill -9 "$pid" 2>/dev/null || true; done
 	bg_stop recv
 	bg app 3 $TCPR_RESTORE -s "$D/store" "$D/resume"
-	wait_until 10000 grep -q "ready offset=0" "$D/app.err" || { cat "$D/app.err"; false; }
+	wait_until 10000 grep -q "ready offset=$c" "$D/app.err" || { cat "$D/app.err"; false; }
 	hx 3 ip addr add 192.0.2.100/24 dev eth0
 	hx 3 "$GARP_SEND" -c 2 -i eth0 192.0.2.100 2>/dev/null || hx 1 ip neigh flush dev eth0
 	wait_until 30000 grep -q "got=" "$D/app.out" || { cat "$D/app.err" "$D/app.out"; false; }
-	[ "$(cat "$D/app.out")" = "offset=0 got=1000 sum=$want" ]
+	[ "$(cat "$D/app.out")" = "offset=$c got=$((1000 - c)) sum=$want" ]
 	wait_until 20000 outq_is 0
 	touch "$D/ctl/quit"
+}
+
+@test "tcpr-capture exact mode, -C: after a failover the peer resends what was not consumed, delivered once" {
+	exact_failover 0
+}
+
+@test "tcpr-capture exact mode, -C: input consumed in part of a segment is not delivered again after a failover" {
+	exact_failover 600
 }

@@ -59,6 +59,14 @@ struct sess {
 	uint32_t ts_base;	/* our tsval in the SYN-ACK (or latest) */
 	uint64_t ts_at;		/* when, ms */
 	uint32_t last_seq_out, last_ack_out, last_ack_in;
+	/*
+	 * Exact mode: the input offset our segments acknowledged, and the
+	 * one the application consumed (-C). The record's rcv is the
+	 * larger: a restore resumes where the application stopped even
+	 * when the acknowledgement of a segment it consumed only part of
+	 * is still held, and the peer's resend is trimmed to it.
+	 */
+	uint64_t acked, consumed;
 	uint32_t peer_fin_seq;
 	int peer_fin, missing;
 	uint64_t cookie;	/* the socket's, once known: 0 not yet */
@@ -417,9 +425,11 @@ track(const struct capture_opts *o, const struct pkt *p)
 				x->s.flags |= TCPR_F_FIN_IN;
 				a = x->peer_fin_seq;
 			}
-			x->s.rcv = advance(x->s.rcv, x->last_ack_out, a);
+			x->acked = advance(x->acked, x->last_ack_out, a);
 			if ((int32_t)(a - x->last_ack_out) > 0)
 				x->last_ack_out = a;
+			x->s.rcv = x->acked > x->consumed ? x->acked :
+			    x->consumed;
 		}
 		if (p->flags & TH_FIN)
 			x->s.flags |= TCPR_F_FIN_OUT;
@@ -611,6 +621,7 @@ adopt_one(const struct tcpr_sess *s, uint64_t cookie, void *arg)
 	x->last_seq_out = tcpr_sess_snd_una(s) + (uint32_t)(s->snd_nxt -
 	    s->snd_una);
 	x->last_ack_out = tcpr_sess_rcv_nxt(s);
+	x->acked = s->rcv;
 	x->last_ack_in = tcpr_sess_snd_una(s);
 	emit(x, 1);
 }
@@ -713,14 +724,33 @@ beyond(const struct sess *x, const struct pkt *p, uint64_t c)
 }
 
 /*
+ * The application consumed input up to c: where a restore resumes, even
+ * while the segment that acknowledges it waits (it may acknowledge more).
+ * A segment let go is recorded by track(); one held now (now != 0).
+ */
+static void
+note_consumed(struct sess *x, uint64_t c, int now)
+{
+	if (c <= x->consumed)
+		return;
+	x->consumed = c;
+	if (c > x->s.rcv) {
+		x->s.rcv = c;
+		if (now)
+			emit(x, 0);
+	}
+}
+
+/*
  * 1 if segment p of session x would acknowledge unconsumed input; then
  * the session's waiting flag is set, so that the application's next mark
  * wakes us.
  */
 static int
-must_hold(const struct sess *x, const struct pkt *p)
+must_hold(struct sess *x, const struct pkt *p)
 {
 	struct tcpr_shm_slot *e;
+	uint64_t c;
 	uint32_t allowed;
 
 	if (!(p->flags & TH_ACK) || (p->flags & (TH_SYN | TH_RST)))
@@ -733,11 +763,20 @@ must_hold(const struct sess *x, const struct pkt *p)
 		allowed = x->s.rcv_isn + 1;
 		return (int32_t)(p->ack - allowed) > 0;
 	}
-	if (!beyond(x, p, __atomic_load_n(&e->consumed, __ATOMIC_ACQUIRE)))
+	c = __atomic_load_n(&e->consumed, __ATOMIC_ACQUIRE);
+	if (!beyond(x, p, c)) {
+		note_consumed(x, c, 0);
 		return 0;
+	}
 	/* then ask to be woken, and look again (the mark may be just in) */
 	__atomic_store_n(&e->waiting, 1, __ATOMIC_SEQ_CST);
-	return beyond(x, p, __atomic_load_n(&e->consumed, __ATOMIC_SEQ_CST));
+	c = __atomic_load_n(&e->consumed, __ATOMIC_SEQ_CST);
+	if (beyond(x, p, c)) {
+		note_consumed(x, c, 1);
+		return 1;
+	}
+	note_consumed(x, c, 0);
+	return 0;
 }
 
 static void
