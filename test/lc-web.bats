@@ -460,6 +460,9 @@ cgi() {
 	[ "$status" = 503 ]
 	grep -q 'lb1 (timeout)' "$WT/body"
 	grep -q 'apply again' "$WT/body"
+	# one row per host: the balancer's agent timed out, the real servers have none
+	grep -q "<tr><td>lb1</td><td>lb</td><td>udp:127.0.0.1:$port</td><td>failed</td><td>timeout</td>" "$WT/body"
+	grep -q '<tr><td>rs2</td><td>rs</td><td>-</td><td>no agent</td><td>-</td>' "$WT/body"
 	grep -q 'action=weight cluster=web .*result=error' "$WT/var/audit.log"
 	# lib/cluster claims the generation before it pushes: the directory is
 	# ahead of the agent until an apply (of the same definition) heals it.

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "err.h"
 #include "kv.h"
 #include "cluster_push.h"
 #include "lc-web.h"
@@ -387,6 +388,49 @@ confirm:
 	act_free(&a);
 }
 
+/*
+ * 503 after a push some agents did not take: what is stored, then one
+ * row per host of the plan with its agent's answer.
+ */
+static void
+push_failed_page(const struct cluster_push *p, const char *msg)
+{
+	static const char *const result[] = { "ok", "failed", "no agent" };
+	struct web_buf b = { 0 };
+	size_t i;
+
+	page_begin(&b, "Not every host has its role file");
+	web_buf_puts(&b, "<p class=\"error\">");
+	web_escf(&b, "The new generation is recorded and the role files are "
+	    "written, but %s. When the agents are back, apply again (Push the role "
+	    "files again, on the cluster's page): that sends every file anew.", msg);
+	web_buf_puts(&b, "</p>\n<table><thead><tr><th>Host</th><th>Role</th>"
+	    "<th>Agent</th><th>Result</th><th>Why</th><th>ms</th></tr></thead>"
+	    "<tbody>\n");
+	for (i = 0; i < p->nres; i++) {
+		const struct cluster_push_result *r = &p->res[i];
+		const char *cells[] = { r->host, cl_role_name(r->role),
+		    r->peer[0] ? r->peer : "-", result[r->result],
+		    r->result == CLP_NOAGENT ? "-" : r->why };
+		size_t k;
+
+		web_buf_puts(&b, "<tr>");
+		for (k = 0; k < sizeof cells / sizeof cells[0]; k++) {
+			web_buf_puts(&b, "<td>");
+			web_esc(&b, cells[k]);
+			web_buf_puts(&b, "</td>");
+		}
+		web_buf_printf(&b, "<td class=\"num\">%u</td></tr>\n", r->ms);
+	}
+	web_buf_puts(&b, "</tbody></table>\n<p><a href=\"");
+	web_esc(&b, rq.script);
+	web_buf_puts(&b, "?p=clusters\">Back to the clusters</a></p>\n");
+	page_end(&b);
+	respond(503, &b, NULL);
+	web_buf_free(&b);
+	err_warn("503 not every host has its role file: %s", msg);
+}
+
 void
 action_apply(void)
 {
@@ -451,22 +495,20 @@ action_apply(void)
 	push.tries = 2;
 	x = cl_apply(d, &a.c, a.dissolve, conf.roles, conf.snmp ? cluster_push : NULL,
 	    &push, 0, &ch, &n, &gen, &e);
-	cluster_push_free(&push);
 	if (x < 0) {
 		audit(a.act, a.name, a.what, 0, "error", e.msg);
 		if (strcmp(e.rule, "push") == 0)
-			fail_page(503, "Not every host has its role file", "The new generation "
-			    "is recorded and the role files are written, but %s. When the "
-			    "agents are back, apply again (Push the role files again, on the "
-			    "cluster's page): that sends every file anew.", e.msg);
+			push_failed_page(&push, e.msg);
 		else if (strcmp(e.rule, "concurrent") == 0)
 			fail_page(409, "The cluster changed", "%s. Nothing was changed by this "
 			    "request.", e.msg);
 		else
 			fail_page(err_status(&e), "Not applied", "The definition was stored but "
 			    "applying it failed: %s", e.msg);
+		cluster_push_free(&push);
 		goto out;
 	}
+	cluster_push_free(&push);
 	audit(a.act, a.name, a.what, gen, "ok", NULL);
 	if (a.dissolve)
 		snprintf(hdr, sizeof hdr, "Location: %s?p=clusters&msg=dissolved\r\n", rq.script);
