@@ -380,12 +380,23 @@ tcpr_repair_restore(const struct tcpr_sess *s, uint32_t ts_add, int flags,
 
 /*
  * The same restore through io_uring, a batch of sessions at a time, in
- * rounds: each round queues one step (the order above) for every session
- * of the batch that has not failed, and submits them with one
- * io_uring_enter. Rounds rather than a linked chain per session: a link
- * passes each next request through task work, which cost more here than
- * the system call it saves. Every setsockopt is a uring_cmd that reads
- * its value when it runs: the values live in slots until the round ends.
+ * four rounds: the sockets; repair mode, sequence numbers, MSS and bind;
+ * connect, options, timestamp and window; repair mode off and
+ * SO_REUSEADDR. A round queues, for every session of the batch still
+ * going, its steps of that phase one after the other, and submits them
+ * all with one io_uring_enter. Unlinked requests of one submission are
+ * issued in the order queued, and each of these runs to its end when
+ * issued (none waits for the network: the connect is silent), so a
+ * session's steps keep their order without a link, which would pass
+ * each next request through task work (that cost more here than the
+ * system call it saves). A step that fails leaves the session's next
+ * steps of the round to fail or do no harm, and the session out of the
+ * later rounds. The cuts between rounds: the socket's descriptor must
+ * be known; connect only when repair mode is surely on (out of it,
+ * connect would send the peer a SYN); repair off only when the options,
+ * timestamp and window are surely set (a session that fails is closed
+ * in repair mode: silently). Every setsockopt is a uring_cmd that reads
+ * its value when it runs: the values live in slots until the batch ends.
  */
 enum {
 	S_SOCKET, S_REPAIR, S_TRANSPARENT, S_QRECV, S_SEQRECV, S_QSEND,
@@ -398,7 +409,12 @@ static const char *const step_name[S_N] = {
 	"bind", "connect", "TCP_REPAIR_OPTIONS", "TCP_TIMESTAMP",
 	"TCP_REPAIR_WINDOW", "TCP_REPAIR off", "SO_REUSEADDR",
 };
-
+/* The rounds: first and last step of each. */
+#define NPHASE 4
+static const int ph_first[NPHASE] = { S_SOCKET, S_REPAIR, S_CONNECT, S_OFF };
+static const int ph_last[NPHASE] = { S_SOCKET, S_BIND, S_WINDOW, S_REUSE };
+/* SQEs a session may need in one round */
+#define PH_MAX 8
 
 struct slot {
 	struct sockaddr_storage la, pa;
@@ -406,7 +422,11 @@ struct slot {
 	struct tcp_repair_opt opt[4];
 	struct tcp_repair_window w;
 	uint32_t rcv_nxt, snd, ts;
-	int mss, nopt, has_w, fd, step, err;
+	int mss, nopt, has_w, fd;
+	int step;	/* the step that failed (S_N: shutdown), -1 none */
+	int err;	/* its errno */
+	int done;	/* the last step whose answer said done, -1 none */
+	int want;	/* the last step of the round queued for it */
 };
 
 static const int v_one = 1, v_on = TCP_REPAIR_ON, v_off = TCP_REPAIR_OFF,
@@ -420,6 +440,7 @@ slot_fill(struct slot *x, const struct tcpr_sess *s, uint32_t ts_add,
 	x->fd = -1;
 	x->step = -1;
 	x->err = 0;
+	x->done = -1;
 	x->rcv_nxt = tcpr_sess_rcv_nxt(s);
 	x->snd = tcpr_sess_snd_una(s);
 	if (!(flags & TCPR_RESTORE_UNA))
@@ -508,9 +529,9 @@ step_opt(const struct slot *x, const struct tcpr_sess *s, int st,
 	return 0;
 }
 
-/* Queue step st of a session (tag: its user_data); 1, or 0 if none. */
+/* Queue step st of session k; 1, or 0 if it has none. */
 static int
-step_sqe(struct tcpr_ring *r, uint64_t tag, const struct slot *x,
+step_sqe(struct tcpr_ring *r, size_t k, const struct slot *x,
     const struct tcpr_sess *s, int st, int flags)
 {
 	struct io_uring_sqe *q;
@@ -521,13 +542,14 @@ step_sqe(struct tcpr_ring *r, uint64_t tag, const struct slot *x,
 
 	if (how == 0)
 		return 0;
-	q = tcpr_ring_sqe(r);	/* a round never holds more than the ring */
+	q = tcpr_ring_sqe(r);	/* the caller made room */
 	if (how == 1)
 		tcpr_ring_prep_setsockopt(q, x->fd, level, name, val, len);
 	else if (st == S_SOCKET) {
+		/* close-on-exec: one whose answer got lost dies at the exec */
 		q->opcode = TCPR_OP_SOCKET;
 		q->fd = s->family;
-		q->off = SOCK_STREAM;
+		q->off = SOCK_STREAM | SOCK_CLOEXEC;
 		q->len = IPPROTO_TCP;
 	} else {
 		q->opcode = st == S_BIND ? TCPR_OP_BIND : IORING_OP_CONNECT;
@@ -535,13 +557,32 @@ step_sqe(struct tcpr_ring *r, uint64_t tag, const struct slot *x,
 		q->addr = (uint64_t)(uintptr_t)(st == S_BIND ? &x->la : &x->pa);
 		q->addr2 = st == S_BIND ? x->ll : x->pl;
 	}
-	q->user_data = tag | (uint64_t)st;
+	q->user_data = (uint64_t)k << 8 | (uint64_t)st;
 	return 1;
 }
 
-/* Step st the old way, when the ring gave up in the middle of a batch. */
+/* Is the socket bound to x's local address already? */
 static int
-step_call(struct slot *x, const struct tcpr_sess *s, int st, int flags)
+bound(const struct slot *x)
+{
+	struct sockaddr_storage ss;
+	socklen_t l = sizeof ss;
+
+	memset(&ss, 0, sizeof ss);
+	return getsockname(x->fd, (struct sockaddr *)&ss, &l) == 0 &&
+	    l == x->ll && memcmp(&ss, &x->la, l) == 0;
+}
+
+/*
+ * Step st by a system call: 1, 0 if the session has no such step, or -1
+ * with errno. With redo, the ring may have done it already (its answer
+ * is missing or said it failed): every setsockopt here sets the same
+ * value again, and a bind or a connect that finds it done counts as
+ * done.
+ */
+static int
+step_call(struct slot *x, const struct tcpr_sess *s, int st, int flags,
+    int redo)
 {
 	const void *val = NULL;
 	unsigned len;
@@ -551,203 +592,169 @@ step_call(struct slot *x, const struct tcpr_sess *s, int st, int flags)
 	if (how == 0)
 		return 0;
 	if (how == 1)
-		return setsockopt(x->fd, level, name, val, len);
-	if (st == S_SOCKET)
-		return (x->fd = socket(s->family, SOCK_STREAM, IPPROTO_TCP));
-	if (st == S_BIND)
-		return bind(x->fd, (struct sockaddr *)&x->la, x->ll);
-	return connect(x->fd, (struct sockaddr *)&x->pa, x->pl);
-}
-
-/* Can this kernel do it all? The opcodes, then one setsockopt for real. */
-static int
-ring_usable(struct tcpr_ring *r)
-{
-	static const uint8_t ops[] = { TCPR_OP_SOCKET, TCPR_OP_URING_CMD,
-	    TCPR_OP_BIND, IORING_OP_CONNECT };
-	struct io_uring_sqe *q;
-	struct io_uring_cqe *c;
-	socklen_t l;
-	int fd, v = 0, ok = 0;
-
-	if (!tcpr_ring_has(r, ops, sizeof ops))
-		return 0;
-	if ((fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
-		return 0;
-	q = tcpr_ring_sqe(r);
-	tcpr_ring_prep_setsockopt(q, fd, SOL_SOCKET, SO_REUSEADDR, &v_one,
-	    sizeof v_one);
-	if (tcpr_ring_submit_wait(r, 1) == 0 && (c = tcpr_ring_cqe(r))) {
-		l = sizeof v;
-		ok = c->res == 0 && getsockopt(fd, SOL_SOCKET, SO_REUSEADDR,
-		    &v, &l) == 0 && v == 1;
-		tcpr_ring_cqe_seen(r);
+		return setsockopt(x->fd, level, name, val, len) < 0 ? -1 : 1;
+	if (st == S_SOCKET) {
+		x->fd = socket(s->family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+		return x->fd < 0 ? -1 : 1;
 	}
-	close(fd);
-	return ok;
-}
-
-/*
- * Sessions per batch: few. Each round touches every socket of the
- * batch, and 32 sockets stay in the cache from one round to the next,
- * 2048 do not: 9.3 against 12.5 us a session here, for the cost of an
- * io_uring_enter per 32 steps.
- */
-#define RING_BATCH 32
-
-/*
- * Steps first..last of the m sessions in x, a round each; a session
- * whose step fails (x->step) takes no further part. When the ring fails
- * (nothing of a round taken), the steps left are done by system calls
- * and *broken is set, with errno.
- */
-static void
-rounds(struct tcpr_ring *r, struct slot *x, const struct tcpr_sess *v,
-    size_t m, int first, int last, int flags, int *broken)
-{
-	struct io_uring_cqe *c;
-	size_t k;
-	unsigned nq;
-	int st, e;
-
-	for (st = first; st <= last && !*broken; st++) {
-		for (k = 0, nq = 0; k < m; k++)
-			if (x[k].step < 0 && (st == S_SOCKET || x[k].fd >= 0))
-				nq += (unsigned)step_sqe(r, (uint64_t)k << 8,
-				    &x[k], &v[k], st, flags);
-		if (nq == 0)
-			continue;
-		if (tcpr_ring_submit_wait(r, nq) < 0) {
-			*broken = 1;
-			break;
-		}
-		while ((c = tcpr_ring_cqe(r))) {
-			k = (size_t)(c->user_data >> 8);
-			if (c->res < 0) {
-				x[k].step = st;
-				x[k].err = -c->res;
-			} else if (st == S_SOCKET)
-				x[k].fd = c->res;
-			tcpr_ring_cqe_seen(r);
-		}
+	if (st == S_BIND) {
+		if (bind(x->fd, (struct sockaddr *)&x->la, x->ll) == 0)
+			return 1;
+		return redo && errno == EINVAL && bound(x) ? 1 : -1;
 	}
-	if (!*broken)
-		return;
-	e = errno;
-	for (; st <= last; st++)
-		for (k = 0; k < m; k++)
-			if (x[k].step < 0 && (st == S_SOCKET ? x[k].fd < 0 :
-			    x[k].fd >= 0) && step_call(&x[k], &v[k], st, flags) < 0) {
-				x[k].step = st;
-				x[k].err = errno;
-			}
-	errno = e;
-}
-
-/* The sockets out: fd[k], or -1 with why/err (the socket closed). */
-static void
-batch_out(struct slot *x, const struct tcpr_sess *v, size_t m, int flags,
-    int shut, int *fd, const char **why, int *err)
-{
-	size_t k;
-
-	for (k = 0; k < m; k++) {
-		/* no io_uring: its shutdown would go to a worker */
-		if (x[k].step < 0 && shut && (v[k].flags & TCPR_F_FIN_OUT) &&
-		    !(flags & TCPR_RESTORE_KEEP) &&
-		    shutdown(x[k].fd, SHUT_WR) < 0) {
-			why[k] = "shutdown";
-			err[k] = errno;
-			close(x[k].fd);
-			fd[k] = -1;
-		} else if (x[k].step >= 0) {
-			/* in repair mode still (or never out): silent */
-			if (x[k].fd >= 0)
-				close(x[k].fd);
-			fd[k] = -1;
-			why[k] = step_name[x[k].step];
-			err[k] = x[k].err;
-		} else
-			fd[k] = x[k].fd;
-	}
-}
-
-/* A ring and slots for batches of up to cap sessions, if usable. */
-static int
-ring_new(struct tcpr_ring *r, struct slot **x, size_t cap)
-{
-	size_t ent = 8;
-
-	while (ent < cap)
-		ent <<= 1;
-	if (tcpr_ring_open(r, (unsigned)ent) < 0)
-		return -1;
-	if (!ring_usable(r)) {
-		tcpr_ring_close(r);
-		errno = EOPNOTSUPP;
-		return -1;
-	}
-	if ((*x = calloc(ent, sizeof **x)) == NULL) {
-		tcpr_ring_close(r);
-		return -1;
-	}
-	return (int)ent;
-}
-
-int
-tcpr_repair_restore_ring(const struct tcpr_sess *v, size_t n,
-    uint32_t ts_add, const uint64_t *age, int flags, int *fd,
-    const char **why, int *err, size_t *done)
-{
-	struct tcpr_ring r;
-	struct slot *x;
-	size_t b, k, m, ent;
-	int e = 0, broken = 0, got;
-
-	*done = 0;
-	if ((got = ring_new(&r, &x, n < RING_BATCH ? n : RING_BATCH)) < 0)
-		return -1;
-	ent = (size_t)got;
-	for (b = 0; b < n && !broken; b += m) {
-		m = n - b < ent ? n - b : ent;
-		for (k = 0; k < m; k++)
-			slot_fill(&x[k], &v[b + k], ts_add +
-			    (uint32_t)(age ? age[b + k] : 0), flags);
-		rounds(&r, x, v + b, m, S_SOCKET, S_N - 1, flags, &broken);
-		e = errno;
-		batch_out(x, v + b, m, flags, 1, fd + b, why + b, err + b);
-		*done = b + m;
-	}
-	free(x);
-	tcpr_ring_close(&r);
-	if (broken) {
-		errno = e;
-		return -1;
-	}
-	return 0;
+	if (connect(x->fd, (struct sockaddr *)&x->pa, x->pl) == 0)
+		return 1;
+	return redo && errno == EISCONN ? 1 : -1;
 }
 
 struct tcpr_repair_ring {
 	struct tcpr_ring r;
 	struct slot *x;
 	size_t cap;
-	int broken;
+	size_t calls;		/* steps done by system calls */
+	unsigned nsub;		/* submissions so far */
+	unsigned lose;		/* tests: lose this submission's answers */
+	int broken;		/* the ring failed: system calls only */
 };
+
+/* Submit what is queued, wait for its answers, take them in. */
+static void
+flush(struct tcpr_repair_ring *h, unsigned nq)
+{
+	struct io_uring_cqe *c;
+	struct slot *x;
+	int st;
+
+	if (nq == 0 || h->broken)
+		return;
+	if (tcpr_ring_submit_wait(&h->r, nq) < 0) {
+		h->broken = 1;
+		return;
+	}
+	if (++h->nsub == h->lose) {
+		/* as if the answers never came: the kernel did it all */
+		h->broken = 1;
+		return;
+	}
+	while ((c = tcpr_ring_cqe(&h->r))) {
+		x = &h->x[c->user_data >> 8];
+		st = (int)(c->user_data & 0xff);
+		if (c->res < 0) {
+			if (x->step == -1) {
+				x->step = st;
+				x->err = -c->res;
+			}
+		} else if (x->step == -1) {
+			x->done = st;
+			if (st == S_SOCKET)
+				x->fd = c->res;
+		}
+		tcpr_ring_cqe_seen(&h->r);
+	}
+}
+
+/*
+ * One round of m sessions: phase ph through the ring; then by system
+ * calls whatever the ring did not surely do: a step whose answer said
+ * it failed (the ring may not be allowed what a system call is: tried
+ * again, it fails for good if it fails again) and the steps whose
+ * answers are missing (the ring broke).
+ */
+static void
+phase(struct tcpr_repair_ring *h, const struct tcpr_sess *v, size_t m,
+    int ph, int flags)
+{
+	int first = ph_first[ph], last = ph_last[ph], st, from, r;
+	unsigned nq = 0, q;
+	size_t k;
+	struct slot *x;
+
+	for (k = 0; k < m; k++)
+		h->x[k].want = last;
+	for (k = 0; k < m && !h->broken; k++) {
+		x = &h->x[k];
+		if (x->step != -1 || (ph > 0 && x->fd < 0))
+			continue;
+		if (tcpr_ring_room(&h->r) < PH_MAX) {
+			flush(h, nq);
+			nq = 0;
+			if (h->broken)
+				break;
+		}
+		for (st = first, q = 0; st <= last; st++)
+			if (step_sqe(&h->r, k, x, &v[k], st, flags)) {
+				x->want = st;
+				q++;
+			}
+		if (q == 0)
+			x->done = last;		/* nothing to do */
+		nq += q;
+	}
+	flush(h, nq);
+	for (k = 0; k < m; k++) {
+		x = &h->x[k];
+		if (x->step >= first && x->step <= last) {
+			from = x->step;		/* failed in the ring */
+			x->step = -1;
+		} else if (x->step == -1 && x->done < x->want &&
+		    (ph == 0 || x->fd >= 0))
+			from = x->done < first ? first : x->done + 1;
+		else
+			continue;
+		for (st = from; st <= last; st++) {
+			if ((r = step_call(x, &v[k], st, flags, 1)) < 0) {
+				x->step = st;
+				x->err = errno;
+				break;
+			}
+			h->calls += (size_t)r;
+			x->done = st;
+		}
+	}
+}
+
+/* Can this kernel do it all? The opcodes (setsockopt: see phase). */
+static int
+ring_usable(struct tcpr_ring *r)
+{
+	static const uint8_t ops[] = { TCPR_OP_SOCKET, TCPR_OP_URING_CMD,
+	    TCPR_OP_BIND, IORING_OP_CONNECT };
+
+	return tcpr_ring_has(r, ops, sizeof ops);
+}
 
 struct tcpr_repair_ring *
 tcpr_repair_ring_new(size_t cap)
 {
-	struct tcpr_repair_ring *h = calloc(1, sizeof *h);
-	int got;
+	struct tcpr_repair_ring *h;
+	size_t ent = 8;
+	int e;
 
-	if (h == NULL)
-		return NULL;
-	if ((got = ring_new(&h->r, &h->x, cap)) < 0) {
-		free(h);
+	if (cap == 0 || cap > 4096) {
+		errno = EINVAL;
 		return NULL;
 	}
-	h->cap = (size_t)got;
+	if ((h = calloc(1, sizeof *h)) == NULL)
+		return NULL;
+	/* a round of a whole batch in one submission */
+	while (ent < cap * PH_MAX)
+		ent <<= 1;
+	if (tcpr_ring_open(&h->r, (unsigned)ent) < 0)
+		goto err;
+	if (!ring_usable(&h->r)) {
+		errno = EOPNOTSUPP;
+		goto err;
+	}
+	if ((h->x = calloc(cap, sizeof *h->x)) == NULL)
+		goto err;
+	h->cap = cap;
 	return h;
+err:
+	e = errno;
+	tcpr_ring_close(&h->r);
+	free(h);
+	errno = e;
+	return NULL;
 }
 
 void
@@ -760,59 +767,70 @@ tcpr_repair_ring_free(struct tcpr_repair_ring *h)
 	free(h);
 }
 
-int
-tcpr_repair_ring_prepare(struct tcpr_repair_ring *h,
-    const struct tcpr_sess *v, size_t m, int flags, int *fd,
-    const char **why, int *err)
+void
+tcpr_repair_ring_drop(struct tcpr_repair_ring *h)
 {
-	size_t k;
+	if (h == NULL)
+		return;
+	free(h->x);
+	tcpr_ring_drop(&h->r);
+	free(h);
+}
 
-	if (m > h->cap) {
-		errno = EINVAL;
-		return -1;
-	}
-	for (k = 0; k < m; k++)
-		slot_fill(&h->x[k], &v[k], 0, flags);
-	/* a broken ring: every step by system calls */
-	if (h->broken) {
-		int b = 1;
+size_t
+tcpr_repair_ring_calls(const struct tcpr_repair_ring *h)
+{
+	return h->calls;
+}
 
-		rounds(&h->r, h->x, v, m, S_SOCKET, S_MAXSEG, flags, &b);
-	} else
-		rounds(&h->r, h->x, v, m, S_SOCKET, S_MAXSEG, flags, &h->broken);
-	batch_out(h->x, v, m, flags, 0, fd, why, err);
-	return 0;
+void
+tcpr_repair_ring_lose(struct tcpr_repair_ring *h, unsigned n)
+{
+	h->lose = n;
 }
 
 int
-tcpr_repair_ring_finish(struct tcpr_repair_ring *h,
+tcpr_repair_ring_restore(struct tcpr_repair_ring *h,
     const struct tcpr_sess *v, size_t m, uint32_t ts_add,
     const uint64_t *age, int flags, int *fd, const char **why, int *err)
 {
+	struct slot *x;
 	size_t k;
+	int ph;
 
 	if (m > h->cap) {
 		errno = EINVAL;
 		return -1;
 	}
-	for (k = 0; k < m; k++) {
+	for (k = 0; k < m; k++)
 		slot_fill(&h->x[k], &v[k], ts_add + (uint32_t)(age ? age[k] : 0),
 		    flags);
-		h->x[k].fd = fd[k];
-		if (fd[k] < 0)
-			h->x[k].step = -2;	/* not prepared: skipped */
-	}
-	if (h->broken) {
-		int b = 1;
-
-		rounds(&h->r, h->x, v, m, S_BIND, S_N - 1, flags, &b);
-	} else
-		rounds(&h->r, h->x, v, m, S_BIND, S_N - 1, flags, &h->broken);
-	for (k = 0; k < m; k++)
-		if (h->x[k].step == -2) {
-			h->x[k].step = -1;	/* fd -1: passes through as -1 */
-			h->x[k].fd = -1;
+	for (ph = 0; ph < NPHASE; ph++)
+		phase(h, v, m, ph, flags);
+	for (k = 0; k < m; k++) {
+		x = &h->x[k];
+		/* no io_uring: its shutdown would go to a worker */
+		if (x->step == -1 && (v[k].flags & TCPR_F_FIN_OUT) &&
+		    !(flags & TCPR_RESTORE_KEEP) && shutdown(x->fd, SHUT_WR) < 0) {
+			x->step = S_N;
+			x->err = errno;
 		}
-	batch_out(h->x, v, m, flags, 1, fd, why, err);
+		if (x->step == -1) {
+			fd[k] = x->fd;
+			continue;
+		}
+		fd[k] = -1;
+		why[k] = x->step == S_N ? "shutdown" : step_name[x->step];
+		err[k] = x->err;
+		if (x->fd < 0)
+			continue;
+		/*
+		 * Out of repair mode already (failed after it): back in, so
+		 * that the close is silent, as for the others.
+		 */
+		if (x->step > S_OFF && !(flags & TCPR_RESTORE_KEEP))
+			seti(x->fd, IPPROTO_TCP, TCP_REPAIR, TCP_REPAIR_ON);
+		close(x->fd);
+	}
 	return 0;
 }

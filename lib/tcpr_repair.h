@@ -56,37 +56,35 @@ int tcpr_repair_finish(int fd, const struct tcpr_sess *s, uint32_t ts_add,
     int flags, const char **why);
 
 /*
- * tcpr_repair_restore for the n sessions of v at once, through io_uring
- * (Linux 6.11: socket, setsockopt, bind and connect as linked requests,
- * a few io_uring_enter calls for hundreds of sessions); each session's
- * timestamp advances by ts_add plus age[i] (age may be NULL), no
- * TCPR_RESTORE_* flag differs. fd[i] is the socket, or -1 with why[i]
- * (the step) and err[i] (errno). Returns 0; or -1 with errno (ENOSYS,
- * EPERM, EOPNOTSUPP: this kernel cannot) when the ring failed, after
- * *done sessions (the rest are untouched: restore them one by one).
+ * tcpr_repair_restore through io_uring (Linux 6.11: socket, setsockopt,
+ * bind and connect requests), batches of up to cap sessions through one
+ * ring: a few io_uring_enter calls per batch instead of 14 system calls
+ * per session. new returns NULL with errno when the kernel cannot
+ * (ENOSYS, EPERM: io_uring disabled; EOPNOTSUPP: requests missing).
+ * restore makes fd[0..m) from v[0..m), each session's timestamp advanced
+ * by ts_add plus age[k] (age may be NULL): fd[k] the socket (close-on-
+ * exec), or -1 with why[k] (the step) and err[k] (errno). Whatever the
+ * ring did not surely do (a step that failed in it, the answers of a
+ * ring that broke) is done by system calls, safely redone; calls counts
+ * those steps. Returns 0, or -1 with errno EINVAL (m > cap).
+ * lose, for tests: the n-th submission's answers are lost (the ring
+ * breaks after the kernel did the work).
  */
-int tcpr_repair_restore_ring(const struct tcpr_sess *v, size_t n,
-    uint32_t ts_add, const uint64_t *age, int flags, int *fd,
-    const char **why, int *err, size_t *done);
-
-/*
- * The two halves of tcpr_repair_restore (prepare, finish) through one
- * io_uring ring each, for batches of up to cap sessions: for a pipeline
- * of two processes. new returns NULL with errno when the kernel cannot.
- * prepare makes fd[0..m) (-1 with why/err: failed); finish takes them
- * (a -1 stays -1, why untouched) and completes each, fd[k] -1 with
- * why/err when it failed. A ring that fails hands the steps left to
- * system calls. 0, or -1 with errno EINVAL (m > cap).
- */
+#define TCPR_REPAIR_BATCH 32
 struct tcpr_repair_ring;
 struct tcpr_repair_ring *tcpr_repair_ring_new(size_t cap);
 void tcpr_repair_ring_free(struct tcpr_repair_ring *h);
-int tcpr_repair_ring_prepare(struct tcpr_repair_ring *h,
-    const struct tcpr_sess *v, size_t m, int flags, int *fd,
-    const char **why, int *err);
-int tcpr_repair_ring_finish(struct tcpr_repair_ring *h,
+/*
+ * free, but the ring's memory stays mapped until exec or exit:
+ * unmapping it costs a TLB shootdown on every processor the process's
+ * threads ran on (tens of microseconds in a virtual machine).
+ */
+void tcpr_repair_ring_drop(struct tcpr_repair_ring *h);
+int tcpr_repair_ring_restore(struct tcpr_repair_ring *h,
     const struct tcpr_sess *v, size_t m, uint32_t ts_add,
     const uint64_t *age, int flags, int *fd, const char **why, int *err);
+size_t tcpr_repair_ring_calls(const struct tcpr_repair_ring *h);
+void tcpr_repair_ring_lose(struct tcpr_repair_ring *h, unsigned n);
 
 /* A stable session id from the four-tuple, never 0. */
 uint32_t tcpr_sess_hash(const struct tcpr_sess *s);

@@ -114,6 +114,15 @@ tcpr_ring_close(struct tcpr_ring *r)
 	r->fd = -1;
 }
 
+void
+tcpr_ring_drop(struct tcpr_ring *r)
+{
+	if (r->fd >= 0)
+		close(r->fd);
+	memset(r, 0, sizeof *r);
+	r->fd = -1;
+}
+
 int
 tcpr_ring_has(struct tcpr_ring *r, const uint8_t *ops, size_t n)
 {

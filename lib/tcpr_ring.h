@@ -35,6 +35,8 @@ struct tcpr_ring {
  */
 int tcpr_ring_open(struct tcpr_ring *r, unsigned entries);
 void tcpr_ring_close(struct tcpr_ring *r);
+/* close, leaving the memory mapped until exec or exit (no shootdown) */
+void tcpr_ring_drop(struct tcpr_ring *r);
 
 /* Is every opcode of ops[0..n) supported (IORING_REGISTER_PROBE)? */
 int tcpr_ring_has(struct tcpr_ring *r, const uint8_t *ops, size_t n);

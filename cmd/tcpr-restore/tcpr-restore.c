@@ -153,13 +153,12 @@ struct prep_msg {
 
 static void
 prepare_child(const struct tcpr_sess *v, size_t n, int flags, int out,
-    size_t bs, int ring)
+    size_t bs)
 {
 	union {
 		char b[CMSG_SPACE(BATCH * sizeof(int))];
 		struct cmsghdr align;
 	} cb;
-	struct tcpr_repair_ring *h = ring ? tcpr_repair_ring_new(bs) : NULL;
 	struct prep_msg m;
 	const char *why[BATCH];
 	int f[BATCH], errs[BATCH], fds[BATCH];
@@ -171,12 +170,10 @@ prepare_child(const struct tcpr_sess *v, size_t n, int flags, int out,
 
 		nm = n - i < bs ? n - i : bs;
 		memset(why, 0, sizeof why);
-		if (h == NULL || tcpr_repair_ring_prepare(h, v + i, nm, flags,
-		    f, why, errs) < 0)
-			for (k = 0; k < nm; k++) {
-				f[k] = tcpr_repair_prepare(&v[i + k], flags, &why[k]);
-				errs[k] = errno;
-			}
+		for (k = 0; k < nm; k++) {
+			f[k] = tcpr_repair_prepare(&v[i + k], flags, &why[k]);
+			errs[k] = errno;
+		}
 		memset(&m, 0, sizeof m);
 		m.n = (uint32_t)nm;
 		for (k = 0, nf = 0; k < nm; k++) {
@@ -205,23 +202,18 @@ prepare_child(const struct tcpr_sess *v, size_t n, int flags, int out,
 	_exit(EXIT_OK);
 }
 
-/*
- * Restore through a preparing child; -1 if none could be started. With
- * ring, both halves go through io_uring where the kernel can.
- */
+/* Restore through a preparing child; -1 if none could be started. */
 static long
 restore_forked(const struct tcpr_sess *v, const uint64_t *age, int *fd,
-    size_t n, long ts_add, int flags, int ring)
+    size_t n, long ts_add, int flags)
 {
 	union {
 		char b[CMSG_SPACE(BATCH * sizeof(int))];
 		struct cmsghdr align;
 	} cb;
-	struct tcpr_repair_ring *h;
 	struct prep_msg m;
 	size_t i = 0, nbad = 0, k, nf, used, bs;
-	int sv[2], got[BATCH], in[BATCH], errs[BATCH], ringed;
-	const char *why[BATCH];
+	int sv[2], got[BATCH], in[BATCH];
 	pid_t pid;
 
 	/* batches small enough that the two overlap for a few dozen too */
@@ -235,12 +227,9 @@ restore_forked(const struct tcpr_sess *v, const uint64_t *age, int *fd,
 	}
 	if (pid == 0) {
 		close(sv[0]);
-		prepare_child(v, n, flags, sv[1], bs, ring);
+		prepare_child(v, n, flags, sv[1], bs);
 	}
 	close(sv[1]);
-	h = ring ? tcpr_repair_ring_new(bs) : NULL;
-	if (h)
-		restored_by = "io_uring, two processes";
 	while (i < n) {
 		struct iovec iov = { &m, sizeof m };
 		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
@@ -265,28 +254,21 @@ restore_forked(const struct tcpr_sess *v, const uint64_t *age, int *fd,
 					nf = BATCH;
 				memcpy(got, CMSG_DATA(cm), nf * sizeof(int));
 			}
-		memset(why, 0, sizeof why);
 		for (k = 0, used = 0; k < m.n; k++) {
 			m.e[k].why[sizeof m.e[k].why - 1] = '\0';
 			in[k] = m.e[k].err == 0 && used < nf ? got[used++] : -1;
 		}
 		for (; used < nf; used++)
 			close(got[used]);
-		ringed = h && tcpr_repair_ring_finish(h, v + i, m.n,
-		    (uint32_t)ts_add, age ? age + i : NULL, flags, in, why,
-		    errs) == 0;
 		for (k = 0; k < m.n; k++, i++) {
 			uint32_t ts = (uint32_t)ts_add + (uint32_t)(age ? age[i] : 0);
-			const char *w = why[k];
+			const char *w = NULL;
 			char key[TCPR_KEYLEN];
 
 			if (m.e[k].err) {
 				errno = m.e[k].err;
 				w = m.e[k].why;
 				fd[i] = -1;
-			} else if (ringed) {
-				fd[i] = in[k];
-				errno = errs[k];
 			} else
 				fd[i] = in[k] < 0 ? -1 :
 				    tcpr_repair_finish(in[k], &v[i], ts, flags, &w);
@@ -297,7 +279,6 @@ restore_forked(const struct tcpr_sess *v, const uint64_t *age, int *fd,
 			}
 		}
 	}
-	tcpr_repair_ring_free(h);
 	close(sv[0]);
 	waitpid(pid, NULL, 0);
 	return (long)nbad;
@@ -310,7 +291,7 @@ restore_forked(const struct tcpr_sess *v, const uint64_t *age, int *fd,
  */
 static size_t
 restore_calls(const struct tcpr_sess *v, const uint64_t *age, int *fd,
-    size_t n, long ts_add, int flags, long jobs, int ring)
+    size_t n, long ts_add, int flags, long jobs)
 {
 	struct pipeline p = { v, NULL, NULL, NULL, n, 0, 0, flags };
 	struct preparer w[8];
@@ -318,7 +299,7 @@ restore_calls(const struct tcpr_sess *v, const uint64_t *age, int *fd,
 	size_t i, nbad = 0, k, started = 0;
 
 	if (jobs == 2 && n >= 16) {
-		long r = restore_forked(v, age, fd, n, ts_add, flags, ring);
+		long r = restore_forked(v, age, fd, n, ts_add, flags);
 
 		if (r >= 0)
 			return (size_t)r;
@@ -371,55 +352,209 @@ restore_calls(const struct tcpr_sess *v, const uint64_t *age, int *fd,
 
 
 /*
- * restore_calls through io_uring when the kernel can (6.11): the same
- * steps, batched into a few system calls for hundreds of sessions;
- * whatever the ring did not get to goes the old way.
+ * restore_calls through io_uring when the kernel can (6.11): a team of
+ * workers, each with a ring of its own, takes batches of sessions from
+ * a common counter until none are left. The main thread is a worker;
+ * with jobs > 1 the others are threads, kept off the main thread's
+ * processor (on two cores the scheduler puts a new thread beside its
+ * parent, and lets the two take turns there for milliseconds). Batches
+ * grow smaller towards the end, so that nobody is left with much while
+ * the others wait. A thread that starts late (its processor was busy)
+ * takes fewer batches or none: the main thread waits only for batches
+ * taken, never for a thread to start or to end, so the team is never
+ * much slower than the main thread alone.
  */
-static size_t
-restore_all(const struct tcpr_sess *v, const uint64_t *age, int *fd,
-    size_t n, long ts_add, int flags, long jobs, int ring)
-{
+struct team {
+	const struct tcpr_sess *v;
+	const uint64_t *age;
+	int *fd, *err;
 	const char **why;
-	size_t done = 0, nbad = 0, i;
-	int *err;
+	size_t n, nw;		/* sessions, workers */
+	size_t next;		/* the first session no worker took yet */
+	size_t calls;		/* steps done by system calls */
+	size_t helped;		/* batches the threads did */
+	long ts_add;
+	int flags;
+	unsigned lose;
+	size_t finished;	/* sessions of the batches done */
+	int verdict;		/* the main thread's ring: 1 works, -1 not */
+};
 
-	if (ring == RING_NEVER || n == 0)
-		return restore_calls(v, age, fd, n, ts_add, flags, jobs, 0);
-	if (jobs == 2 && n >= 16)
-		return restore_calls(v, age, fd, n, ts_add, flags, jobs, 1);
-	if ((why = calloc(n, sizeof *why)) == NULL ||
-	    (err = calloc(n, sizeof *err)) == NULL)
-		err_die(EXIT_TEMP, "out of memory");
-	if (tcpr_repair_restore_ring(v, n, (uint32_t)ts_add, age, flags, fd,
-	    why, err, &done) < 0) {
-		if (ring == RING_ONLY && done == 0)
-			err_die(EXIT_TEMP, "unable to restore through io_uring:");
-		if (done == 0)
-			err_debug("io_uring not usable, system calls instead:");
-		else
-			err_warn("io_uring failed after %zu sessions, system "
-			    "calls for the rest:", done);
+/*
+ * Static: a thread that starts after the work is done looks at it, finds
+ * nothing left, and ends, while the main thread has moved on.
+ */
+static struct team team;
+
+/* The next batch: its first session in *b, its size; 0 when done. */
+static size_t
+team_claim(struct team *t, size_t *b)
+{
+	size_t at = __atomic_load_n(&t->next, __ATOMIC_SEQ_CST), m;
+
+	do {
+		if (at >= t->n)
+			return 0;
+		m = t->nw == 1 ? TCPR_REPAIR_BATCH : (t->n - at) / (2 * t->nw);
+		m = m < 8 ? 8 : m > TCPR_REPAIR_BATCH ? TCPR_REPAIR_BATCH : m;
+		if (m > t->n - at)
+			m = t->n - at;
+	} while (!__atomic_compare_exchange_n(&t->next, &at, at + m, 0,
+	    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST));
+	*b = at;
+	return m;
+}
+
+/* Batches until none are left. */
+static void
+team_work(struct team *t, struct tcpr_repair_ring *h, int helper)
+{
+	size_t b, m, c;
+
+	tcpr_repair_ring_lose(h, t->lose);
+	while ((m = team_claim(t, &b)) > 0) {
+		c = tcpr_repair_ring_calls(h);
+		tcpr_repair_ring_restore(h, t->v + b, m, (uint32_t)t->ts_add,
+		    t->age ? t->age + b : NULL, t->flags, t->fd + b, t->why + b,
+		    t->err + b);
+		__atomic_add_fetch(&t->calls, tcpr_repair_ring_calls(h) - c,
+		    __ATOMIC_RELAXED);
+		if (helper)
+			__atomic_add_fetch(&t->helped, 1, __ATOMIC_RELAXED);
+		/* the batch's sockets and words with it */
+		__atomic_add_fetch(&t->finished, m, __ATOMIC_RELEASE);
 	}
-	if (done)
-		restored_by = "io_uring";
-	for (i = 0; i < done; i++)
+}
+
+static void *
+team_thread(void *arg)
+{
+	struct team *t = arg;
+	struct tcpr_repair_ring *h = tcpr_repair_ring_new(TCPR_REPAIR_BATCH);
+	int verdict;
+
+	/* its ring made meanwhile: work only if the main thread's works */
+	while ((verdict = __atomic_load_n(&t->verdict, __ATOMIC_ACQUIRE)) == 0)
+		sched_yield();
+	if (h && verdict > 0)
+		team_work(t, h, 1);
+	tcpr_repair_ring_drop(h);
+	return NULL;
+}
+
+/*
+ * A shared file table grows only after an RCU grace period (a
+ * millisecond and more): grow ours for every socket before the threads
+ * share it.
+ */
+static void
+grow_fds(size_t n)
+{
+	int hi = (int)(n + FD_BASE + 8), t;
+
+	if ((t = fcntl(2, F_DUPFD_CLOEXEC, hi)) < 0 &&
+	    (t = fcntl(0, F_DUPFD_CLOEXEC, hi)) < 0)
+		return;	/* the threads will pay for it */
+	close(t);
+}
+
+/*
+ * The ring team, the threads on cpus (not on this processor): the number
+ * that failed (warned), or -1 with errno when this kernel cannot
+ * (nothing done).
+ */
+static long
+restore_ring(const struct tcpr_sess *v, const uint64_t *age, int *fd,
+    size_t n, long ts_add, int flags, long jobs, const cpu_set_t *cpus,
+    unsigned lose)
+{
+	static char by[64];
+	struct team *t = &team;
+	struct tcpr_repair_ring *h;
+	pthread_t th;
+	pthread_attr_t at;
+	cpu_set_t cs = *cpus;
+	size_t i, nbad = 0;
+	long k, started = 0;
+	int me = sched_getcpu(), e;
+
+	*t = (struct team){ v, age, fd, NULL, NULL, n, 1, 0, 0, 0, ts_add,
+	    flags, lose, 0, 0 };	/* no thread yet */
+	if ((t->why = calloc(n, sizeof *t->why)) == NULL ||
+	    (t->err = calloc(n, sizeof *t->err)) == NULL)
+		err_die(EXIT_TEMP, "out of memory");
+	/* the threads first: they start and make their rings meanwhile */
+	if (jobs > 1 && me >= 0 && CPU_ISSET(me, &cs) && CPU_COUNT(&cs) > 1) {
+		CPU_CLR(me, &cs);
+		t->nw = (size_t)jobs;
+		grow_fds(n);
+		pthread_attr_init(&at);
+		pthread_attr_setaffinity_np(&at, sizeof cs, &cs);
+		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+		for (k = 1; k < jobs; k++)
+			if (pthread_create(&th, &at, team_thread, t) == 0)
+				started++;
+		pthread_attr_destroy(&at);
+	}
+	if ((h = tcpr_repair_ring_new(TCPR_REPAIR_BATCH)) == NULL) {
+		e = errno;
+		__atomic_store_n(&t->verdict, -1, __ATOMIC_RELEASE);
+		free(t->why);
+		free(t->err);
+		errno = e;
+		return -1;
+	}
+	__atomic_store_n(&t->verdict, 1, __ATOMIC_RELEASE);
+	team_work(t, h, 0);
+	/* the batches the threads took */
+	while (__atomic_load_n(&t->finished, __ATOMIC_ACQUIRE) < n)
+		sched_yield();
+	tcpr_repair_ring_drop(h);
+	for (i = 0; i < n; i++)
 		if (fd[i] < 0) {
 			char key[TCPR_KEYLEN];
 
 			tcpr_sess_key(&v[i], key, sizeof key);
-			errno = err[i];
-			err_warn("session %s: %s:", key, why[i] ? why[i] : "?");
+			errno = t->err[i];
+			err_warn("session %s: %s:", key, t->why[i] ? t->why[i] : "?");
 			nbad++;
 		}
-	free(why);
-	free(err);
-	if (done < n) {
-		if (done)
-			restored_by = "io_uring and system calls";
-		nbad += restore_calls(v + done, age ? age + done : NULL,
-		    fd + done, n - done, ts_add, flags, jobs, 0);
+	/* a late thread touches neither: nothing left to take */
+	free(t->why);
+	free(t->err);
+	snprintf(by, sizeof by, "io_uring%s%s", t->helped == 0 ? "" :
+	    started == 1 ? ", two threads" : ", more threads",
+	    t->calls == 0 ? "" : t->helped ? ", and system calls" :
+	    " and system calls");
+	restored_by = by;
+	return (long)nbad;
+}
+
+#define TEAM_MIN 32
+
+static size_t
+restore_all(const struct tcpr_sess *v, const uint64_t *age, int *fd,
+    size_t n, long ts_add, int flags, long jobs, int ring,
+    const cpu_set_t *cpus, unsigned lose)
+{
+	long r, cores = CPU_COUNT(cpus);
+
+	/*
+	 * -j not given: with io_uring a second thread from a few dozen
+	 * sessions on two cores or more (it costs about 50 us); by system
+	 * calls two processes from about a thousand (a fork and passing
+	 * the sockets over cost more).
+	 */
+	if (ring != RING_NEVER && n > 0) {
+		if ((r = restore_ring(v, age, fd, n, ts_add, flags, jobs ? jobs :
+		    n >= TEAM_MIN && cores >= 2 ? 2 : 1, cpus, lose)) >= 0)
+			return (size_t)r;
+		if (ring == RING_ONLY)
+			err_die(EXIT_TEMP, "unable to restore through io_uring:");
+		err_debug("io_uring not usable, system calls instead:");
 	}
-	return nbad;
+	return restore_calls(v, age, fd, n, ts_add, flags, jobs ? jobs :
+	    n >= 1024 && cores >= 2 ? 2 : 1);
 }
 
 static void
@@ -456,27 +591,51 @@ raise_nofile(size_t n)
 
 /*
  * Put the n sockets at FD_BASE.. in order, without FD_CLOEXEC, for the
- * program; everything else of ours is close-on-exec.
+ * program; everything else of ours is close-on-exec. Within the
+ * descriptors the sockets have (raise_nofile's limit): a socket in the
+ * way of the one due is moved to a free place above, and the sockets
+ * leave one free place each as they go.
  */
 static void
 place_fds(int *fd, size_t n)
 {
-	size_t i;
+	size_t i, j;
+	int *who, t, old;
 
+	if ((who = malloc((n + 1) * sizeof *who)) == NULL)
+		err_die(EXIT_TEMP, "out of memory");
+	/* who[t - FD_BASE]: the session whose socket is at t, or -1 */
+	for (i = 0; i < n; i++)
+		who[i] = -1;
+	for (i = 0; i < n; i++)
+		if (fd[i] >= FD_BASE && (size_t)fd[i] < FD_BASE + n)
+			who[fd[i] - FD_BASE] = (int)i;
 	for (i = 0; i < n; i++) {
-		int t = fcntl(fd[i], F_DUPFD_CLOEXEC, (int)(FD_BASE + n));
-
-		if (t < 0)
+		t = (int)(FD_BASE + i);
+		if (fd[i] == t) {
+			if (fcntl(t, F_SETFD, 0) < 0)
+				err_die(EXIT_TEMP, "unable to move descriptor:");
+			continue;
+		}
+		if (who[i] >= 0) {
+			/* out of the way: there is a free place above t */
+			j = (size_t)who[i];
+			if ((old = fcntl(t, F_DUPFD_CLOEXEC, t + 1)) < 0)
+				err_die(EXIT_TEMP, "unable to move descriptor:");
+			close(t);
+			fd[j] = old;
+			if ((size_t)old < FD_BASE + n)
+				who[old - FD_BASE] = (int)j;
+		}
+		if (dup2(fd[i], t) < 0)
 			err_die(EXIT_TEMP, "unable to move descriptor:");
 		close(fd[i]);
+		if (fd[i] >= FD_BASE && (size_t)fd[i] < FD_BASE + n)
+			who[fd[i] - FD_BASE] = -1;
 		fd[i] = t;
+		who[i] = (int)i;
 	}
-	for (i = 0; i < n; i++) {
-		if (dup2(fd[i], (int)(FD_BASE + i)) < 0)
-			err_die(EXIT_TEMP, "unable to move descriptor:");
-		close(fd[i]);
-		fd[i] = (int)(FD_BASE + i);
-	}
+	free(who);
 }
 
 /*
@@ -777,6 +936,8 @@ main(int argc, char **argv)
 	size_t n, nbad, i, ok = 0;
 	long port = 0, ts_add = 2000, jobs = 0, wait_ms = 10000, learn_ms = 0;
 	int c, check = 0, flags = 0, kick = 1, ring = RING_AUTO, *fd;
+	unsigned lose = 0;
+	cpu_set_t cpus;
 	uint64_t t0, t1;
 	char nbuf[32], *env;
 
@@ -784,6 +945,9 @@ main(int argc, char **argv)
 	if ((env = getenv("TCPR_URING")) != NULL && *env)
 		ring = strcmp(env, "0") == 0 ? RING_NEVER :
 		    strcmp(env, "1") == 0 ? RING_ONLY : RING_AUTO;
+	/* for tests: each ring loses the answers of this submission */
+	if ((env = getenv("TCPR_URING_LOSE")) != NULL && *env)
+		lose = (unsigned)num(env, 0, 1000, "TCPR_URING_LOSE");
 	while ((c = getopt(argc, argv, "+a:j:KL:np:Rs:t:quUvVW")) != -1) {
 		switch (c) {
 		case 'a':
@@ -868,18 +1032,17 @@ main(int argc, char **argv)
 		flags |= TCPR_RESTORE_LOCAL;
 	if ((flags & TCPR_RESTORE_LOCAL) && learn_ms && argc > 0)
 		learn(v, age, n, ts_add, learn_ms);
-	/*
-	 * -j not given: two processes for many sessions on two cores or
-	 * more (a fork and a second ring cost about 0.5 ms: worth it from
-	 * about a thousand sessions), else one.
-	 */
-	if (jobs == 0)
-		jobs = n >= 1024 && sysconf(_SC_NPROCESSORS_ONLN) >= 2 ? 2 : 1;
 	if ((fd = calloc(n + 1, sizeof *fd)) == NULL)
 		err_die(EXIT_TEMP, "out of memory");
+	/* the processors we may use, for -j's default */
+	if (sched_getaffinity(0, sizeof cpus, &cpus) < 0) {
+		CPU_ZERO(&cpus);
+		CPU_SET(0, &cpus);
+	}
 
 	t0 = now_us();
-	nbad += restore_all(v, age, fd, n, ts_add, flags, jobs, ring);
+	nbad += restore_all(v, age, fd, n, ts_add, flags, jobs, ring, &cpus,
+	    lose);
 	for (i = 0; i < n; i++)
 		if (fd[i] >= 0) {
 			fd[ok] = fd[i];
