@@ -30,6 +30,6 @@ PKGS_lc-web     = ldap libarchive
 PKGS_lc-role    = libnftables
 PKGS_lc-agent   = libnftables
 PKGS_lb-watch   = netsnmp
-PKGS_tcpr-capture = libnetfilter_queue libmnl
+PKGS_tcpr-capture = libnetfilter_queue libmnl libbpf
 # net-snmp ships no .pc file: its flags come from net-snmp-config.
 SNMP_TOOLS = lc-agent rs-probe lc-build lc-web

@@ -15,7 +15,7 @@ keepalived
 slapd ldap-utils
 snmpd snmp smitools snmptrapd
 lighttpd
-clang libclang-rt-14-dev
+clang libclang-rt-14-dev libbpf-dev
 tcpdump
 curl chromium
 qemu-system-x86 busybox-static ipvsadm cpio

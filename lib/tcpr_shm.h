@@ -13,6 +13,9 @@
  * swap) -> LIVE (tuple written, then published) -> DEAD (socket closed;
  * claimable again, but lookups probe past it).
  *
+ * With the capture's in-kernel gate the slots are not in the file but in
+ * an eBPF map (TCPR_SHM_F_MAP below); the layout is the same.
+ *
  * Waking: the capture sets a slot's waiting flag when it holds a segment
  * of its session, then reads consumed; libtcpr stores consumed, then
  * takes the flag, and if it was set sends one datagram to the abstract
@@ -22,18 +25,37 @@
 #ifndef NONSTOP_TCPR_SHM_H
 #define NONSTOP_TCPR_SHM_H
 
+#ifdef __bpf__
+/* the gate's eBPF program (cmd/tcpr-capture/bpf/gate.c): the layout only */
+#include <linux/types.h>
+typedef __u8 uint8_t;
+typedef __u16 uint16_t;
+typedef __u32 uint32_t;
+typedef __u64 uint64_t;
+#else
 #include <stdint.h>
 #include <string.h>
+#endif
 
 #define TCPR_SHM_MAGIC 0x54435043u	/* "TCPC" */
-#define TCPR_SHM_VERSION 1
+#define TCPR_SHM_VERSION 2
 #define TCPR_SHM_SLOTS 65536		/* a power of two */
 
 enum { TCPR_SHM_FREE, TCPR_SHM_BUSY, TCPR_SHM_LIVE, TCPR_SHM_DEAD };
 
-#define TCPR_SHM_WAKELEN 48
+/*
+ * The slots live in the capture's eBPF map (its in-kernel gate reads
+ * them), not in the file: libtcpr sends "m" to the wake socket from a
+ * bound one and gets the map's descriptor back (SCM_RIGHTS) to map.
+ */
+#define TCPR_SHM_F_MAP 1
+
+#define TCPR_SHM_WAKELEN 32
 struct tcpr_shm_hdr {
-	uint32_t magic, version, nslots, reserved;
+	uint32_t magic, version, nslots;
+	uint32_t flags;		/* TCPR_SHM_F_MAP */
+	uint32_t gen;		/* another run of the capture: enter again */
+	uint32_t reserved[3];
 	char wake[TCPR_SHM_WAKELEN];	/* abstract socket name, NUL-ended */
 };
 
@@ -52,6 +74,7 @@ struct tcpr_shm_slot {
 #define TCPR_SHM_SIZE(n) (sizeof(struct tcpr_shm_hdr) + \
 	(size_t)(n) * sizeof(struct tcpr_shm_slot))
 
+#ifndef __bpf__
 static inline uint32_t
 tcpr_shm_hash(uint8_t family, uint16_t lport, uint16_t pport,
     const unsigned char *laddr, const unsigned char *paddr)
@@ -99,5 +122,6 @@ tcpr_shm_find(struct tcpr_shm_slot *v, uint32_t n, uint8_t family,
 	}
 	return NULL;
 }
+#endif
 
 #endif

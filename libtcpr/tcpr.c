@@ -7,6 +7,7 @@
 #include <linux/tcp.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,12 +37,94 @@ static int loaded;
  * session's consumed offset is published there with one memory store, so
  * that the capture's exact mode acknowledges nothing the application has
  * not consumed. Mapped at the first session; without it, marks stay local.
+ * With the capture's in-kernel gate the slots are in its eBPF map, whose
+ * descriptor the capture hands over on its wake socket; another run of
+ * the capture (the header's gen) and every session is entered again.
  */
 static struct tcpr_shm_hdr *shm_hdr;
 static struct tcpr_shm_slot *shm;
-static uint32_t shm_n;
+static uint32_t shm_n, shm_gen;
+static void *shm_map_mem;	/* the map's slots, when mapped */
 static int wake_fd = -1;
 static time_t shm_tried;	/* the table may come later: once a second */
+
+#define SLOTS_SIZE ((size_t)TCPR_SHM_SLOTS * sizeof(struct tcpr_shm_slot))
+
+/* The abstract address of the capture's wake socket, its length. */
+static socklen_t
+wake_addr(struct sockaddr_un *a)
+{
+	size_t n = strnlen(shm_hdr->wake, TCPR_SHM_WAKELEN - 1);
+
+	memset(a, 0, sizeof *a);
+	a->sun_family = AF_UNIX;
+	if (n == 0)
+		return 0;
+	/* abstract: a leading NUL; the name as the capture wrote it */
+	memcpy(a->sun_path + 1, shm_hdr->wake, n);
+	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
+}
+
+/* The map's descriptor from the capture, or -1. */
+static int
+map_fetch(void)
+{
+	struct sockaddr_un a, me = { .sun_family = AF_UNIX };
+	socklen_t al = wake_addr(&a);
+	char b[8], cb[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { b, sizeof b };
+	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
+	    .msg_control = cb, .msg_controllen = sizeof cb };
+	struct pollfd p;
+	struct cmsghdr *c;
+	int s, fd = -1;
+
+	if (al == 0 || (s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		return -1;
+	/* bound (an address of its own, autobind): the answer comes here */
+	if (bind(s, (struct sockaddr *)&me, sizeof me.sun_family) < 0 ||
+	    sendto(s, "m", 1, 0, (struct sockaddr *)&a, al) != 1)
+		goto out;
+	p.fd = s;
+	p.events = POLLIN;
+	if (poll(&p, 1, 1000) != 1 ||
+	    recvmsg(s, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) < 1)
+		goto out;
+	for (c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+		    c->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(&fd, CMSG_DATA(c), sizeof fd);
+out:
+	close(s);
+	return fd;
+}
+
+/* The slots, where this run of the capture keeps them: 0, or -1. */
+static int
+slots_attach(void)
+{
+	struct tcpr_shm_hdr *h = shm_hdr;
+	uint32_t gen = __atomic_load_n(&h->gen, __ATOMIC_SEQ_CST);
+	void *m;
+	int fd;
+
+	shm_gen = gen;
+	if (!(__atomic_load_n(&h->flags, __ATOMIC_SEQ_CST) & TCPR_SHM_F_MAP)) {
+		shm = (struct tcpr_shm_slot *)(h + 1);
+		shm_n = TCPR_SHM_SLOTS;
+		return 0;
+	}
+	if ((fd = map_fetch()) < 0)
+		return -1;
+	m = mmap(NULL, SLOTS_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (m == MAP_FAILED)
+		return -1;
+	shm_map_mem = m;
+	shm = m;
+	shm_n = TCPR_SHM_SLOTS;
+	return 0;
+}
 
 static void
 shm_map(void)
@@ -58,6 +141,11 @@ shm_map(void)
 	if (shm_tried == time(NULL))
 		return;
 	shm_tried = time(NULL);
+	if (shm_hdr) {
+		/* the file was there, the capture's map was not */
+		slots_attach();
+		return;
+	}
 	if ((fd = open(path, O_RDWR | O_CLOEXEC)) < 0)
 		return;
 	if (fstat(fd, &st) < 0 || (size_t)st.st_size != size) {
@@ -75,27 +163,25 @@ shm_map(void)
 		return;
 	}
 	shm_hdr = h;
-	shm = (struct tcpr_shm_slot *)(h + 1);
-	shm_n = TCPR_SHM_SLOTS;
+	if (slots_attach() < 0) {
+		shm_hdr = NULL;
+		munmap(m, size);
+	}
 }
 
 /* The capture waits for this session's mark: one datagram wakes it. */
 static void
 wake(void)
 {
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	size_t n;
+	struct sockaddr_un a;
+	socklen_t al;
 
 	if (wake_fd < 0 && (wake_fd = socket(AF_UNIX, SOCK_DGRAM |
 	    SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
 		return;
-	/* abstract: a leading NUL; the name as the capture wrote it */
-	n = strnlen(shm_hdr->wake, TCPR_SHM_WAKELEN - 1);
-	if (n == 0)
+	if ((al = wake_addr(&a)) == 0)
 		return;
-	memcpy(a.sun_path + 1, shm_hdr->wake, n);
-	(void)sendto(wake_fd, "w", 1, MSG_DONTWAIT, (struct sockaddr *)&a,
-	    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n));
+	(void)sendto(wake_fd, "w", 1, MSG_DONTWAIT, (struct sockaddr *)&a, al);
 }
 
 /* The tuple of fd, the service's side local; v4-mapped as IPv4. */
@@ -196,9 +282,36 @@ shm_enter(int fd, struct conn *c)
 	}
 }
 
+/*
+ * Another run of the capture: its slots, and every session entered there
+ * again (the system calls of it once per run, not per mark).
+ */
+static void
+shm_renew(void)
+{
+	void *old = shm_map_mem;
+	size_t i;
+
+	shm_map_mem = NULL;
+	shm = NULL;
+	if (slots_attach() < 0)
+		shm_gen = __atomic_load_n(&shm_hdr->gen, __ATOMIC_SEQ_CST);
+	for (i = 0; i < ntab; i++)
+		if (tab[i].used && (tab[i].slot || tab[i].handed ||
+		    tab[i].restored)) {
+			tab[i].slot = NULL;
+			shm_enter((int)i, &tab[i]);
+		}
+	if (old)
+		munmap(old, SLOTS_SIZE);
+}
+
 static void
 publish(struct conn *c)
 {
+	if (shm_hdr && __atomic_load_n(&shm_hdr->gen, __ATOMIC_ACQUIRE) !=
+	    shm_gen)
+		shm_renew();
 	if (c->slot == NULL)
 		return;
 	__atomic_store_n(&c->slot->consumed, c->consumed, __ATOMIC_SEQ_CST);

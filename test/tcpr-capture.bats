@@ -51,6 +51,7 @@ teardown() {
 	run -100 $TCPR_CAPTURE -Q 70000 -p 7
 	run -0 $TCPR_CAPTURE -n -p 7
 	run -0 $TCPR_CAPTURE -n -x -Q 5 -t 50 -p 7
+	run -0 $TCPR_CAPTURE -n -x -G -C /nonexistent/table -p 7
 }
 
 # A libtcpr server that reads 1000 bytes without consuming them (manual
@@ -147,10 +148,12 @@ stored() { [ "$($TCPR_SYNC -s "$D/store" list 2>/dev/null | wc -l)" -eq "$1" ]; 
 stored_rcv() { $TCPR_SYNC -s "$D/store" list | grep -q " rcv=$1 "; }
 outq_is() { [ "$(cat "$D/ctl/outq" 2>/dev/null)" = "$1" ]; }
 
-@test "tcpr-capture exact mode, -C: input the application has not consumed is not acknowledged" {
+# exact_hold [-G]: the peer's 1000 bytes are read but not consumed, then
+# consumed in two steps; the acknowledgement leaves only for the whole.
+exact_hold() {
 	exact_setup
 	run -100 $TCPR_CAPTURE -C "$D/consumed" -p 7000
-	bg cap 1 $TCPR_CAPTURE -x -C "$D/consumed" -Q 31077 -p 7000
+	bg cap 1 $TCPR_CAPTURE -x -C "$D/consumed" "$@" -Q 31077 -p 7000
 	wait_until 10000 grep -q capturing "$D/cap.err"
 	bg srv 1 env TCPR_CONSUMED="$D/consumed" "$D/srv" 192.0.2.1 7000 "$D/ctl"
 	wait_until 5000 grep -q ready "$D/srv.out"
@@ -175,6 +178,61 @@ outq_is() { [ "$(cat "$D/ctl/outq" 2>/dev/null)" = "$1" ]; }
 	# the records follow what the peer saw: the whole input, in the end
 	run -0 $TCPR_SYNC dump "$D/cap.out"
 	[[ $output == *"rcv=1000 "* ]]
+}
+
+@test "tcpr-capture exact mode, -C: input the application has not consumed is not acknowledged (in-kernel gate)" {
+	exact_hold
+	[[ $(bg_err cap) == *"in-kernel gate on"* ]]
+	[[ $(bg_err cap) == *"gate: kernel="* ]]
+}
+
+@test "tcpr-capture exact mode, -C -G: the same with every segment through the queue" {
+	exact_hold -G
+	[[ $(bg_err cap) != *"gate"* ]]
+}
+
+# A libtcpr echo server (marks as it reads) in front of the gate: its
+# answers acknowledge only consumed input and pass in the kernel; the
+# records still follow every byte (from the kernel's counters and the
+# consumed table), IPv4 and IPv6.
+@test "tcpr-capture exact mode, -C: consumed traffic passes in the kernel, records follow it" {
+	need_root
+	[ -x "$BIN/tcpr-echod" ] || skip "tcpr-echod not built"
+	command -v python3 >/dev/null || skip "python3 not installed"
+	local D=$BATS_TEST_TMPDIR v4 v6
+	topo_lan 2
+	bg cap 1 $TCPR_CAPTURE -x -C "$D/consumed" -Q 31080 -p 7000
+	wait_until 10000 grep -q capturing "$D/cap.err"
+	grep -q "in-kernel gate on" "$D/cap.err"
+	bg srv4 1 env TCPR_CONSUMED="$D/consumed" $BIN/tcpr-echod 192.0.2.1 7000
+	bg srv6 1 env TCPR_CONSUMED="$D/consumed" $BIN/tcpr-echod 2001:db8::1 7000
+	wait_until 10000 grep -q ready "$D/srv4.err"
+	wait_until 10000 grep -q ready "$D/srv6.err"
+	mkdir -p "$D/c4" "$D/c6"
+	touch "$D/c4/cut" "$D/c6/cut"
+	bg cli4 2 python3 "$NONSTOP_TOP/contrib/tcpr/tcpr-echo-client.py" 192.0.2.1 7000 "$D/c4" 40 5 40
+	bg cli6 2 python3 "$NONSTOP_TOP/contrib/tcpr/tcpr-echo-client.py" 2001:db8::1 7000 "$D/c6" 40 5 40
+	wait_until 60000 not_running "$(bg_pid cli4)"
+	wait_until 60000 not_running "$(bg_pid cli6)"
+	[[ $(bg_out cli4) == "ok sent="* ]]
+	[[ $(bg_out cli6) == "ok sent="* ]]
+	v4=$(stat -c %s "$D/c4/sent")
+	v6=$(stat -c %s "$D/c6/sent")
+	sleep 0.5
+	bg_stop cap
+	# most segments never left the kernel
+	local line kern queued
+	line=$(grep -o "gate: kernel=[0-9]* queued=[0-9]*" "$D/cap.err")
+	kern=${line#gate: kernel=}
+	kern=${kern%% *}
+	queued=${line##*queued=}
+	echo "$line"
+	[ "$kern" -ge 60 ]
+	[ "$kern" -gt "$queued" ]
+	# every byte of either stream recorded as received and as sent
+	run -0 $TCPR_SYNC dump "$D/cap.out"
+	[[ $output == *"family=inet "*"rcv=$v4 snd_una=$v4 snd_nxt=$v4 "* ]] || { echo "$output"; false; }
+	[[ $output == *"family=inet6 "*"rcv=$v6 snd_una=$v6 snd_nxt=$v6 "* ]] || { echo "$output"; false; }
 }
 
 @test "tcpr-capture exact mode without -C: the kernel acknowledges at once" {
@@ -263,6 +321,7 @@ C
 	wait_until 5000 grep -q receiving "$D/recv.err"
 	bg cap 2 sh -c "$TCPR_CAPTURE -x -C $D/consumed -Q 31079 -p 7000 | $TCPR_SYNC -t 20 -k $KEY send 192.0.2.3:7001"
 	wait_until 10000 grep -q capturing "$D/cap.err"
+	grep -q "in-kernel gate on" "$D/cap.err"
 	bg srv 2 env TCPR_CONSUMED="$D/consumed" "$D/srv" 192.0.2.100 7000 "$D/ctl"
 	wait_until 5000 grep -q ready "$D/srv.out"
 	bg peer 1 python3 "$D/peer.py" 192.0.2.100 7000 "$D/ctl"

@@ -13,6 +13,7 @@ struct capture_opts {
 	long adopt;		/* -P pid: its sessions are followed too */
 	const char *consumed;	/* -C file: the consumed table (exact mode) */
 	int realtime;		/* -R: SCHED_RR, locked memory */
+	int nogate;		/* -G: exact mode queues every segment */
 };
 
 #include <sys/types.h>
@@ -25,6 +26,20 @@ int snap_pid(pid_t pid, const struct capture_opts *o, int *nrec, snap_cb cb,
     void *arg);
 
 int capture_run(const struct capture_opts *o);
+
+/* gate.c: the exact mode's in-kernel gate (gate.h); -1 and why on failure */
+struct gate_ctl;
+struct tcpr_shm_slot;
+int gate_load(const char **why);
+struct tcpr_shm_slot *gate_table(void);
+int gate_table_fd(void);
+const char *gate_pin(const char **why);
+void gate_unpin(void);
+long gate_add(const struct tcpr_sess *s, uint32_t base);
+void gate_del(uint32_t i, const struct tcpr_sess *s);
+struct gate_ctl *gate_ctl(uint32_t i);
+uint32_t gate_gen(uint32_t i);
+void gate_stats(unsigned long long *passed, unsigned long long *queued);
 int capture_snap(const struct capture_opts *o, int argc, char **argv);
 
 #endif

@@ -14,7 +14,7 @@
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: tcpr-capture [-nqRvVx] [-C file] [-P pid] [-Q queue] [-t ms] -p port "
+	fprintf(stderr, "usage: tcpr-capture [-GnqRvVx] [-C file] [-P pid] [-Q queue] [-t ms] -p port "
 	    "| tcpr-capture [-nqvV] [-p port] snap pid ...\n");
 	exit(EXIT_BAD);
 }
@@ -26,10 +26,13 @@ main(int argc, char **argv)
 	int c;
 
 	err_init(argv[0]);
-	while ((c = getopt(argc, argv, "C:nP:p:qQ:Rt:vVx")) != -1) {
+	while ((c = getopt(argc, argv, "C:GnP:p:qQ:Rt:vVx")) != -1) {
 		switch (c) {
 		case 'C':
 			o.consumed = optarg;
+			break;
+		case 'G':
+			o.nogate = 1;
 			break;
 		case 'n':
 			o.check = 1;

@@ -35,6 +35,7 @@
 
 #include "capture.h"
 #include "err.h"
+#include "gate.h"
 #include "tcpr_rec.h"
 #include "tcpr_repair.h"
 #include "tcpr_shm.h"
@@ -75,6 +76,9 @@ struct sess {
 	uint64_t born;		/* ms, handshake done */
 	size_t nheld;		/* outgoing segments held back (exact, -C) */
 	uint64_t blocked;	/* release pass that found one still held */
+	uint32_t gate;		/* its index in the gate + 1; 0: none */
+	uint32_t ggen;		/* gate_gen() of that index */
+	uint64_t gq_prev;	/* the gate's count of queued, last refresh */
 };
 
 static struct sess *tab;
@@ -149,11 +153,14 @@ find(const struct tcpr_sess *k, int create)
 	return &tab[i];
 }
 
+static void gate_leave(struct sess *x);
+
 static void
 drop(struct sess *x)
 {
 	size_t i = (size_t)(x - tab), j = i;
 
+	gate_leave(x);
 	memset(x, 0, sizeof *x);
 	tn--;
 	for (;;) {
@@ -166,6 +173,121 @@ drop(struct sess *x)
 		tab[j].used = 0;
 		tab[slot_of(&e.s)] = e;
 	}
+}
+
+struct pkt {
+	struct tcpr_sess k;	/* four-tuple, local = service side */
+	int from_peer;
+	uint32_t seq, ack;
+	uint16_t win;
+	uint8_t flags;
+	size_t len;		/* payload */
+	int mss, ws, sack, ts;	/* options (-1 / 0: absent) */
+	uint32_t tsval;
+};
+
+/* -------------------------------------------------------------- gate */
+
+/*
+ * Exact mode with -C: the consumed table, and the in-kernel gate (gate.c,
+ * bpf/gate.c) that lets pass without us every outgoing segment that needs
+ * no holding. A followed session has an entry in the gate from its
+ * handshake on (from the SYN-ACK's verdict: nothing of it passes unseen
+ * before); its segments that the program sends to the queue it counts,
+ * and those we have given a verdict we count (owe, then pay after the
+ * verdicts are sent): while the counts differ, none passes in the kernel.
+ */
+static struct tcpr_shm_slot *shm;	/* the table's slots */
+static uint32_t shm_n;
+static int gate_on;
+static uint64_t ngate_full, ngate_resync;
+
+struct debt {
+	uint32_t i, gen;
+};
+static struct debt *debts;
+static size_t ndebt, debtcap;
+
+static void
+gate_join(struct sess *x)
+{
+	long i;
+
+	if (!gate_on || x->gate)
+		return;
+	if ((i = gate_add(&x->s, x->s.rcv_isn + 1)) < 0) {
+		if (ngate_full++ == 0)
+			err_warn("gate full: further sessions pass unheld");
+		return;
+	}
+	x->gate = (uint32_t)i + 1;
+	x->ggen = gate_gen((uint32_t)i);
+	x->gq_prev = 0;
+}
+
+static void
+gate_leave(struct sess *x)
+{
+	if (x->gate)
+		gate_del(x->gate - 1, &x->s);
+	x->gate = 0;
+}
+
+static struct gate_ctl *
+gctl(const struct sess *x)
+{
+	return x->gate ? gate_ctl(x->gate - 1) : NULL;
+}
+
+/* with data, FIN or RST: the program counts it (gate.h) */
+static int
+ordered(const struct pkt *p)
+{
+	return p->len > 0 || (p->flags & (TH_FIN | TH_RST));
+}
+
+/* segment p of x came through the queue and has its verdict (once sent) */
+static void
+owe(uint32_t gate, uint32_t gen, const struct pkt *p)
+{
+	if (gate == 0 || !ordered(p))
+		return;
+	if (ndebt == debtcap) {
+		debtcap = debtcap ? debtcap * 2 : 256;
+		if ((debts = realloc(debts, debtcap * sizeof *debts)) == NULL)
+			err_die(EXIT_TEMP, "out of memory");
+	}
+	debts[ndebt].i = gate - 1;
+	debts[ndebt].gen = gen;
+	ndebt++;
+}
+
+/* after the verdicts went out: those segments are on their way */
+static void
+pay(void)
+{
+	size_t k;
+
+	for (k = 0; k < ndebt; k++)
+		if (gate_gen(debts[k].i) == debts[k].gen)
+			__atomic_add_fetch(&gate_ctl(debts[k].i)->done, 1,
+			    __ATOMIC_SEQ_CST);
+	ndebt = 0;
+}
+
+/* the session's table slot is e (or none: NULL) */
+static void
+gate_slot(struct sess *x, const struct tcpr_shm_slot *e, int pass)
+{
+	struct gate_ctl *c = gctl(x);
+	uint32_t st = e ? GATE_CHECK : pass ? GATE_PASS : GATE_QUEUE;
+
+	if (c == NULL)
+		return;
+	if (e && c->slot != (uint32_t)(e - shm))
+		__atomic_store_n(&c->slot, (uint32_t)(e - shm), __ATOMIC_SEQ_CST);
+	if (c->state != st)
+		__atomic_store_n(&c->state, st, __ATOMIC_SEQ_CST);
 }
 
 /* ------------------------------------------------------------ output */
@@ -208,17 +330,6 @@ end(struct sess *x)
 }
 
 /* --------------------------------------------------------- packets */
-
-struct pkt {
-	struct tcpr_sess k;	/* four-tuple, local = service side */
-	int from_peer;
-	uint32_t seq, ack;
-	uint16_t win;
-	uint8_t flags;
-	size_t len;		/* payload */
-	int mss, ws, sack, ts;	/* options (-1 / 0: absent) */
-	uint32_t tsval;
-};
 
 static void
 parse_opts(const unsigned char *o, size_t n, struct pkt *p)
@@ -344,6 +455,7 @@ handshake_done(struct sess *x)
 	x->last_seq_out = s->snd_isn + 1;
 	x->last_ack_out = s->rcv_isn + 1;
 	x->last_ack_in = s->snd_isn + 1;
+	gate_join(x);
 	emit(x, 1);
 }
 
@@ -409,8 +521,16 @@ track(const struct capture_opts *o, const struct pkt *p)
 		}
 		x->s.snd_wnd = (uint32_t)p->win << x->s.snd_wscale;
 		if (p->flags & TH_FIN) {
+			struct gate_ctl *c = gctl(x);
+
 			x->peer_fin = 1;
 			x->peer_fin_seq = p->seq + (uint32_t)p->len;
+			if (c) {
+				/* before its verdict: before we can ack it */
+				c->fin = x->peer_fin_seq;
+				__atomic_or_fetch(&c->flags, GATE_F_FIN,
+				    __ATOMIC_SEQ_CST);
+			}
 		}
 	} else {
 		uint32_t end_seq = p->seq + (uint32_t)p->len;
@@ -450,6 +570,75 @@ track(const struct capture_opts *o, const struct pkt *p)
 }
 
 /* ----------------------------------------------------- sock_diag poll */
+
+/*
+ * The application consumed input up to c: where a restore resumes, even
+ * while the segment that acknowledges it waits (it may acknowledge more).
+ * A segment let go is recorded by track(); one held now (now != 0).
+ */
+static void
+note_consumed(struct sess *x, uint64_t c, int now)
+{
+	if (c <= x->consumed)
+		return;
+	x->consumed = c;
+	if (c > x->s.rcv) {
+		x->s.rcv = c;
+		if (now)
+			emit(x, 0);
+	}
+}
+
+/*
+ * Exact mode, a session in the gate: most of its segments pass in the
+ * kernel unseen, so its offsets come from the kernel's counters as in the
+ * cheap mode (rcv, una, total, fl: diag_cb's). Input: what the
+ * application consumed where it has a table slot (the program holds
+ * every acknowledgement to that; the peer's FIN counts once all before
+ * it is consumed), else what was received (nothing is held).
+ */
+static void
+gate_derive(struct sess *x, uint64_t rcv, uint64_t una, uint64_t total,
+    uint8_t fl, uint32_t wnd)
+{
+	struct gate_ctl *c = gctl(x);
+	const struct tcpr_shm_slot *e = NULL;
+
+	if (c->state == GATE_CHECK) {
+		e = &shm[c->slot];
+		if (__atomic_load_n(&e->state, __ATOMIC_ACQUIRE) != TCPR_SHM_LIVE ||
+		    !tcpr_shm_match(e, x->s.family, x->s.lport, x->s.pport,
+		    x->s.laddr, x->s.paddr))
+			e = NULL;
+	}
+	if (e) {
+		uint64_t cons = __atomic_load_n(&e->consumed, __ATOMIC_ACQUIRE);
+
+		note_consumed(x, cons < rcv ? cons : rcv, 0);
+		if (x->consumed < rcv)
+			fl &= (uint8_t)~TCPR_F_FIN_IN;
+	} else if (rcv > x->acked) {
+		x->acked = rcv;
+		if (rcv > x->s.rcv)
+			x->s.rcv = rcv;
+		x->last_ack_out = x->s.rcv_isn + 1 + (uint32_t)x->acked;
+	}
+	fl |= x->s.flags & (TCPR_F_FIN_IN | TCPR_F_FIN_OUT);	/* seen */
+	if (una > x->s.snd_una)
+		x->s.snd_una = una;
+	if (total > x->s.snd_nxt)
+		x->s.snd_nxt = total;
+	if (x->s.snd_una > x->s.snd_nxt)
+		x->s.snd_una = x->s.snd_nxt;
+	x->s.flags = fl;
+	x->s.snd_wnd = wnd;
+	/* segments seen later move the offsets from here on */
+	x->last_seq_out = x->s.snd_isn + 1 + (uint32_t)x->s.snd_nxt;
+	x->last_ack_in = x->s.snd_isn + 1 + (uint32_t)x->s.snd_una;
+	if (x->s.rcv != x->sent.rcv || x->s.snd_una != x->sent.snd_una ||
+	    x->s.snd_nxt != x->sent.snd_nxt || x->s.flags != x->sent.flags)
+		emit(x, 0);
+}
 
 static const struct capture_opts *popts;
 static uint64_t poll_gen;
@@ -513,6 +702,10 @@ diag_cb(const struct nlmsghdr *nlh, void *data)
 		total--;
 	una = ti->tcpi_bytes_acked < total ? ti->tcpi_bytes_acked : total;
 	rcv = ti->tcpi_bytes_received - ((fl & TCPR_F_FIN_IN) ? 1 : 0);
+	if (popts->exact && x->gate && gctl(x)->state != GATE_QUEUE) {
+		gate_derive(x, rcv, una, total, fl, ti->tcpi_snd_wnd);
+		return MNL_CB_OK;
+	}
 	if (popts->exact) {
 		/*
 		 * The exact mode takes offsets and flags from the segments
@@ -579,15 +772,47 @@ diag_poll(struct mnl_socket *nl, int family)
  * last gets every segment dropped (PAWS). Once a second at least.
  */
 static void
-refresh(void)
+refresh(int drained)
 {
 	uint64_t now = now_ms();
 	size_t i;
 
-	for (i = 0; i < tcap; i++)
-		if (tab[i].used && tab[i].announced &&
-		    (tab[i].s.flags & TCPR_F_TS) && now - tab[i].emitted_at >= 1000)
-			emit(&tab[i], 0);
+	for (i = 0; i < tcap; i++) {
+		struct sess *x = &tab[i];
+		struct gate_ctl *c;
+
+		if (!x->used || !x->announced)
+			continue;
+		if ((x->s.flags & TCPR_F_TS) && now - x->emitted_at >= 1000)
+			emit(x, 0);
+		if ((c = gctl(x)) == NULL)
+			continue;
+		if (c->state == GATE_PASS) {
+			/* a slot entered late (libtcpr after a restart of ours) */
+			const struct tcpr_shm_slot *e = tcpr_shm_find(shm, shm_n,
+			    x->s.family, x->s.lport, x->s.pport, x->s.laddr,
+			    x->s.paddr);
+
+			if (e)
+				gate_slot(x, e, 0);
+		}
+		/*
+		 * A segment the program counted that never reached us (the
+		 * queue failed open): with nothing of the session held, the
+		 * queue read empty and no segment counted since the last
+		 * look, none can still come; count it given.
+		 */
+		{
+			uint64_t q = __atomic_load_n(&c->queued, __ATOMIC_SEQ_CST);
+
+			if (drained && x->nheld == 0 && q == x->gq_prev &&
+			    q != __atomic_load_n(&c->done, __ATOMIC_SEQ_CST)) {
+				__atomic_store_n(&c->done, q, __ATOMIC_SEQ_CST);
+				ngate_resync++;
+			}
+			x->gq_prev = q;
+		}
+	}
 }
 
 /* Sessions the kernel no longer lists have ended (closed, reset). */
@@ -623,6 +848,7 @@ adopt_one(const struct tcpr_sess *s, uint64_t cookie, void *arg)
 	x->last_ack_out = tcpr_sess_rcv_nxt(s);
 	x->acked = s->rcv;
 	x->last_ack_in = tcpr_sess_snd_una(s);
+	gate_join(x);
 	emit(x, 1);
 }
 
@@ -646,20 +872,28 @@ static int have_id;
 
 struct held {
 	uint32_t id;
+	uint32_t gate, ggen;	/* of its session, when it came */
 	struct pkt p;
 };
 
-static struct tcpr_shm_slot *shm;
-static uint32_t shm_n;
 static int wake_fd = -1;
 static struct held *hq;
 static size_t hn, hcap;
 static uint32_t *passed;	/* ids accepted while some are held */
 static size_t pn, pcap;
+static uint32_t *dropped;	/* ids to drop */
+static size_t dn, dcap;
+static uint64_t nredundant;
 static uint64_t nheld_total, nforced, pass_gen;
 
+static uid_t table_uid;		/* the table file's owner */
+
+/*
+ * The consumed table's file: its header names our wake socket; its slots
+ * hold the table unless the gate is on (map != 0): then the map does.
+ */
 static void
-consumed_open(const char *path)
+consumed_open(const char *path, int map)
 {
 	struct tcpr_shm_hdr *h;
 	struct stat st;
@@ -670,6 +904,7 @@ consumed_open(const char *path)
 	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0 ||
 	    fstat(fd, &st) < 0)
 		err_die(EXIT_TEMP, "unable to open %s:", path);
+	table_uid = st.st_uid;
 	if ((size_t)st.st_size != size) {
 		/* new, or not ours: start empty */
 		if (ftruncate(fd, 0) < 0 || ftruncate(fd, (off_t)size) < 0)
@@ -692,22 +927,87 @@ consumed_open(const char *path)
 		h->nslots = TCPR_SHM_SLOTS;
 		__atomic_store_n(&h->magic, TCPR_SHM_MAGIC, __ATOMIC_RELEASE);
 	}
-	shm = (struct tcpr_shm_slot *)(h + 1);
+	shm = map ? gate_table() : (struct tcpr_shm_slot *)(h + 1);
 	shm_n = TCPR_SHM_SLOTS;
 	{
 		/* where libtcpr wakes us: an abstract name of our own */
 		struct sockaddr_un a = { .sun_family = AF_UNIX };
 		char name[TCPR_SHM_WAKELEN];
-		int n = snprintf(name, sizeof name, "tcpr-capture-%ld-%u",
-		    (long)getpid(), (unsigned)now_ms());
+		size_t n;
+		int one = 1;
 
-		memcpy(a.sun_path + 1, name, (size_t)n);
+		snprintf(name, sizeof name, "tcpr-capture-%ld-%u",
+		    (long)getpid(), (unsigned)now_ms());
+		n = strlen(name);
+		memcpy(a.sun_path + 1, name, n);
 		if ((wake_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK |
 		    SOCK_CLOEXEC, 0)) < 0 || bind(wake_fd, (struct sockaddr *)&a,
-		    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n)) < 0)
+		    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n)) < 0 ||
+		    setsockopt(wake_fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) < 0)
 			err_die(EXIT_TEMP, "unable to open a wake socket:");
 		memset(h->wake, 0, sizeof h->wake);
-		memcpy(h->wake, name, (size_t)n);
+		memcpy(h->wake, name, n);
+	}
+	/* last: a running application sees another capture, enters again */
+	__atomic_store_n(&h->flags, map ? TCPR_SHM_F_MAP : 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&h->gen, ((uint32_t)(now_ms() * 2654435761u) ^
+	    (uint32_t)getpid() << 8) | 1, __ATOMIC_SEQ_CST);
+}
+
+/*
+ * The wake socket: libtcpr's marks wake us ("w"), and a libtcpr that found
+ * TCPR_SHM_F_MAP asks for the map ("m", from a bound socket): it gets its
+ * descriptor if its user owns the table file (or is root), as it could
+ * write the file's slots.
+ */
+static void
+wake_read(void)
+{
+	for (;;) {
+		char b[64], cb[CMSG_SPACE(sizeof(struct ucred))];
+		struct sockaddr_un from;
+		struct iovec iov = { b, sizeof b };
+		struct msghdr m = { .msg_name = &from, .msg_namelen = sizeof from,
+		    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cb,
+		    .msg_controllen = sizeof cb };
+		struct cmsghdr *c;
+		const struct ucred *cr = NULL;
+		ssize_t n = recvmsg(wake_fd, &m, MSG_DONTWAIT);
+
+		if (n < 0)
+			return;
+		if (n != 1 || b[0] != 'm' || !gate_on ||
+		    m.msg_namelen <= offsetof(struct sockaddr_un, sun_path))
+			continue;
+		for (c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
+			if (c->cmsg_level == SOL_SOCKET &&
+			    c->cmsg_type == SCM_CREDENTIALS)
+				cr = (const struct ucred *)(void *)CMSG_DATA(c);
+		if (cr == NULL || (cr->uid != 0 && cr->uid != table_uid)) {
+			err_warn("process %ld: the consumed table's map is not for "
+			    "its user %ld", cr ? (long)cr->pid : -1L,
+			    cr ? (long)cr->uid : -1L);
+			continue;
+		}
+		{
+			char rb[CMSG_SPACE(sizeof(int))];
+			struct iovec riov = { "m", 1 };
+			struct msghdr r = { .msg_name = &from,
+			    .msg_namelen = m.msg_namelen, .msg_iov = &riov,
+			    .msg_iovlen = 1, .msg_control = rb,
+			    .msg_controllen = sizeof rb };
+			struct cmsghdr *rc = CMSG_FIRSTHDR(&r);
+			int fd = gate_table_fd();
+
+			memset(rb, 0, sizeof rb);
+			rc->cmsg_level = SOL_SOCKET;
+			rc->cmsg_type = SCM_RIGHTS;
+			rc->cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(rc), &fd, sizeof fd);
+			if (sendmsg(wake_fd, &r, MSG_DONTWAIT) < 0)
+				err_debug("unable to hand the map to process %ld:",
+				    (long)cr->pid);
+		}
 	}
 }
 
@@ -721,24 +1021,6 @@ beyond(const struct sess *x, const struct pkt *p, uint64_t c)
 	if (x->peer_fin && allowed == x->peer_fin_seq)
 		allowed++;
 	return (int32_t)(p->ack - allowed) > 0;
-}
-
-/*
- * The application consumed input up to c: where a restore resumes, even
- * while the segment that acknowledges it waits (it may acknowledge more).
- * A segment let go is recorded by track(); one held now (now != 0).
- */
-static void
-note_consumed(struct sess *x, uint64_t c, int now)
-{
-	if (c <= x->consumed)
-		return;
-	x->consumed = c;
-	if (c > x->s.rcv) {
-		x->s.rcv = c;
-		if (now)
-			emit(x, 0);
-	}
 }
 
 /*
@@ -758,11 +1040,14 @@ must_hold(struct sess *x, const struct pkt *p)
 	e = tcpr_shm_find(shm, shm_n, x->s.family, x->s.lport, x->s.pport,
 	    x->s.laddr, x->s.paddr);
 	if (e == NULL) {
-		if (now_ms() - x->born >= GRACE_MS)
+		if (now_ms() - x->born >= GRACE_MS) {
+			gate_slot(x, NULL, 1);
 			return 0;
+		}
 		allowed = x->s.rcv_isn + 1;
 		return (int32_t)(p->ack - allowed) > 0;
 	}
+	gate_slot(x, e, 0);
 	c = __atomic_load_n(&e->consumed, __ATOMIC_ACQUIRE);
 	if (!beyond(x, p, c)) {
 		note_consumed(x, c, 0);
@@ -804,6 +1089,8 @@ hold(uint32_t id, const struct pkt *p, struct sess *x)
 			err_die(EXIT_TEMP, "out of memory");
 	}
 	hq[hn].id = id;
+	hq[hn].gate = x->gate;
+	hq[hn].ggen = x->ggen;
 	hq[hn].p = *p;
 	hn++;
 	x->nheld++;
@@ -833,14 +1120,17 @@ queue_cb(const struct nlmsghdr *nlh, void *data)
 	    ntohl(mnl_attr_get_u32(attr[NFQA_CAP_LEN])) : caplen;
 	if (parse_pkt(mnl_attr_get_payload(attr[NFQA_PAYLOAD]), caplen, plen,
 	    o->port, &p) == 0) {
-		struct sess *x;
+		struct sess *x = p.from_peer ? NULL : find(&p.k, 0);
 
-		if (shm && !p.from_peer && (x = find(&p.k, 0)) != NULL &&
-		    x->announced && (x->nheld > 0 || must_hold(x, &p))) {
+		if (shm && x != NULL && x->announced &&
+		    (x->nheld > 0 || must_hold(x, &p))) {
 			/* tracked when it leaves: the peer has not seen it */
 			hold(id, &p, x);
 			return MNL_CB_OK;
 		}
+		/* (the SYN-ACK that puts it in the gate was not counted) */
+		if (x != NULL)
+			owe(x->gate, x->ggen, &p);
 		track(o, &p);
 	}
 	pass_id(id);
@@ -899,6 +1189,17 @@ verdicts(uint16_t qnum)
 {
 	size_t i;
 
+	/* first: a batch verdict would accept them too */
+	for (i = 0; i < dn; i++) {
+		char b[256];
+		struct nlmsghdr *nlh = nfq_nlmsg_put(b, NFQNL_MSG_VERDICT, qnum);
+
+		nfq_nlmsg_verdict_put(nlh, (int)dropped[i], NF_DROP);
+		if (nfq_send(nlh) < 0)
+			err_warn("verdict:");
+	}
+	dn = 0;
+
 	if (hn == 0 && pn > 0) {
 		/* nothing held any more: one batch verdict covers them all */
 		if (!have_id)
@@ -911,6 +1212,37 @@ verdicts(uint16_t qnum)
 	}
 	verdict_batch(qnum);
 	verdict_each(qnum);
+}
+
+/*
+ * A bare acknowledgement that waited while a newer one of its session
+ * passed in the kernel (the gate lets those overtake each other): sent
+ * now it would only be old news, or a duplicate acknowledgement to the
+ * peer.
+ */
+static int
+redundant(const struct sess *x, const struct held *h)
+{
+	const struct gate_ctl *c;
+
+	if (h->gate == 0 || h->gate != x->gate || h->ggen != x->ggen ||
+	    (c = gctl(x)) == NULL || h->p.len > 0 ||
+	    (h->p.flags & (TH_SYN | TH_FIN | TH_RST)))
+		return 0;
+	return (int32_t)(__atomic_load_n(&c->passed_ack, __ATOMIC_SEQ_CST) -
+	    h->p.ack) >= 0;
+}
+
+static void
+drop_id(uint32_t id)
+{
+	if (dn == dcap) {
+		dcap = dcap ? dcap * 2 : 64;
+		if ((dropped = realloc(dropped, dcap * sizeof *dropped)) == NULL)
+			err_die(EXIT_TEMP, "out of memory");
+	}
+	dropped[dn++] = id;
+	nredundant++;
 }
 
 /*
@@ -938,10 +1270,16 @@ release(const struct capture_opts *o, int all)
 		}
 		if (force && x != NULL && must_hold(x, &h->p))
 			nforced++;
-		if (x != NULL) {
+		owe(h->gate, h->ggen, &h->p);
+		if (x != NULL)
 			x->nheld--;
-			track(o, &h->p);
+		if (x != NULL && redundant(x, h)) {
+			/* a newer acknowledgement passed in the kernel */
+			drop_id(h->id);
+			continue;
 		}
+		if (x != NULL)
+			track(o, &h->p);
 		if (pn == pcap) {
 			pcap = pcap ? pcap * 2 : 256;
 			if ((passed = realloc(passed, pcap * sizeof *passed)) == NULL)
@@ -1015,8 +1353,13 @@ run(const char *prog, const char *const *argv, int quiet)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static void
-rules(const struct capture_opts *o, int add)
+/*
+ * Install (add) or remove our rules; with the gate pinned at pin, its
+ * match lets pass in front of the queue what needs no look: -1 when that
+ * rule cannot be had (no xt_bpf), with nothing left installed.
+ */
+static int
+rules(const struct capture_opts *o, int add, const char *pin)
 {
 	static const char *const tools[] = { "iptables", "ip6tables" };
 	char chain[32], port[8], qnum[8];
@@ -1040,6 +1383,9 @@ rules(const struct capture_opts *o, int add)
 		const char *exact[] = { t, "-w", "-A", chain, "-p", "tcp",
 		    "--dport", port, "--tcp-flags", "SYN,FIN,RST", "NONE", "-j",
 		    "RETURN", NULL };
+		const char *gate[] = { t, "-w", "-A", chain, "-p", "tcp",
+		    "--sport", port, "-m", "bpf", "--object-pinned", pin, "-j",
+		    "RETURN", NULL };
 		const char *q[] = { t, "-w", "-A", chain, "-j", "NFQUEUE",
 		    "--queue-num", qnum, "--queue-bypass", NULL };
 		const char *iin[] = { t, "-w", "-I", "INPUT", "-p", "tcp",
@@ -1057,13 +1403,78 @@ rules(const struct capture_opts *o, int add)
 		if (!add)
 			continue;
 		if (run(t, n, 0) != 0 ||
-		    run(t, o->exact ? exact : cheap, 0) != 0 ||
-		    run(t, q, 0) != 0 || run(t, iin, 0) != 0 ||
+		    run(t, o->exact ? exact : cheap, 0) != 0) {
+			rules(o, 0, NULL);
+			err_die(EXIT_TEMP, "unable to install %s rules", t);
+		}
+		if (pin && run(t, gate, err_verbose <= 0) != 0) {
+			rules(o, 0, NULL);
+			return -1;
+		}
+		if (run(t, q, 0) != 0 || run(t, iin, 0) != 0 ||
 		    run(t, iout, 0) != 0) {
-			rules(o, 0);
+			rules(o, 0, NULL);
 			err_die(EXIT_TEMP, "unable to install %s rules", t);
 		}
 	}
+	return 0;
+}
+
+/* what the gate let pass and what it queued (tests, benchmarks) */
+static void
+gate_report(void)
+{
+	unsigned long long kern, queued;
+
+	if (!gate_on)
+		return;
+	gate_stats(&kern, &queued);
+	err_info("gate: kernel=%llu queued=%llu redundant=%llu resync=%llu "
+	    "full=%llu", kern, queued, (unsigned long long)nredundant,
+	    (unsigned long long)ngate_resync, (unsigned long long)ngate_full);
+}
+
+static void
+consumed_open_if(const struct capture_opts *o, int map)
+{
+	if (o->consumed)
+		consumed_open(o->consumed, map);
+}
+
+/*
+ * Exact mode with -C: the gate if it can be had (not -G), else every
+ * outgoing segment through the queue, as said once.
+ */
+static void
+gate_start(const struct capture_opts *o)
+{
+	const char *why = NULL, *pin;
+
+	gate_on = 0;
+	if (!o->exact || !o->consumed || o->nogate) {
+		consumed_open_if(o, 0);
+		rules(o, 1, NULL);
+		return;
+	}
+	if (gate_load(&why) == 0) {
+		if ((pin = gate_pin(&why)) != NULL) {
+			int r = rules(o, 1, pin);
+
+			gate_unpin();	/* the rules hold the program now */
+			if (r == 0) {
+				gate_on = 1;
+				consumed_open_if(o, 1);
+				err_info("in-kernel gate on: only segments to hold "
+				    "or to record are queued");
+				return;
+			}
+			why = "no xt_bpf match (iptables -m bpf)";
+		}
+	}
+	err_warn("in-kernel gate unavailable (%s): every outgoing segment is "
+	    "queued", why);
+	consumed_open_if(o, 0);
+	rules(o, 1, NULL);
 }
 
 int
@@ -1087,12 +1498,10 @@ capture_run(const struct capture_opts *o)
 	signal(SIGINT, on_term);
 	signal(SIGPIPE, SIG_IGN);
 	queue_open(o->queue);
-	if (o->consumed)
-		consumed_open(o->consumed);
 	if ((diag = mnl_socket_open(NETLINK_SOCK_DIAG)) == NULL ||
 	    mnl_socket_bind(diag, 0, MNL_SOCKET_AUTOPID) < 0)
 		err_die(EXIT_TEMP, "sock_diag:");
-	rules(o, 1);
+	gate_start(o);
 	if (o->realtime) {
 		/*
 		 * In the exact mode every outgoing segment waits for us: a
@@ -1123,19 +1532,15 @@ capture_run(const struct capture_opts *o)
 		struct pollfd p = { fd, POLLIN, 0 }, w = { wake_fd, POLLIN, 0 };
 		struct pollfd pv[2] = { p, w };
 		uint64_t now;
-		int k;
+		int k, drained = 1;
 
 		/* held segments: the application wakes us; look every ms too */
 		if (poll(pv, wake_fd >= 0 ? 2 : 1, hn ? 1 : o->interval) < 0 &&
 		    errno != EINTR)
 			break;
 		p = pv[0];
-		if (wake_fd >= 0 && (pv[1].revents & POLLIN)) {
-			char b[64];
-
-			while (recv(wake_fd, b, sizeof b, MSG_DONTWAIT) > 0)
-				;
-		}
+		if (wake_fd >= 0 && (pv[1].revents & POLLIN))
+			wake_read();
 		for (k = 0; k < 64 && (p.revents & POLLIN); k++) {
 			ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
 
@@ -1143,8 +1548,11 @@ capture_run(const struct capture_opts *o)
 				break;
 			mnl_cb_run(buf, (size_t)n, 0, nfq_portid, queue_cb, NULL);
 		}
+		if (k == 64)
+			drained = 0;
 		release(o, 0);
 		verdicts(o->queue);
+		pay();
 		now = now_ms();
 		if (diag && now >= next_poll) {
 			if (diag_poll(diag, AF_INET) < 0 ||
@@ -1155,7 +1563,7 @@ capture_run(const struct capture_opts *o)
 			next_poll = now + (uint64_t)o->interval;
 		}
 		if (now - last_refresh >= 250) {
-			refresh();
+			refresh(drained);
 			last_refresh = now;
 		}
 		if (fflush(stdout) == EOF)
@@ -1165,17 +1573,20 @@ capture_run(const struct capture_opts *o)
 			    "held=%llu waiting=%zu", tn, (unsigned long long)npkt,
 			    (unsigned long long)nrec, (unsigned long long)nunknown,
 			    (unsigned long long)nheld_total, hn);
+			gate_report();
 			last_info = now;
 		}
 	}
 	release(o, 1);
 	verdicts(o->queue);
-	rules(o, 0);
+	pay();
+	rules(o, 0, NULL);
 	err_info("stopped: sessions=%zu packets=%llu records=%llu", tn,
 	    (unsigned long long)npkt, (unsigned long long)nrec);
 	if (shm)
 		err_info("held=%llu forced=%llu", (unsigned long long)nheld_total,
 		    (unsigned long long)nforced);
+	gate_report();
 	if (fflush(stdout) == EOF || ferror(stdout))
 		err_die(EXIT_TEMP, "unable to write records:");
 	return EXIT_OK;
