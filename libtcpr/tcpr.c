@@ -227,6 +227,40 @@ tuple(int fd, uint8_t *fam, uint16_t *lp, uint16_t *pp, unsigned char *la,
 	return 0;
 }
 
+static void shm_enter(int fd, struct conn *c);
+
+/*
+ * Another run of the capture: its slots, and every session entered there
+ * again (the system calls of it once per run, not per mark).
+ */
+static void
+shm_renew(void)
+{
+	void *old = shm_map_mem;
+	size_t i;
+
+	shm_map_mem = NULL;
+	shm = NULL;
+	(void)slots_attach();	/* else marks stay local until it is back */
+	for (i = 0; i < ntab; i++)
+		if (tab[i].used && (tab[i].slot || tab[i].handed ||
+		    tab[i].restored)) {
+			tab[i].slot = NULL;
+			shm_enter((int)i, &tab[i]);
+		}
+	if (old)
+		munmap(old, SLOTS_SIZE);
+}
+
+/* The capture's run we entered our sessions for: still the one? */
+static void
+shm_fresh(void)
+{
+	if (shm_hdr && __atomic_load_n(&shm_hdr->gen, __ATOMIC_ACQUIRE) !=
+	    shm_gen)
+		shm_renew();
+}
+
 /* Enter session fd in the table with its consumed offset. */
 static void
 shm_enter(int fd, struct conn *c)
@@ -236,6 +270,7 @@ shm_enter(int fd, struct conn *c)
 	uint8_t fam;
 	int tries;
 
+	shm_fresh();
 	if (shm == NULL)
 		shm_map();
 	if (shm == NULL || tuple(fd, &fam, &lp, &pp, la, pa) < 0)
@@ -282,36 +317,10 @@ shm_enter(int fd, struct conn *c)
 	}
 }
 
-/*
- * Another run of the capture: its slots, and every session entered there
- * again (the system calls of it once per run, not per mark).
- */
-static void
-shm_renew(void)
-{
-	void *old = shm_map_mem;
-	size_t i;
-
-	shm_map_mem = NULL;
-	shm = NULL;
-	if (slots_attach() < 0)
-		shm_gen = __atomic_load_n(&shm_hdr->gen, __ATOMIC_SEQ_CST);
-	for (i = 0; i < ntab; i++)
-		if (tab[i].used && (tab[i].slot || tab[i].handed ||
-		    tab[i].restored)) {
-			tab[i].slot = NULL;
-			shm_enter((int)i, &tab[i]);
-		}
-	if (old)
-		munmap(old, SLOTS_SIZE);
-}
-
 static void
 publish(struct conn *c)
 {
-	if (shm_hdr && __atomic_load_n(&shm_hdr->gen, __ATOMIC_ACQUIRE) !=
-	    shm_gen)
-		shm_renew();
+	shm_fresh();
 	if (c->slot == NULL)
 		return;
 	__atomic_store_n(&c->slot->consumed, c->consumed, __ATOMIC_SEQ_CST);

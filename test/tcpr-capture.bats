@@ -235,6 +235,35 @@ exact_hold() {
 	[[ $output == *"family=inet6 "*"rcv=$v6 snd_una=$v6 snd_nxt=$v6 "* ]] || { echo "$output"; false; }
 }
 
+@test "tcpr-capture exact mode, -C: another run of the capture (-P) has the application's sessions in its gate" {
+	need_root
+	[ -x "$BIN/tcpr-echod" ] || skip "tcpr-echod not built"
+	command -v python3 >/dev/null || skip "python3 not installed"
+	local D=$BATS_TEST_TMPDIR line kern
+	topo_lan 2
+	bg cap 1 $TCPR_CAPTURE -x -C "$D/consumed" -Q 31081 -p 7000
+	wait_until 10000 grep -q capturing "$D/cap.err"
+	bg srv 1 env TCPR_CONSUMED="$D/consumed" $BIN/tcpr-echod 192.0.2.1 7000
+	wait_until 10000 grep -q ready "$D/srv.err"
+	mkdir -p "$D/c"
+	bg cli 2 python3 "$NONSTOP_TOP/contrib/tcpr/tcpr-echo-client.py" 192.0.2.1 7000 "$D/c" 20 5 60
+	wait_until 30000 test -e "$D/c/ready"
+	bg_stop cap
+	# the new run's table is another map: the application enters its
+	# session there at its next mark
+	bg cap2 1 $TCPR_CAPTURE -x -C "$D/consumed" -P "$(bg_pid srv)" -Q 31081 -p 7000
+	wait_until 10000 grep -q capturing "$D/cap2.err"
+	grep -q "adopted 1 sessions" "$D/cap2.err"
+	touch "$D/c/cut"
+	wait_until 60000 not_running "$(bg_pid cli)"
+	[[ $(bg_out cli) == "ok sent="* ]]
+	bg_stop cap2
+	line=$(grep -o "gate: kernel=[0-9]*" "$D/cap2.err")
+	kern=${line#gate: kernel=}
+	echo "$line"
+	[ "$kern" -ge 30 ]
+}
+
 @test "tcpr-capture exact mode without -C: the kernel acknowledges at once" {
 	exact_setup
 	bg cap 1 $TCPR_CAPTURE -x -Q 31078 -p 7000

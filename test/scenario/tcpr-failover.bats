@@ -48,13 +48,18 @@ teardown() {
 stored() { [ "$($TCPR_SYNC -s "$D/store" list 2>/dev/null | wc -l)" -eq "$1" ]; }
 rules_gone() { ! hx 2 iptables -S | grep -q TCPR; }
 
-# chain MODE N VIP PLEN
+# chain MODE N VIP PLEN; with ECHOD set the server is tcpr-echod (libtcpr,
+# marks as it reads) on the consumed table $D/consumed
 chain() {
 	local mode=$1 n=$2 vip=$3 plen=$4 i
 	hx 2 ip addr add "$vip/$plen" dev eth0 nodad 2>/dev/null || hx 2 ip addr add "$vip/$plen" dev eth0
 	bg recv 3 $TCPR_SYNC -k "$KEY" -s "$D/store" recv 7001
 	wait_until 5000 grep -q receiving "$D/recv.err"
-	bg srv 2 python3 "$ECHO" "$vip" 7
+	if [ -n "${ECHOD:-}" ]; then
+		bg srv 2 env TCPR_CONSUMED="$D/consumed" "$BIN/tcpr-echod" "$vip" 7
+	else
+		bg srv 2 python3 "$ECHO" "$vip" 7
+	fi
 	wait_until 10000 grep -q ready "$D/srv.err"
 	bg cap 2 sh -c "$TCPR_CAPTURE $mode -p 7 | $TCPR_SYNC -t 20 -k $KEY send 192.0.2.3:7001"
 	wait_until 10000 grep -q capturing "$D/cap.err"
@@ -72,7 +77,11 @@ chain() {
 	nskill "$(ns 2)"
 	for ((i = 1; i <= n; i++)); do touch "$D/c$i/cut"; done
 	bg_stop recv
-	bg app 3 $TCPR_RESTORE -s "$D/store" python3 "$ECHO"
+	if [ -n "${ECHOD:-}" ]; then
+		bg app 3 $TCPR_RESTORE -s "$D/store" "$BIN/tcpr-echod" "$vip" 7
+	else
+		bg app 3 $TCPR_RESTORE -s "$D/store" python3 "$ECHO"
+	fi
 	wait_until 10000 grep -q ready "$D/app.err"
 	cat "$D/app.err"
 	grep -q "restored $n sessions" "$D/app.err"
@@ -92,6 +101,18 @@ chain() {
 
 @test "tcpr failover chain, exact mode: 10 IPv4 sessions" {
 	chain -x 10 192.0.2.100 24
+}
+
+@test "tcpr failover chain, exact mode with the consumed table (in-kernel gate): 10 IPv4 sessions" {
+	[ -x "$BIN/tcpr-echod" ] || skip "tcpr-echod not built"
+	ECHOD=1 chain "-x -C $D/consumed" 10 192.0.2.100 24
+	grep -q "in-kernel gate on" "$D/cap.err"
+}
+
+@test "tcpr failover chain, exact mode with the consumed table (in-kernel gate): 10 IPv6 sessions" {
+	[ -x "$BIN/tcpr-echod" ] || skip "tcpr-echod not built"
+	ECHOD=1 chain "-x -C $D/consumed" 10 2001:db8::100 64
+	grep -q "in-kernel gate on" "$D/cap.err"
 }
 
 @test "tcpr failover chain, cheap mode: 10 IPv6 sessions" {
