@@ -60,7 +60,9 @@ int tcpr_repair_finish(int fd, const struct tcpr_sess *s, uint32_t ts_add,
  * bind and connect requests), batches of up to cap sessions through one
  * ring: a few io_uring_enter calls per batch instead of 14 system calls
  * per session. new returns NULL with errno when the kernel cannot
- * (ENOSYS, EPERM: io_uring disabled; EOPNOTSUPP: requests missing).
+ * (ENOSYS, EPERM: io_uring disabled; EOPNOTSUPP: requests missing);
+ * with probed, another ring of the process found the requests there
+ * (asking again costs 15-30 us in a new thread).
  * restore makes fd[0..m) from v[0..m), each session's timestamp advanced
  * by ts_add plus age[k] (age may be NULL): fd[k] the socket (close-on-
  * exec), or -1 with why[k] (the step) and err[k] (errno). Whatever the
@@ -72,7 +74,7 @@ int tcpr_repair_finish(int fd, const struct tcpr_sess *s, uint32_t ts_add,
  */
 #define TCPR_REPAIR_BATCH 32
 struct tcpr_repair_ring;
-struct tcpr_repair_ring *tcpr_repair_ring_new(size_t cap);
+struct tcpr_repair_ring *tcpr_repair_ring_new(size_t cap, int probed);
 void tcpr_repair_ring_free(struct tcpr_repair_ring *h);
 /*
  * free, but the ring's memory stays mapped until exec or exit:

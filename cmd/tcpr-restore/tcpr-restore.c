@@ -430,10 +430,13 @@ static void *
 team_thread(void *arg)
 {
 	struct team *t = arg;
-	struct tcpr_repair_ring *h = tcpr_repair_ring_new(TCPR_REPAIR_BATCH);
+	struct tcpr_repair_ring *h = tcpr_repair_ring_new(TCPR_REPAIR_BATCH, 1);
 	int verdict;
 
-	/* its ring made meanwhile: work only if the main thread's works */
+	/*
+	 * Its ring made meanwhile, without asking the kernel what it can:
+	 * it works only if the main thread's ring passed the probe.
+	 */
 	while ((verdict = __atomic_load_n(&t->verdict, __ATOMIC_ACQUIRE)) == 0)
 		sched_yield();
 	if (h && verdict > 0)
@@ -496,7 +499,7 @@ restore_ring(const struct tcpr_sess *v, const uint64_t *age, int *fd,
 				started++;
 		pthread_attr_destroy(&at);
 	}
-	if ((h = tcpr_repair_ring_new(TCPR_REPAIR_BATCH)) == NULL) {
+	if ((h = tcpr_repair_ring_new(TCPR_REPAIR_BATCH, 0)) == NULL) {
 		e = errno;
 		__atomic_store_n(&t->verdict, -1, __ATOMIC_RELEASE);
 		free(t->why);

@@ -5,7 +5,8 @@
 # 64/128/256/512) and against a plain reconnect (socket+connect+accept)
 # measured in the same run, on the same machine.
 # usage: test/bench/tcpr-restore.sh [N ...]   (root; NONSTOP_BIN, R=5,
-# OPTS (tcpr-restore options) for the main column, WRAP="perf record -g" to profile)
+# OPTS (tcpr-restore options) for the main column, WRAP="perf record -g" to profile,
+# SETTLE=0.3 seconds between runs for the kernel to clean up the last one)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$(dirname "$here")")
@@ -111,10 +112,15 @@ restore() {
 		sed -n 's/.*restored \([0-9]*\) sessions in \([0-9]*\) us.*/\1 \2/p' >"$tmp/one"
 	read -r k us <"$tmp/one"
 	[ "$k" -eq "$n" ] || { echo "restored $k of $n" >&2; head -3 "$tmp/restore.err" >&2; exit 1; }
+	# the namespace's sockets go now, and the kernel's cleanup of them
+	# (a worker on the other core) ends before the next run, not in it
+	ip netns del ${P}c
+	ip netns del ${P}d
+	sleep "${SETTLE:-0.3}"
 	echo "$us"
 }
 
-printf '%-6s %12s %12s %12s %10s %14s %12s %12s %12s\n' sessions "restore_us" "us/session" "paper_us" "paper/ours" "reconnect_us" "reconn/ours" "calls_us/s" "calls_j2/s"
+printf '%-6s %12s %12s %12s %10s %14s %12s %12s %12s %12s\n' sessions "restore_us" "us/session" "paper_us" "paper/ours" "reconnect_us" "reconn/ours" "ring_j1/s" "calls_us/s" "calls_j2/s"
 for n in $sizes; do
 	rm -f "$tmp/srv" "$tmp/cli"
 	ip netns exec ${P}b python3 "$tmp/hold.py" server "$n" >"$tmp/srv" 2>&1 &
@@ -128,7 +134,7 @@ for n in $sizes; do
 	ip netns exec ${P}b "$BIN/tcpr-capture" -q -p 7 snap "$srvpid" | "$BIN/tcpr-sync" -s "$tmp/store" apply
 	got=$("$BIN/tcpr-sync" -s "$tmp/store" list | wc -l)
 	[ "$got" -eq "$n" ] || { echo "only $got of $n sessions recorded" >&2; cat "$tmp/srv" "$tmp/cli" >&2; exit 1; }
-	: >"$tmp/r"; : >"$tmp/r1"; : >"$tmp/r2"; : >"$tmp/b"
+	: >"$tmp/r"; : >"$tmp/r1"; : >"$tmp/r2"; : >"$tmp/rj"; : >"$tmp/b"
 	for _ in $(seq "$R"); do
 		# restore every session (silently: c's cable is a dummy), hand to
 		# 'true': as by default (io_uring where the kernel has it), then
@@ -136,19 +142,22 @@ for n in $sizes; do
 		# shellcheck disable=SC2086 # WRAP: a profiler's words, e.g. "perf record -g"
 		restore "$n" "${OPTS:-}" ${WRAP:-} >>"$tmp/r"
 		cp "$tmp/restore.err" "$tmp/main.err"
+		restore "$n" "-u -j 1" >>"$tmp/rj"
 		restore "$n" "-U -j 1" >>"$tmp/r1"
 		restore "$n" "-U -j 2" >>"$tmp/r2"
 		# two descriptors a connection: within the limit, scaled to n
 		rn=$(( n * 2 + 32 > $(ulimit -n) ? ($(ulimit -n) - 32) / 2 : n ))
+		mkc
 		ip netns exec ${P}c "$tmp/reconnect" "$rn" | awk -v n="$n" -v r="$rn" '{printf "%d\n", $1 * n / r}' >>"$tmp/b"
+		ip netns del ${P}c; ip netns del ${P}d
 	done
 	r=$(median <"$tmp/r"); b=$(median <"$tmp/b"); r2=$(median <"$tmp/r2")
-	r1=$(median <"$tmp/r1")
+	r1=$(median <"$tmp/r1"); rj=$(median <"$tmp/rj")
 	p=$(paper "$n")
-	awk -v n="$n" -v r="$r" -v b="$b" -v p="$p" -v r2="$r2" -v r1="$r1" 'BEGIN {
+	awk -v n="$n" -v r="$r" -v b="$b" -v p="$p" -v r2="$r2" -v r1="$r1" -v rj="$rj" 'BEGIN {
 		per = r / n
-		printf "%-6d %12d %12.1f %12s %10s %14d %12.2f %12.1f %12.1f\n", n, r, per, p,
-		    (p == "-") ? "-" : sprintf("%.1fx", p / per), b, b / r, r1 / n, r2 / n }'
+		printf "%-6d %12d %12.1f %12s %10s %14d %12.2f %12.1f %12.1f %12.1f\n", n, r, per, p,
+		    (p == "-") ? "-" : sprintf("%.1fx", p / per), b, b / r, rj / n, r1 / n, r2 / n }'
 	for pid in $(ip netns pids ${P}a) $(ip netns pids ${P}b); do kill -9 "$pid" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 done
@@ -157,5 +166,6 @@ echo "# paper/ours: how many times faster than the paper's per-session figure;"
 echo "# reconn/ours: a plain socket+connect+accept loop of the same size over the restore (> 1: restore faster);"
 echo "#   beyond the descriptor limit (2 a connection) it runs as many as fit and is scaled;"
 echo "# restore_us, us/session: tcpr-restore ${OPTS:-as by default}; at the largest size by $(sed -n 's/.*failed, by //p' "$tmp/main.err" | head -1)"
+echo "# ring_j1/s: tcpr-restore -u -j 1 (io_uring, one thread) per session, same runs;"
 echo "# calls_us/s: tcpr-restore -U (system calls, no io_uring) per session, same runs;"
 echo "# calls_j2/s: tcpr-restore -U -j 2 (a child process prepares the sockets), same runs."

@@ -173,7 +173,8 @@ ring_ok() {
 	[ "$output" = "$ring" ]
 	[[ $output == "restored sid="*"local=192.0.2.100:7 peer=192.0.2.1:"* ]]
 	run -100 $TCPR_RESTORE -x -s "$D/store"
-	# the answers of the sockets, binds, connects lost: steps redone
+	# the answers of the sockets, the set-up and binds, the connects
+	# lost (the ring's first to third submissions): steps redone
 	for lose in 1 2 3; do
 		run -0 --separate-stderr hx 3 env TCPR_URING_LOSE=$lose $TCPR_RESTORE -u -s "$D/store"
 		[[ $stderr == *"by io_uring and system calls"* ]]
