@@ -664,7 +664,7 @@ static void
 phase(struct tcpr_repair_ring *h, const struct tcpr_sess *v, size_t m,
     int ph, int flags)
 {
-	int first = ph_first[ph], last = ph_last[ph], st, from, r;
+	int first = ph_first[ph], last = ph_last[ph], st, from, r, refused;
 	unsigned nq = 0, q;
 	size_t k;
 	struct slot *x;
@@ -693,8 +693,10 @@ phase(struct tcpr_repair_ring *h, const struct tcpr_sess *v, size_t m,
 	flush(h, nq);
 	for (k = 0; k < m; k++) {
 		x = &h->x[k];
+		refused = 0;
 		if (x->step >= first && x->step <= last) {
 			from = x->step;		/* failed in the ring */
+			refused = x->err == EINVAL || x->err == EOPNOTSUPP;
 			x->step = -1;
 		} else if (x->step == -1 && x->done < x->want &&
 		    (ph == 0 || x->fd >= 0))
@@ -707,13 +709,23 @@ phase(struct tcpr_repair_ring *h, const struct tcpr_sess *v, size_t m,
 				x->err = errno;
 				break;
 			}
+			/*
+			 * The ring cannot do what the call did (a kernel
+			 * without the request, not probed): calls from now on.
+			 */
+			if (st == from && refused)
+				h->broken = 1;
 			h->calls += (size_t)r;
 			x->done = st;
 		}
 	}
 }
 
-/* Can this kernel do it all? The opcodes (setsockopt: see phase). */
+/*
+ * Can this kernel do it all? The opcodes (setsockopt: see phase). Not
+ * asked, a kernel without them answers EINVAL or EOPNOTSUPP, and phase
+ * gives the ring up.
+ */
 static int
 ring_usable(struct tcpr_ring *r)
 {
@@ -724,7 +736,7 @@ ring_usable(struct tcpr_ring *r)
 }
 
 struct tcpr_repair_ring *
-tcpr_repair_ring_new(size_t cap, int probed)
+tcpr_repair_ring_new(size_t cap, int probe)
 {
 	struct tcpr_repair_ring *h;
 	size_t ent = 8;
@@ -745,7 +757,7 @@ tcpr_repair_ring_new(size_t cap, int probed)
 		ent <<= 1;
 	if (tcpr_ring_open(&h->r, (unsigned)ent) < 0)
 		goto err;
-	if (!probed && !ring_usable(&h->r)) {
+	if (probe && !ring_usable(&h->r)) {
 		errno = EOPNOTSUPP;
 		goto err;
 	}

@@ -60,9 +60,10 @@ int tcpr_repair_finish(int fd, const struct tcpr_sess *s, uint32_t ts_add,
  * bind and connect requests), batches of up to cap sessions through one
  * ring: a few io_uring_enter calls per batch instead of 14 system calls
  * per session. new returns NULL with errno when the kernel cannot
- * (ENOSYS, EPERM: io_uring disabled; EOPNOTSUPP: requests missing);
- * with probed, another ring of the process found the requests there
- * (asking again costs 15-30 us in a new thread).
+ * (ENOSYS, EPERM: io_uring disabled; with probe, EOPNOTSUPP: requests
+ * missing). Without probe (which costs 15-30 us) a kernel without the
+ * requests refuses the first of them, and the ring gives way to system
+ * calls.
  * restore makes fd[0..m) from v[0..m), each session's timestamp advanced
  * by ts_add plus age[k] (age may be NULL): fd[k] the socket (close-on-
  * exec), or -1 with why[k] (the step) and err[k] (errno). Whatever the
@@ -74,7 +75,7 @@ int tcpr_repair_finish(int fd, const struct tcpr_sess *s, uint32_t ts_add,
  */
 #define TCPR_REPAIR_BATCH 32
 struct tcpr_repair_ring;
-struct tcpr_repair_ring *tcpr_repair_ring_new(size_t cap, int probed);
+struct tcpr_repair_ring *tcpr_repair_ring_new(size_t cap, int probe);
 void tcpr_repair_ring_free(struct tcpr_repair_ring *h);
 /*
  * free, but the ring's memory stays mapped until exec or exit:

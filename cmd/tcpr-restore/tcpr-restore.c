@@ -430,13 +430,10 @@ static void *
 team_thread(void *arg)
 {
 	struct team *t = arg;
-	struct tcpr_repair_ring *h = tcpr_repair_ring_new(TCPR_REPAIR_BATCH, 1);
+	struct tcpr_repair_ring *h = tcpr_repair_ring_new(TCPR_REPAIR_BATCH, 0);
 	int verdict;
 
-	/*
-	 * Its ring made meanwhile, without asking the kernel what it can:
-	 * it works only if the main thread's ring passed the probe.
-	 */
+	/* its ring made meanwhile: it works only if the main thread's does */
 	while ((verdict = __atomic_load_n(&t->verdict, __ATOMIC_ACQUIRE)) == 0)
 		sched_yield();
 	if (h && verdict > 0)
@@ -469,7 +466,7 @@ grow_fds(size_t n)
 static long
 restore_ring(const struct tcpr_sess *v, const uint64_t *age, int *fd,
     size_t n, long ts_add, int flags, long jobs, const cpu_set_t *cpus,
-    unsigned lose)
+    int only, unsigned lose)
 {
 	static char by[64];
 	struct team *t = &team;
@@ -499,7 +496,8 @@ restore_ring(const struct tcpr_sess *v, const uint64_t *age, int *fd,
 				started++;
 		pthread_attr_destroy(&at);
 	}
-	if ((h = tcpr_repair_ring_new(TCPR_REPAIR_BATCH, 0)) == NULL) {
+	/* -u: what the kernel can is known before anything is done */
+	if ((h = tcpr_repair_ring_new(TCPR_REPAIR_BATCH, only)) == NULL) {
 		e = errno;
 		__atomic_store_n(&t->verdict, -1, __ATOMIC_RELEASE);
 		free(t->why);
@@ -550,7 +548,8 @@ restore_all(const struct tcpr_sess *v, const uint64_t *age, int *fd,
 	 */
 	if (ring != RING_NEVER && n > 0) {
 		if ((r = restore_ring(v, age, fd, n, ts_add, flags, jobs ? jobs :
-		    n >= TEAM_MIN && cores >= 2 ? 2 : 1, cpus, lose)) >= 0)
+		    n >= TEAM_MIN && cores >= 2 ? 2 : 1, cpus, ring == RING_ONLY,
+		    lose)) >= 0)
 			return (size_t)r;
 		if (ring == RING_ONLY)
 			err_die(EXIT_TEMP, "unable to restore through io_uring:");
