@@ -656,9 +656,8 @@ flush(struct tcpr_repair_ring *h, unsigned nq)
 /*
  * One round of m sessions: phase ph through the ring; then by system
  * calls whatever the ring did not surely do: a step whose answer said
- * it failed (the ring may not be allowed what a system call is: tried
- * again, it fails for good if it fails again) and the steps whose
- * answers are missing (the ring broke).
+ * it failed (tried again: it fails for good if it fails again) and the
+ * steps whose answers are missing (the ring broke).
  */
 static void
 phase(struct tcpr_repair_ring *h, const struct tcpr_sess *v, size_t m,
@@ -696,7 +695,7 @@ phase(struct tcpr_repair_ring *h, const struct tcpr_sess *v, size_t m,
 		refused = 0;
 		if (x->step >= first && x->step <= last) {
 			from = x->step;		/* failed in the ring */
-			refused = x->err == EINVAL || x->err == EOPNOTSUPP;
+			refused = 1;
 			x->step = -1;
 		} else if (x->step == -1 && x->done < x->want &&
 		    (ph == 0 || x->fd >= 0))
@@ -711,7 +710,9 @@ phase(struct tcpr_repair_ring *h, const struct tcpr_sess *v, size_t m,
 			}
 			/*
 			 * The ring cannot do what the call did (a kernel
-			 * without the request, not probed): calls from now on.
+			 * without the request, not probed, answers EINVAL or
+			 * EOPNOTSUPP; a security module may refuse the ring
+			 * alone): calls from now on.
 			 */
 			if (st == from && refused)
 				h->broken = 1;

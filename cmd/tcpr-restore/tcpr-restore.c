@@ -478,8 +478,8 @@ restore_ring(const struct tcpr_sess *v, const uint64_t *age, int *fd,
 	long k, started = 0;
 	int me = sched_getcpu(), e;
 
-	*t = (struct team){ v, age, fd, NULL, NULL, n, 1, 0, 0, 0, ts_add,
-	    flags, lose, 0, 0 };	/* no thread yet */
+	*t = (struct team){ .v = v, .age = age, .fd = fd, .n = n, .nw = 1,
+	    .ts_add = ts_add, .flags = flags, .lose = lose };
 	if ((t->why = calloc(n, sizeof *t->why)) == NULL ||
 	    (t->err = calloc(n, sizeof *t->err)) == NULL)
 		err_die(EXIT_TEMP, "out of memory");
