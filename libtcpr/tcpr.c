@@ -109,6 +109,9 @@ slots_attach(void)
 	int fd;
 
 	shm_gen = gen;
+	if (__atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) != TCPR_SHM_MAGIC ||
+	    h->version != TCPR_SHM_VERSION || h->nslots != TCPR_SHM_SLOTS)
+		return -1;	/* being made again */
 	if (!(__atomic_load_n(&h->flags, __ATOMIC_SEQ_CST) & TCPR_SHM_F_MAP)) {
 		shm = (struct tcpr_shm_slot *)(h + 1);
 		shm_n = TCPR_SHM_SLOTS;
@@ -126,6 +129,8 @@ slots_attach(void)
 	return 0;
 }
 
+static void shm_renew(void);
+
 static void
 shm_map(void)
 {
@@ -138,14 +143,21 @@ shm_map(void)
 
 	if (path == NULL || *path == '\0')
 		return;
+	if (shm_hdr) {
+		/*
+		 * The file is there, the slots were not (no capture, or not
+		 * answering): again once a second, at once for another run.
+		 */
+		if (__atomic_load_n(&shm_hdr->gen, __ATOMIC_ACQUIRE) == shm_gen &&
+		    shm_tried == time(NULL))
+			return;
+		shm_tried = time(NULL);
+		shm_renew();
+		return;
+	}
 	if (shm_tried == time(NULL))
 		return;
 	shm_tried = time(NULL);
-	if (shm_hdr) {
-		/* the file was there, the capture's map was not */
-		slots_attach();
-		return;
-	}
 	if ((fd = open(path, O_RDWR | O_CLOEXEC)) < 0)
 		return;
 	if (fstat(fd, &st) < 0 || (size_t)st.st_size != size) {
@@ -162,11 +174,9 @@ shm_map(void)
 		munmap(m, size);
 		return;
 	}
+	/* kept: its gen tells when a capture (another run) is there */
 	shm_hdr = h;
-	if (slots_attach() < 0) {
-		shm_hdr = NULL;
-		munmap(m, size);
-	}
+	shm_renew();
 }
 
 /* The capture waits for this session's mark: one datagram wakes it. */

@@ -193,9 +193,11 @@ struct pkt {
  * bpf/gate.c) that lets pass without us every outgoing segment that needs
  * no holding. A followed session has an entry in the gate from its
  * handshake on (from the SYN-ACK's verdict: nothing of it passes unseen
- * before); its segments that the program sends to the queue it counts,
- * and those we have given a verdict we count (owe, then pay after the
- * verdicts are sent): while the counts differ, none passes in the kernel.
+ * before); its segments with data, FIN or RST that the program sends to
+ * the queue it counts, and those we have given a verdict we count (owe,
+ * then pay after the verdicts are sent): while the counts differ, none
+ * passes in the kernel. Bare acknowledgements may overtake each other:
+ * one that waited is dropped if a newer passed meanwhile (redundant()).
  */
 static struct tcpr_shm_slot *shm;	/* the table's slots */
 static uint32_t shm_n;
