@@ -285,6 +285,22 @@ restore_forked(const struct tcpr_sess *v, const uint64_t *age, int *fd,
 }
 
 /*
+ * A shared file table grows only after an RCU grace period (a
+ * millisecond and more): grow ours for every socket before the threads
+ * share it.
+ */
+static void
+grow_fds(size_t n)
+{
+	int hi = (int)(n + FD_BASE + 8), t;
+
+	if ((t = fcntl(2, F_DUPFD_CLOEXEC, hi)) < 0 &&
+	    (t = fcntl(0, F_DUPFD_CLOEXEC, hi)) < 0)
+		return;	/* the threads will pay for it */
+	close(t);
+}
+
+/*
  * Restore the n sessions of v into fd[] (-1: failed, warned); ts_add
  * plus each record's age advances its timestamp clock. Returns the
  * number that failed.
@@ -313,6 +329,7 @@ restore_calls(const struct tcpr_sess *v, const uint64_t *age, int *fd,
 			err_die(EXIT_TEMP, "out of memory");
 		for (i = 0; i < n; i++)
 			p.pre[i] = PENDING;
+		grow_fds(n);
 		for (k = 0; k < p.np; k++) {
 			w[k] = (struct preparer){ &p, k };
 			if (pthread_create(&th[k], NULL, prepare, &w[k]) != 0)
@@ -440,22 +457,6 @@ team_thread(void *arg)
 		team_work(t, h, 1);
 	tcpr_repair_ring_drop(h);
 	return NULL;
-}
-
-/*
- * A shared file table grows only after an RCU grace period (a
- * millisecond and more): grow ours for every socket before the threads
- * share it.
- */
-static void
-grow_fds(size_t n)
-{
-	int hi = (int)(n + FD_BASE + 8), t;
-
-	if ((t = fcntl(2, F_DUPFD_CLOEXEC, hi)) < 0 &&
-	    (t = fcntl(0, F_DUPFD_CLOEXEC, hi)) < 0)
-		return;	/* the threads will pay for it */
-	close(t);
 }
 
 /*
