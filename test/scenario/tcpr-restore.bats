@@ -155,8 +155,8 @@ ring_ok() {
 	grep -q "restored 10 sessions .* by system calls" "$D/app.err"
 }
 
-@test "tcpr-restore: the dry run gives the same sessions either way" {
-	ring_ok || skip "io_uring without socket requests (Linux < 6.11 or disabled)"
+# A store of one live session (client on h1, server on h2), for dry runs.
+one_session_store() {
 	hx 2 ip addr add 192.0.2.100/24 dev eth0
 	bg srv 2 python3 "$ECHO" 192.0.2.100 7
 	wait_until 10000 listening 2 7
@@ -165,6 +165,11 @@ ring_ok() {
 	wait_until 30000 test -e "$D/c1/ready"
 	hx 2 $TCPR_CAPTURE -p 7 snap "$(bg_pid srv)" >"$D/recs"
 	run -0 $TCPR_SYNC -s "$D/store" apply "$D/recs"
+}
+
+@test "tcpr-restore: the dry run gives the same sessions either way" {
+	ring_ok || skip "io_uring without socket requests (Linux < 6.11 or disabled)"
+	one_session_store
 	run -0 --separate-stderr hx 3 $TCPR_RESTORE -u -s "$D/store"
 	[[ $stderr == *"by io_uring"* ]]
 	ring=$output
@@ -179,6 +184,50 @@ ring_ok() {
 		run -0 --separate-stderr hx 3 env TCPR_URING_LOSE=$lose $TCPR_RESTORE -u -s "$D/store"
 		[[ $stderr == *"by io_uring and system calls"* ]]
 		[ "$output" = "$ring" ]
+	done
+}
+
+@test "tcpr-restore -u exits 111 where io_uring is refused, whatever -j says" {
+	command -v cc >/dev/null || skip "no C compiler for the seccomp wrapper"
+	# nouring PROG ...: PROG where io_uring_setup fails with ENOSYS
+	cat >"$D/nouring.c" <<'C'
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <unistd.h>
+int
+main(int argc, char **argv)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog p = { sizeof f / sizeof f[0], f };
+
+	if (argc < 2 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p) < 0)
+		return perror("nouring"), 100;
+	execvp(argv[1], argv + 1);
+	return perror("nouring"), 111;
+}
+C
+	cc -o "$D/nouring" "$D/nouring.c"
+	one_session_store
+	run -0 --separate-stderr hx 3 $TCPR_RESTORE -U -s "$D/store"
+	calls=$output
+	for j in 1 2; do
+		run -111 --separate-stderr hx 3 "$D/nouring" $TCPR_RESTORE -u -j $j -s "$D/store"
+		[ -z "$output" ]
+		[[ $stderr == *"fatal: unable to restore through io_uring: Function not implemented"* ]]
+		run -0 --separate-stderr hx 3 "$D/nouring" $TCPR_RESTORE -j $j -s "$D/store"
+		[[ $stderr == *"by system calls"* ]]
+		[ "$output" = "$calls" ]
 	done
 }
 
