@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <linux/if_packet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <errno.h>
 #include <pthread.h>
@@ -642,6 +643,25 @@ place_fds(int *fd, size_t n)
 }
 
 /*
+ * The restored sockets, from the restore until the exec: if we die
+ * before the program has them, they go back into repair mode, so that
+ * the kernel closes them silently (a FIN would end every session) and
+ * another try can restore them from the store.
+ */
+static int *live_fd;
+static size_t live_n;
+
+static void
+unrestore(void)
+{
+	int on = TCP_REPAIR_ON;
+	size_t i;
+
+	for (i = 0; i < live_n; i++)
+		setsockopt(live_fd[i], IPPROTO_TCP, TCP_REPAIR, &on, sizeof on);
+}
+
+/*
  * TCPR_SESSIONS: "sid:rcv:snd:flags" per descriptor from 3 on, blank-
  * separated: the input offset the socket delivers next, the output offset
  * it sends next, the record's flags.
@@ -1069,6 +1089,10 @@ main(int argc, char **argv)
 		err_check_stdout();
 		return nbad ? EXIT_NO : EXIT_OK;
 	}
+	live_fd = fd;
+	live_n = ok;
+	if (atexit(unrestore) != 0)
+		err_warn("unable to arm the silent close on failure");
 	if (kick && ok)
 		kicker(v, age, fd, ok, ts_add, flags & TCPR_RESTORE_UNA, t1,
 		    wait_ms);

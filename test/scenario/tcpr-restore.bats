@@ -249,6 +249,25 @@ C
 	[[ $(bg_out cli1) == "ok sent="* ]]
 }
 
+@test "tcpr-restore: a program that cannot start leaves the peer alone" {
+	hx 2 ip addr add 192.0.2.100/24 dev eth0
+	bg srv 2 python3 "$ECHO" 192.0.2.100 7
+	wait_until 10000 listening 2 7
+	mkdir -p "$D/c1"
+	bg cli1 1 python3 "$CLIENT" 192.0.2.100 7 "$D/c1" 5 2 5
+	wait_until 30000 test -e "$D/c1/ready"
+	hx 2 $TCPR_CAPTURE -p 7 snap "$(bg_pid srv)" >"$D/recs"
+	run -0 $TCPR_SYNC -s "$D/store" apply "$D/recs"
+	# restored out of repair mode on h3, then no program: the sockets
+	# go back into repair mode and close silently (a FIN from the
+	# service address would end the client's session)
+	run -100 hx 3 $TCPR_RESTORE -K -s "$D/store" /nonexistent/prog
+	[[ $output == *"restored 1 sessions"*"unable to run /nonexistent/prog"* ]]
+	touch "$D/c1/cut"
+	wait_until 30000 not_running "$(bg_pid cli1)"
+	[[ $(bg_out cli1) == "ok sent="* ]]
+}
+
 @test "tcpr-restore: usage, empty and bad stores" {
 	run -100 $TCPR_RESTORE
 	run -100 $TCPR_RESTORE -s "$D/none"
