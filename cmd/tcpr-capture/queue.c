@@ -739,6 +739,85 @@ diag_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
+/*
+ * The kernel's counters of each of our sessions, asked for by its
+ * four-tuple, many requests to a send: a dump walks the whole established
+ * hash table, which is global (every namespace's sockets, 262144 buckets
+ * and more), a millisecond and more each time however few sockets are
+ * ours; every 10 ms that ate the CPU the queue's verdicts need. 0, or -1
+ * when some were not answered (gone, or another socket of the tuple):
+ * then a dump looks for them.
+ */
+#define DIAG_EACH_MAX 1024	/* sessions up to which each is asked for */
+#define DIAG_BATCH 64
+
+static int
+diag_each(struct mnl_socket *nl)
+{
+	static char req[DIAG_BATCH * NLMSG_SPACE(sizeof(struct inet_diag_req_v2))];
+	static char buf[1 << 17];
+	size_t i = 0, off = 0, nreq = 0;
+	int fd = mnl_socket_get_fd(nl), missed = 0;
+
+	for (;;) {
+		struct sess *x = NULL;
+
+		while (i < tcap && x == NULL) {
+			if (tab[i].used && tab[i].announced)
+				x = &tab[i];
+			i++;
+		}
+		if (x != NULL) {
+			struct nlmsghdr *nlh = mnl_nlmsg_put_header(req + off);
+			struct inet_diag_req_v2 *r;
+
+			nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
+			nlh->nlmsg_flags = NLM_F_REQUEST;
+			nlh->nlmsg_seq = (uint32_t)++poll_gen;
+			r = mnl_nlmsg_put_extra_header(nlh, sizeof *r);
+			r->sdiag_family = x->s.family;
+			r->sdiag_protocol = IPPROTO_TCP;
+			r->idiag_ext = 1 << (INET_DIAG_INFO - 1);
+			r->id.idiag_sport = htons(x->s.lport);
+			r->id.idiag_dport = htons(x->s.pport);
+			memcpy(r->id.idiag_src, x->s.laddr, 16);
+			memcpy(r->id.idiag_dst, x->s.paddr, 16);
+			/* the socket it follows, or whichever has the tuple */
+			r->id.idiag_cookie[0] = x->cookie ? (uint32_t)x->cookie :
+			    INET_DIAG_NOCOOKIE;
+			r->id.idiag_cookie[1] = x->cookie ?
+			    (uint32_t)(x->cookie >> 32) : INET_DIAG_NOCOOKIE;
+			off += NLMSG_ALIGN(nlh->nlmsg_len);
+			nreq++;
+		}
+		if (x == NULL && nreq == 0)
+			break;
+		if (x != NULL && nreq < DIAG_BATCH)
+			continue;
+		/* the answers are all queued by the time the send returns */
+		if (send(fd, req, off, 0) < 0)
+			return -1;
+		for (;;) {
+			ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+			struct nlmsghdr *nlh = (struct nlmsghdr *)buf;
+			int len = (int)n;
+
+			if (n <= 0)
+				break;
+			for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+				if (nlh->nlmsg_type == SOCK_DIAG_BY_FAMILY)
+					diag_cb(nlh, NULL);
+				else if (nlh->nlmsg_type == NLMSG_ERROR)
+					missed = 1;
+			}
+		}
+		off = nreq = 0;
+		if (x == NULL)
+			break;
+	}
+	return missed ? -1 : 0;
+}
+
 static int
 diag_poll(struct mnl_socket *nl, int family)
 {
@@ -1557,7 +1636,9 @@ capture_run(const struct capture_opts *o)
 		pay();
 		now = now_ms();
 		if (diag && now >= next_poll) {
-			if (diag_poll(diag, AF_INET) < 0 ||
+			if (tn <= DIAG_EACH_MAX && diag_each(diag) == 0)
+				sweep();
+			else if (diag_poll(diag, AF_INET) < 0 ||
 			    diag_poll(diag, AF_INET6) < 0)
 				err_warn("sock_diag:");
 			else
