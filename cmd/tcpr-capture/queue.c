@@ -566,6 +566,15 @@ track(const struct capture_opts *o, const struct pkt *p)
 		end(x);		/* closed both ways: nothing left to restore */
 		return;
 	}
+	/*
+	 * A session the gate checks: most of its segments pass unseen and
+	 * its offsets are recorded every poll (gate_derive()); those seen
+	 * wait for it too, so that a bulk stream's acknowledgements, queued
+	 * all, do not cost a record each.
+	 */
+	if (x->gate && gctl(x)->state == GATE_CHECK &&
+	    x->s.flags == x->sent.flags)
+		return;
 	if (x->s.rcv != x->sent.rcv || x->s.snd_una != x->sent.snd_una ||
 	    x->s.snd_nxt != x->sent.snd_nxt || x->s.flags != x->sent.flags)
 		emit(x, 0);
@@ -744,9 +753,10 @@ diag_cb(const struct nlmsghdr *nlh, void *data)
  * four-tuple, many requests to a send: a dump walks the whole established
  * hash table, which is global (every namespace's sockets, 262144 buckets
  * and more), a millisecond and more each time however few sockets are
- * ours; every 10 ms that ate the CPU the queue's verdicts need. 0, or -1
- * when some were not answered (gone, or another socket of the tuple):
- * then a dump looks for them.
+ * ours; every 10 ms that ate the CPU the queue's verdicts need. A session
+ * without a socket any more is not answered (sweep() ends it). 0, or -1
+ * when some tuple's socket was another than the session's (cookie): then
+ * a dump looks for it.
  */
 #define DIAG_EACH_MAX 1024	/* sessions up to which each is asked for */
 #define DIAG_BATCH 64
@@ -805,10 +815,13 @@ diag_each(struct mnl_socket *nl)
 			if (n <= 0)
 				break;
 			for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+				const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+
 				if (nlh->nlmsg_type == SOCK_DIAG_BY_FAMILY)
 					diag_cb(nlh, NULL);
-				else if (nlh->nlmsg_type == NLMSG_ERROR)
-					missed = 1;
+				else if (nlh->nlmsg_type == NLMSG_ERROR &&
+				    e->error != -ENOENT)
+					missed = 1;	/* ESTALE: another socket */
 			}
 		}
 		off = nreq = 0;

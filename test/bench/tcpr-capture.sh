@@ -57,8 +57,10 @@ capture() {
 	queue) ip netns exec ${P}b "$BIN/tcpr-capture" -x -G -C "$tmp/consumed" -Q 31500 -p 5201 >"$tmp/recs" 2>"$tmp/cap.err" & ;;
 	esac
 	capid=$!
-	for _ in $(seq 200); do grep -q capturing "$tmp/cap.err" 2>/dev/null && break; sleep 0.05; done
-	grep -q capturing "$tmp/cap.err" || { cat "$tmp/cap.err" >&2; exit 1; }
+	# (iptables waits for the host-wide xtables lock: other users' rules)
+	for _ in $(seq 600); do grep -q capturing "$tmp/cap.err" 2>/dev/null && break; sleep 0.05; done
+	grep -q capturing "$tmp/cap.err" ||
+		{ echo "capture $1 did not start" >&2; cat "$tmp/cap.err" >&2; exit 1; }
 }
 uncapture() {
 	[ -n "$capid" ] || return 0
