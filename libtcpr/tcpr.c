@@ -389,6 +389,42 @@ parse_u64(const char **p, uint64_t *v, char end)
 }
 
 /*
+ * TCPR_SESSIONS_FD: the descriptor of a file holding what TCPR_SESSIONS
+ * would (a long list); read whole and closed. NULL if it cannot be read.
+ */
+static char *
+read_sessions_fd(const char *sfd)
+{
+	uint64_t fdn;
+	struct stat st;
+	size_t o = 0;
+	ssize_t r;
+	char *t;
+	int fd;
+
+	if (parse_u64(&sfd, &fdn, '\0') < 0 || fdn < 3 || fdn > 2000000)
+		return NULL;
+	fd = (int)fdn;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size > 256 * 1024 * 1024 || (t = malloc((size_t)st.st_size +
+	    1)) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	while (o < (size_t)st.st_size) {
+		r = pread(fd, t + o, (size_t)st.st_size - o, (off_t)o);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		o += (size_t)r;
+	}
+	close(fd);
+	t[o] = '\0';
+	return t;
+}
+
+/*
  * Take the sessions tcpr-restore handed over: descriptors 3.. with
  * TCPR_FDS and TCPR_SESSIONS ("sid:rcv:snd:flags" each). Once; the
  * variables are removed so that children do not take them again.
@@ -397,11 +433,15 @@ static void
 load_restored(void)
 {
 	const char *nfds = getenv("TCPR_FDS"), *p = getenv("TCPR_SESSIONS");
+	const char *sfd = getenv("TCPR_SESSIONS_FD");
 	uint64_t n, i, sid, rcv, snd, flags;
+	char *text = NULL;
 
 	loaded = 1;
+	if (p == NULL && sfd != NULL)
+		p = text = read_sessions_fd(sfd);
 	if (nfds == NULL || p == NULL)
-		return;
+		goto out;
 	if (parse_u64(&nfds, &n, '\0') < 0 || n > 1000000)
 		goto out;
 	for (i = 0; i < n; i++) {
@@ -429,8 +469,10 @@ load_restored(void)
 		shm_enter((int)(3 + i), c);
 	}
 out:
+	free(text);
 	unsetenv("TCPR_FDS");
 	unsetenv("TCPR_SESSIONS");
+	unsetenv("TCPR_SESSIONS_FD");
 }
 
 static int

@@ -2,6 +2,7 @@
  * tcpr-restore: re-create every stored TCP session with TCP_REPAIR so the
  * peers carry on, then exec the application with the sessions as fds.
  */
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -683,6 +684,51 @@ sessions_env(const struct tcpr_sess *v, size_t n, int una)
 	return s;
 }
 
+/*
+ * Too long for one environment string (the kernel's MAX_ARG_STRLEN is
+ * 128 KiB): the same text in a sealed memfd at the first descriptor after
+ * the sockets, named by TCPR_SESSIONS_FD.
+ */
+#ifndef SESSIONS_ENV_MAX
+#define SESSIONS_ENV_MAX (64 * 1024)
+#endif
+
+static void
+sessions_fd(const char *env, size_t n)
+{
+	size_t len = strlen(env), o = 0;
+	ssize_t w;
+	char nbuf[32];
+	int fd, t;
+
+	if ((fd = memfd_create("tcpr-sessions", MFD_CLOEXEC |
+	    MFD_ALLOW_SEALING)) < 0)
+		err_die(EXIT_TEMP, "unable to create the sessions file:");
+	while (o < len) {
+		if ((w = write(fd, env + o, len - o)) < 0) {
+			if (errno == EINTR)
+				continue;
+			err_die(EXIT_TEMP, "unable to write the sessions file:");
+		}
+		o += (size_t)w;
+	}
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK |
+	    F_SEAL_GROW | F_SEAL_WRITE) < 0 || lseek(fd, 0, SEEK_SET) < 0)
+		err_die(EXIT_TEMP, "unable to seal the sessions file:");
+	/* the sockets are at FD_BASE..FD_BASE+n-1: the memfd right after */
+	t = (int)(FD_BASE + n);
+	if (fd != t) {
+		if (dup2(fd, t) < 0)
+			err_die(EXIT_TEMP, "unable to move descriptor:");
+		close(fd);
+	} else if (fcntl(t, F_SETFD, 0) < 0)
+		err_die(EXIT_TEMP, "unable to move descriptor:");
+	snprintf(nbuf, sizeof nbuf, "%d", t);
+	if (setenv("TCPR_SESSIONS_FD", nbuf, 1) < 0)
+		err_die(EXIT_TEMP, "unable to set environment:");
+	unsetenv("TCPR_SESSIONS");
+}
+
 /* Is a the address of one of our interfaces (bind without free bind)? */
 static int
 addr_up(const struct tcpr_sess *s)
@@ -1099,9 +1145,13 @@ main(int argc, char **argv)
 	place_fds(fd, ok);
 	snprintf(nbuf, sizeof nbuf, "%zu", ok);
 	env = sessions_env(v, ok, flags & TCPR_RESTORE_UNA);
-	if (setenv("TCPR_FDS", nbuf, 1) < 0 ||
-	    setenv("TCPR_SESSIONS", env, 1) < 0)
+	if (setenv("TCPR_FDS", nbuf, 1) < 0)
 		err_die(EXIT_TEMP, "unable to set environment:");
+	if (strlen(env) < SESSIONS_ENV_MAX) {
+		if (setenv("TCPR_SESSIONS", env, 1) < 0)
+			err_die(EXIT_TEMP, "unable to set environment:");
+	} else
+		sessions_fd(env, ok);
 	if (nbad)
 		err_warn("%zu sessions not restored", nbad);
 	execvp(argv[0], argv);
