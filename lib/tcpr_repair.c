@@ -775,16 +775,6 @@ err:
 }
 
 void
-tcpr_repair_ring_free(struct tcpr_repair_ring *h)
-{
-	if (h == NULL)
-		return;
-	free(h->x);
-	tcpr_ring_close(&h->r);
-	free(h);
-}
-
-void
 tcpr_repair_ring_drop(struct tcpr_repair_ring *h)
 {
 	if (h == NULL)

@@ -76,11 +76,10 @@ int tcpr_repair_finish(int fd, const struct tcpr_sess *s, uint32_t ts_add,
 #define TCPR_REPAIR_BATCH 32
 struct tcpr_repair_ring;
 struct tcpr_repair_ring *tcpr_repair_ring_new(size_t cap, int probe);
-void tcpr_repair_ring_free(struct tcpr_repair_ring *h);
 /*
- * free, but the ring's memory stays mapped until exec or exit:
- * unmapping it costs a TLB shootdown on every processor the process's
- * threads ran on (tens of microseconds in a virtual machine).
+ * Free h; the ring's memory stays mapped until exec or exit: unmapping
+ * it costs a TLB shootdown on every processor the process's threads ran
+ * on (tens of microseconds in a virtual machine).
  */
 void tcpr_repair_ring_drop(struct tcpr_repair_ring *h);
 int tcpr_repair_ring_restore(struct tcpr_repair_ring *h,

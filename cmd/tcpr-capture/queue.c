@@ -321,6 +321,15 @@ emit(struct sess *x, int full)
 	nrec++;
 }
 
+/* A sync record when the offsets or flags moved since the last one. */
+static void
+emit_if_moved(struct sess *x)
+{
+	if (x->s.rcv != x->sent.rcv || x->s.snd_una != x->sent.snd_una ||
+	    x->s.snd_nxt != x->sent.snd_nxt || x->s.flags != x->sent.flags)
+		emit(x, 0);
+}
+
 static void
 end(struct sess *x)
 {
@@ -575,9 +584,7 @@ track(const struct capture_opts *o, const struct pkt *p)
 	if (x->gate && gctl(x)->state == GATE_CHECK &&
 	    x->s.flags == x->sent.flags)
 		return;
-	if (x->s.rcv != x->sent.rcv || x->s.snd_una != x->sent.snd_una ||
-	    x->s.snd_nxt != x->sent.snd_nxt || x->s.flags != x->sent.flags)
-		emit(x, 0);
+	emit_if_moved(x);
 }
 
 /* ----------------------------------------------------- sock_diag poll */
@@ -646,9 +653,7 @@ gate_derive(struct sess *x, uint64_t rcv, uint64_t una, uint64_t total,
 	/* segments seen later move the offsets from here on */
 	x->last_seq_out = x->s.snd_isn + 1 + (uint32_t)x->s.snd_nxt;
 	x->last_ack_in = x->s.snd_isn + 1 + (uint32_t)x->s.snd_una;
-	if (x->s.rcv != x->sent.rcv || x->s.snd_una != x->sent.snd_una ||
-	    x->s.snd_nxt != x->sent.snd_nxt || x->s.flags != x->sent.flags)
-		emit(x, 0);
+	emit_if_moved(x);
 }
 
 static const struct capture_opts *popts;
@@ -742,9 +747,7 @@ diag_cb(const struct nlmsghdr *nlh, void *data)
 	x->s.snd_nxt = total;
 	x->s.flags = fl;
 	x->s.snd_wnd = ti->tcpi_snd_wnd;
-	if (x->s.rcv != x->sent.rcv || x->s.snd_una != x->sent.snd_una ||
-	    x->s.snd_nxt != x->sent.snd_nxt || x->s.flags != x->sent.flags)
-		emit(x, 0);
+	emit_if_moved(x);
 	return MNL_CB_OK;
 }
 

@@ -155,13 +155,16 @@ ring_ok() {
 	grep -q "restored 10 sessions .* by system calls" "$D/app.err"
 }
 
-# A store of one live session (client on h1, server on h2), for dry runs.
+# one_session_store [CLIENT ARGS]: a store of one live session (client
+# on h1, server on h2); the client's arguments default to 20 5 20.
 one_session_store() {
+	local args=("$@")
+	[ $# -gt 0 ] || args=(20 5 20)
 	hx 2 ip addr add 192.0.2.100/24 dev eth0
 	bg srv 2 python3 "$ECHO" 192.0.2.100 7
 	wait_until 10000 listening 2 7
 	mkdir -p "$D/c1"
-	bg cli1 1 python3 "$CLIENT" 192.0.2.100 7 "$D/c1" 20 5 20
+	bg cli1 1 python3 "$CLIENT" 192.0.2.100 7 "$D/c1" "${args[@]}"
 	wait_until 30000 test -e "$D/c1/ready"
 	hx 2 $TCPR_CAPTURE -p 7 snap "$(bg_pid srv)" >"$D/recs"
 	run -0 $TCPR_SYNC -s "$D/store" apply "$D/recs"
@@ -232,14 +235,7 @@ C
 }
 
 @test "tcpr-restore: dry run lists the sessions and leaves the peer alone" {
-	hx 2 ip addr add 192.0.2.100/24 dev eth0
-	bg srv 2 python3 "$ECHO" 192.0.2.100 7
-	wait_until 10000 listening 2 7
-	mkdir -p "$D/c1"
-	bg cli1 1 python3 "$CLIENT" 192.0.2.100 7 "$D/c1" 5 2 5
-	wait_until 30000 test -e "$D/c1/ready"
-	hx 2 $TCPR_CAPTURE -p 7 snap "$(bg_pid srv)" >"$D/recs"
-	run -0 $TCPR_SYNC -s "$D/store" apply "$D/recs"
+	one_session_store 5 2 5
 	# same host, while the original socket lives: a dry run must not
 	# disturb it (repair mode, silent close)
 	run -0 --separate-stderr hx 3 $TCPR_RESTORE -s "$D/store"
@@ -250,14 +246,7 @@ C
 }
 
 @test "tcpr-restore: a program that cannot start leaves the peer alone" {
-	hx 2 ip addr add 192.0.2.100/24 dev eth0
-	bg srv 2 python3 "$ECHO" 192.0.2.100 7
-	wait_until 10000 listening 2 7
-	mkdir -p "$D/c1"
-	bg cli1 1 python3 "$CLIENT" 192.0.2.100 7 "$D/c1" 5 2 5
-	wait_until 30000 test -e "$D/c1/ready"
-	hx 2 $TCPR_CAPTURE -p 7 snap "$(bg_pid srv)" >"$D/recs"
-	run -0 $TCPR_SYNC -s "$D/store" apply "$D/recs"
+	one_session_store 5 2 5
 	# restored out of repair mode on h3, then no program: the sockets
 	# go back into repair mode and close silently (a FIN from the
 	# service address would end the client's session)
