@@ -383,7 +383,6 @@ restore_calls(const struct tcpr_sess *v, const uint64_t *age, int *fd,
  * taken, never for a thread to start or to end, so the team is never
  * much slower than the main thread alone.
  */
-static uint64_t now_us(void);
 struct team {
 	const struct tcpr_sess *v;
 	const uint64_t *age;
@@ -398,11 +397,7 @@ struct team {
 	unsigned lose;
 	size_t finished;	/* sessions of the batches done */
 	int verdict;		/* the main thread's ring: 1 works, -1 not */
-	cpu_set_t cs;		/* where the threads go */
 };
-
-/* a worker's stack: its calls go no deeper than a ring's (mapped faster) */
-#define TEAM_STACK (256 * 1024)
 
 /*
  * Static: a thread that starts after the work is done looks at it, finds
@@ -454,10 +449,8 @@ static void *
 team_thread(void *arg)
 {
 	struct team *t = arg;
-	struct tcpr_repair_ring *h;
+	struct tcpr_repair_ring *h = tcpr_repair_ring_new(TCPR_REPAIR_BATCH, 0);
 	int verdict;
-
-	h = tcpr_repair_ring_new(TCPR_REPAIR_BATCH, 0);
 
 	/* its ring made meanwhile: it works only if the main thread's does */
 	while ((verdict = __atomic_load_n(&t->verdict, __ATOMIC_ACQUIRE)) == 0)
@@ -488,7 +481,6 @@ restore_ring(const struct tcpr_sess *v, const uint64_t *age, int *fd,
 	long k, started = 0;
 	int me = sched_getcpu(), e;
 
-	uint64_t T0 = now_us(), Tg = 0, T1, T2, T3, T4;
 	*t = (struct team){ .v = v, .age = age, .fd = fd, .n = n, .nw = 1,
 	    .ts_add = ts_add, .flags = flags, .lose = lose };
 	if ((t->why = calloc(n, sizeof *t->why)) == NULL ||
@@ -499,10 +491,7 @@ restore_ring(const struct tcpr_sess *v, const uint64_t *age, int *fd,
 		CPU_CLR(me, &cs);
 		t->nw = (size_t)jobs;
 		grow_fds(n);
-		Tg = now_us();
-		t->cs = cs;
 		pthread_attr_init(&at);
-		pthread_attr_setstacksize(&at, TEAM_STACK);
 		pthread_attr_setaffinity_np(&at, sizeof cs, &cs);
 		pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
 		for (k = 1; k < jobs; k++)
@@ -510,7 +499,6 @@ restore_ring(const struct tcpr_sess *v, const uint64_t *age, int *fd,
 				started++;
 		pthread_attr_destroy(&at);
 	}
-	T1 = now_us();
 	/* -u: what the kernel can is known before anything is done */
 	if ((h = tcpr_repair_ring_new(TCPR_REPAIR_BATCH, only)) == NULL) {
 		e = errno;
@@ -521,14 +509,10 @@ restore_ring(const struct tcpr_sess *v, const uint64_t *age, int *fd,
 		return -1;
 	}
 	__atomic_store_n(&t->verdict, 1, __ATOMIC_RELEASE);
-	T2 = now_us();
 	team_work(t, h, 0);
-	T3 = now_us();
 	/* the batches the threads took */
 	while (__atomic_load_n(&t->finished, __ATOMIC_ACQUIRE) < n)
 		sched_yield();
-	T4 = now_us();
-	if (getenv("TCPR_T")) fprintf(stderr, "T grow=%llu threads=%llu ring=%llu work=%llu wait=%llu helped=%zu\n", (unsigned long long)(Tg?Tg-T0:0), (unsigned long long)(T1-T0), (unsigned long long)(T2-T1), (unsigned long long)(T3-T2), (unsigned long long)(T4-T3), t->helped);
 	tcpr_repair_ring_drop(h);
 	for (i = 0; i < n; i++)
 		if (fd[i] < 0) {
