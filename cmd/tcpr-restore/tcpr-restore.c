@@ -534,7 +534,13 @@ restore_ring(const struct tcpr_sess *v, const uint64_t *age, int *fd,
 	return (long)nbad;
 }
 
-#define TEAM_MIN 32
+/*
+ * Below this many sessions plain system calls in one thread are quicker
+ * than a ring (its set-up, about 30 us) and a second thread (its start
+ * on the other processor, about 60 us): measured at 32/64/96 sessions
+ * 185/343/584 us against 287/368/526 us.
+ */
+#define RING_MIN 80
 
 static size_t
 restore_all(const struct tcpr_sess *v, const uint64_t *age, int *fd,
@@ -544,14 +550,15 @@ restore_all(const struct tcpr_sess *v, const uint64_t *age, int *fd,
 	long r, cores = CPU_COUNT(cpus);
 
 	/*
-	 * -j not given: with io_uring a second thread from a few dozen
-	 * sessions on two cores or more (it costs about 50 us); by system
-	 * calls two processes from about a thousand (a fork and passing
-	 * the sockets over cost more).
+	 * Neither -u nor -j: io_uring with a second thread from RING_MIN
+	 * sessions on two cores or more (-u alone: one thread below); by
+	 * system calls two processes from about a thousand (a fork and
+	 * passing the sockets over cost more).
 	 */
-	if (ring != RING_NEVER && n > 0) {
+	if (n > 0 && (ring == RING_ONLY ||
+	    (ring == RING_AUTO && (jobs || n >= RING_MIN)))) {
 		if ((r = restore_ring(v, age, fd, n, ts_add, flags, jobs ? jobs :
-		    n >= TEAM_MIN && cores >= 2 ? 2 : 1, cpus, ring == RING_ONLY,
+		    n >= RING_MIN && cores >= 2 ? 2 : 1, cpus, ring == RING_ONLY,
 		    lose)) >= 0)
 			return (size_t)r;
 		if (ring == RING_ONLY)
