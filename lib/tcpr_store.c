@@ -1,5 +1,6 @@
 /* The backup's session store: one atomically written file per session. */
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -330,48 +331,196 @@ fail:
 	return -1;
 }
 
+/*
+ * The load reads every file of the store in one pass, with as few system
+ * calls as it can: each file is opened relative to the folder's
+ * descriptor and read with one preadv2(RWF_NOWAIT) of a byte more than a
+ * record (a regular file's read is short only at its end), which succeeds
+ * when the file is in the page cache. A file that is not is asked for
+ * (POSIX_FADV_WILLNEED) and read later, with up to LOAD_BATCH others:
+ * their disk reads run together, not one after another (a store not read
+ * for a while is mostly out of the cache: 10,000 files read in turn took
+ * 120 ms to 900 ms here, against 25 ms cached).
+ */
+#define LOAD_BATCH 256
+
+struct load {
+	int dfd;
+	int oflags;		/* O_NOATIME dropped where refused */
+	int nowait;		/* 0 once RWF_NOWAIT is refused */
+	int ages;		/* ages wanted */
+	struct tcpr_sess *v;
+	uint64_t *age;
+	size_t n, cap;
+	size_t nbad;
+	void (*bad)(const char *, const char *);
+	size_t np;		/* files waiting for their disk read */
+	struct {
+		int fd;
+		size_t slot;	/* its place in v: the order of the folder */
+		char name[NAME_MAX + 1];
+	} p[LOAD_BATCH];
+};
+
+/* A slot in v (and age) for the next file. */
 static int
-load_one(const char *dir, const char *name, struct tcpr_sess *s,
-    uint64_t *age, const char **why)
+load_slot(struct load *l)
 {
-	char path[PATH_MAX], key[TCPR_KEYLEN + 8];
-	size_t len;
-	unsigned char *buf;
+	struct tcpr_sess *nv;
+	uint64_t *na;
+	size_t nc;
+
+	if (l->n < l->cap)
+		return 0;
+	nc = l->cap ? l->cap * 2 : 1024;
+	if ((nv = realloc(l->v, nc * sizeof *nv)) == NULL)
+		return -1;
+	l->v = nv;
+	if (l->ages) {
+		if ((na = realloc(l->age, nc * sizeof *na)) == NULL)
+			return -1;
+		l->age = na;
+	}
+	l->cap = nc;
+	return 0;
+}
+
+/*
+ * The file's len bytes in buf: exactly one valid full record, named after
+ * its session. Fills v[slot] (sid 0 marks a bad one for load_pack).
+ */
+static void
+load_check(struct load *l, int fd, const char *name, size_t slot,
+    const unsigned char *buf, ssize_t len, int err)
+{
+	struct tcpr_sess *s = &l->v[slot];
+	char key[TCPR_KEYLEN + 8];
+	const char *why;
 	int type, r;
 
-	if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) {
-		*why = "name too long";
-		return -1;
+	if (len < 0) {
+		why = strerror(err);
+		goto bad;
 	}
-	if ((buf = (unsigned char *)atomic_read(path, 4096, &len)) == NULL) {
-		*why = strerror(errno);
-		return -1;
-	}
-	if (age) {
-		struct stat st;
-		struct timespec now;
-		int64_t d;
-
-		clock_gettime(CLOCK_REALTIME, &now);
-		d = stat(path, &st) == 0 ?
-		    (int64_t)(now.tv_sec - st.st_mtim.tv_sec) * 1000 +
-		    (now.tv_nsec - st.st_mtim.tv_nsec) / 1000000 : 0;
-		*age = d > 0 ? (uint64_t)d : 0;
-	}
-	r = tcpr_rec_decode(buf, len, &type, s, why);
-	free(buf);
-	if (r <= 0 || (size_t)r != len || type != TCPR_REC_FULL) {
+	r = tcpr_rec_decode(buf, (size_t)len, &type, s, &why);
+	if (r <= 0 || r != len || type != TCPR_REC_FULL) {
 		if (r >= 0)
-			*why = "not exactly one full record";
-		return -1;
+			why = "not exactly one full record";
+		goto bad;
 	}
 	tcpr_sess_key(s, key, TCPR_KEYLEN);
 	strcat(key, ".rec");
 	if (strcmp(key, name) != 0) {
-		*why = "file name does not match the session";
-		return -1;
+		why = "file name does not match the session";
+		goto bad;
 	}
+	if (l->ages) {
+		struct stat st;
+		struct timespec now;
+		int64_t d = 0;
+
+		if (fstat(fd, &st) == 0) {
+			clock_gettime(CLOCK_REALTIME, &now);
+			d = (int64_t)(now.tv_sec - st.st_mtim.tv_sec) * 1000 +
+			    (now.tv_nsec - st.st_mtim.tv_nsec) / 1000000;
+		}
+		l->age[slot] = d > 0 ? (uint64_t)d : 0;
+	}
+	return;
+bad:
+	s->sid = 0;
+	l->nbad++;
+	if (l->bad)
+		l->bad(name, why);
+}
+
+/* Read the files waiting for the disk, whose reads were asked for. */
+static void
+load_drain(struct load *l)
+{
+	unsigned char buf[TCPR_REC_FULL_LEN + 1];
+	size_t i;
+	ssize_t len;
+
+	for (i = 0; i < l->np; i++) {
+		while ((len = read(l->p[i].fd, buf, sizeof buf)) < 0 &&
+		    errno == EINTR)
+			;
+		load_check(l, l->p[i].fd, l->p[i].name, l->p[i].slot, buf,
+		    len, errno);
+		close(l->p[i].fd);
+	}
+	l->np = 0;
+}
+
+/* One file of the folder: read now if cached, else queued. -1: ENOMEM. */
+static int
+load_file(struct load *l, const char *name)
+{
+	unsigned char buf[TCPR_REC_FULL_LEN + 1];
+	struct iovec io = { buf, sizeof buf };
+	size_t slot;
+	ssize_t len;
+	int fd;
+
+	if (load_slot(l) < 0)
+		return -1;
+	slot = l->n++;
+	for (;;) {
+		fd = openat(l->dfd, name, l->oflags);
+		if (fd >= 0)
+			break;
+		if (errno == EPERM && (l->oflags & O_NOATIME))
+			l->oflags &= ~O_NOATIME;	/* not the owner */
+		else if ((errno == EMFILE || errno == ENFILE) && l->np > 0)
+			load_drain(l);	/* its descriptors back */
+		else if (errno != EINTR) {
+			load_check(l, -1, name, slot, NULL, -1, errno);
+			return 0;
+		}
+	}
+	len = -1;
+	errno = EAGAIN;
+	if (l->nowait) {
+		while ((len = preadv2(fd, &io, 1, 0, RWF_NOWAIT)) < 0 &&
+		    errno == EINTR)
+			;
+		if (len < 0 && errno == EOPNOTSUPP) {
+			l->nowait = 0;
+			errno = EAGAIN;
+		}
+	}
+	if (len < 0 && errno == EAGAIN) {
+		/* not in the page cache: read later, with the others */
+		(void)posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
+		l->p[l->np].fd = fd;
+		l->p[l->np].slot = slot;
+		strcpy(l->p[l->np].name, name);
+		if (++l->np == LOAD_BATCH)
+			load_drain(l);
+		return 0;
+	}
+	if (len < 0 && errno == EAGAIN)
+		while ((len = read(fd, buf, sizeof buf)) < 0 && errno == EINTR)
+			;
+	load_check(l, fd, name, slot, buf, len, errno);
+	close(fd);
 	return 0;
+}
+
+/* Close the gaps the bad files left in v and age. */
+static void
+load_pack(struct load *l)
+{
+	size_t i, k;
+
+	for (i = 0, k = 0; i < l->n; i++)
+		if (l->v[i].sid != 0) {
+			if (l->ages)
+				l->age[k] = l->age[i];
+			l->v[k++] = l->v[i];
+		}
+	l->n = k;
 }
 
 int
@@ -385,59 +534,59 @@ int
 tcpr_store_load_age(const char *dir, struct tcpr_sess **vp, uint64_t **agep,
     size_t *np, size_t *nbad, void (*bad)(const char *, const char *))
 {
+	struct load *l;
 	DIR *d;
 	struct dirent *e;
-	struct tcpr_sess *v = NULL, *nv;
-	uint64_t *age = NULL, *na;
-	size_t n = 0, cap = 0;
-	const char *why;
+	int er;
 
 	*nbad = 0;
-	if ((d = opendir(dir)) == NULL)
+	if ((l = calloc(1, sizeof *l)) == NULL)
 		return -1;
-	while ((errno = 0, e = readdir(d)) != NULL) {
-		size_t l = strlen(e->d_name);
-
-		if (l < 5 || strcmp(e->d_name + l - 4, ".rec") != 0)
-			continue;	/* ".", "..", temp files */
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			if ((nv = realloc(v, cap * sizeof *v)) == NULL)
-				goto fail;
-			v = nv;
-			if (agep) {
-				if ((na = realloc(age, cap * sizeof *age)) == NULL)
-					goto fail;
-				age = na;
-			}
-		}
-		if (load_one(dir, e->d_name, &v[n], agep ? &age[n] : NULL,
-		    &why) < 0) {
-			++*nbad;
-			if (bad)
-				bad(e->d_name, why);
-			continue;
-		}
-		n++;
+	if ((d = opendir(dir)) == NULL) {
+		free(l);
+		return -1;
 	}
-	if (errno)
+	l->dfd = dirfd(d);
+	/* O_NONBLOCK: a fifo named like a record must not stop the load */
+	l->oflags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOATIME;
+	l->nowait = 1;
+	l->bad = bad;
+	l->ages = agep != NULL;
+	while ((errno = 0, e = readdir(d)) != NULL) {
+		size_t len = strlen(e->d_name);
+
+		if (len < 5 || strcmp(e->d_name + len - 4, ".rec") != 0)
+			continue;	/* ".", "..", temp files */
+		if (load_file(l, e->d_name) < 0)
+			goto fail;
+	}
+	er = errno;
+	load_drain(l);
+	if (er) {
+		errno = er;
 		goto fail;
-	if (replay(dir, "journal.old", &v, agep ? &age : NULL, &n, &cap) < 0 ||
-	    replay(dir, "journal", &v, agep ? &age : NULL, &n, &cap) < 0)
+	}
+	load_pack(l);
+	if (replay(dir, "journal.old", &l->v, agep ? &l->age : NULL, &l->n,
+	    &l->cap) < 0 ||
+	    replay(dir, "journal", &l->v, agep ? &l->age : NULL, &l->n,
+	    &l->cap) < 0)
 		goto fail;
 	closedir(d);
-	*vp = v;
+	*vp = l->v;
 	if (agep)
-		*agep = age;
-	*np = n;
+		*agep = l->age;
+	*np = l->n;
+	*nbad = l->nbad;
+	free(l);
 	return 0;
 fail:
-	{
-		int er = errno;
-		closedir(d);
-		free(v);
-		free(age);
-		errno = er;
-	}
+	er = errno;
+	load_drain(l);
+	closedir(d);
+	free(l->v);
+	free(l->age);
+	free(l);
+	errno = er;
 	return -1;
 }

@@ -120,7 +120,7 @@ restore() {
 	echo "$us"
 }
 
-printf '%-6s %12s %12s %12s %10s %14s %12s %12s %12s %12s\n' sessions "restore_us" "us/session" "paper_us" "paper/ours" "reconnect_us" "reconn/ours" "ring_j1/s" "calls_us/s" "calls_j2/s"
+printf '%-6s %12s %12s %12s %10s %14s %12s %12s %12s %12s %10s\n' sessions "restore_us" "us/session" "paper_us" "paper/ours" "reconnect_us" "reconn/ours" "ring_j1/s" "calls_us/s" "calls_j2/s" "load_us/s"
 for n in $sizes; do
 	rm -f "$tmp/srv" "$tmp/cli"
 	ip netns exec ${P}b python3 "$tmp/hold.py" server "$n" >"$tmp/srv" 2>&1 &
@@ -134,7 +134,7 @@ for n in $sizes; do
 	ip netns exec ${P}b "$BIN/tcpr-capture" -q -p 7 snap "$srvpid" | "$BIN/tcpr-sync" -s "$tmp/store" apply
 	got=$("$BIN/tcpr-sync" -s "$tmp/store" list | wc -l)
 	[ "$got" -eq "$n" ] || { echo "only $got of $n sessions recorded" >&2; cat "$tmp/srv" "$tmp/cli" >&2; exit 1; }
-	: >"$tmp/r"; : >"$tmp/r1"; : >"$tmp/r2"; : >"$tmp/rj"; : >"$tmp/b"
+	: >"$tmp/r"; : >"$tmp/r1"; : >"$tmp/r2"; : >"$tmp/rj"; : >"$tmp/b"; : >"$tmp/l"
 	for _ in $(seq "$R"); do
 		# restore every session (silently: c's cable is a dummy), hand to
 		# 'true': as by default (io_uring where the kernel has it), then
@@ -142,6 +142,7 @@ for n in $sizes; do
 		# shellcheck disable=SC2086 # WRAP: a profiler's words, e.g. "perf record -g"
 		restore "$n" "${OPTS:-}" ${WRAP:-} >>"$tmp/r"
 		cp "$tmp/restore.err" "$tmp/main.err"
+		sed -n 's/.*store loaded in \([0-9]*\) us.*/\1/p' "$tmp/main.err" >>"$tmp/l"
 		restore "$n" "-u -j 1" >>"$tmp/rj"
 		restore "$n" "-U -j 1" >>"$tmp/r1"
 		restore "$n" "-U -j 2" >>"$tmp/r2"
@@ -152,12 +153,12 @@ for n in $sizes; do
 		ip netns del ${P}c; ip netns del ${P}d
 	done
 	r=$(median <"$tmp/r"); b=$(median <"$tmp/b"); r2=$(median <"$tmp/r2")
-	r1=$(median <"$tmp/r1"); rj=$(median <"$tmp/rj")
+	r1=$(median <"$tmp/r1"); rj=$(median <"$tmp/rj"); l=$(median <"$tmp/l")
 	p=$(paper "$n")
-	awk -v n="$n" -v r="$r" -v b="$b" -v p="$p" -v r2="$r2" -v r1="$r1" -v rj="$rj" 'BEGIN {
+	awk -v n="$n" -v r="$r" -v b="$b" -v p="$p" -v r2="$r2" -v r1="$r1" -v rj="$rj" -v l="$l" 'BEGIN {
 		per = r / n
-		printf "%-6d %12d %12.1f %12s %10s %14d %12.2f %12.1f %12.1f %12.1f\n", n, r, per, p,
-		    (p == "-") ? "-" : sprintf("%.1fx", p / per), b, b / r, rj / n, r1 / n, r2 / n }'
+		printf "%-6d %12d %12.1f %12s %10s %14d %12.2f %12.1f %12.1f %12.1f %10.2f\n", n, r, per, p,
+		    (p == "-") ? "-" : sprintf("%.1fx", p / per), b, b / r, rj / n, r1 / n, r2 / n, l / n }'
 	for pid in $(ip netns pids ${P}a) $(ip netns pids ${P}b); do kill -9 "$pid" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 done
@@ -168,4 +169,7 @@ echo "#   beyond the descriptor limit (2 a connection) it runs as many as fit an
 echo "# restore_us, us/session: tcpr-restore ${OPTS:-as by default}; at the largest size by $(sed -n 's/.*failed, by //p' "$tmp/main.err" | head -1)"
 echo "# ring_j1/s: tcpr-restore -u -j 1 (io_uring, one thread) per session, same runs;"
 echo "# calls_us/s: tcpr-restore -U (system calls, no io_uring) per session, same runs;"
-echo "# calls_j2/s: tcpr-restore -U -j 2 (a child process prepares the sockets), same runs."
+echo "# calls_j2/s: tcpr-restore -U -j 2 (a child process prepares the sockets), same runs;"
+echo "# load_us/s: the store's load before the restore (store loaded in, main column's runs) per session;"
+echo "#   the store is read moments after it was written, mostly from the page cache; one left unread for"
+echo "#   a while loads slower (10,000 files out of the page cache: about 7 us each here)."
