@@ -43,10 +43,13 @@ int tcpr_store_journal_rotate(const char *dir);
 int tcpr_store_journal_drop_old(const char *dir);
 
 /*
- * Load every session of dir into a malloc'd array (*v, *n). A file that
- * does not hold exactly one valid full record, or whose name does not
- * match its contents, is skipped and counted in *nbad (bad(name, why) is
- * called for it when not NULL). Returns 0, or -1 with errno (ENOENT, ...).
+ * Load every session of dir into a malloc'd array (*v, *n), in the
+ * folder's order, then the journal's new ones. A file that does not hold
+ * exactly one valid full record, or whose name does not match its
+ * contents, is skipped and counted in *nbad (bad(name, why) is called for
+ * it when not NULL, from the caller's thread). From 1024 files on, a
+ * second thread reads half of them (it ends before the return). Returns
+ * 0, or -1 with errno (ENOENT, ...).
  */
 int tcpr_store_load(const char *dir, struct tcpr_sess **v, size_t *n,
     size_t *nbad, void (*bad)(const char *name, const char *why));

@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # The session store as tcpr-sync list and tcpr-restore load it: every
-# file read whether or not it is in the page cache, in the folder's order;
-# bad files skipped and counted; the journal replayed over the files.
+# file read whether or not it is in the page cache, in the folder's order
+# (by one thread or two); bad files skipped and counted; the journal
+# replayed over the files.
 load lib/common
 
 TCPR_SYNC=${TCPR_SYNC:-$BIN/tcpr-sync}
@@ -47,17 +48,26 @@ setup() {
 	mkdir -p "$S"
 }
 
-@test "store load: files in and out of the page cache, bad files, journal" {
-	recs 300 >"$BATS_TEST_TMPDIR/r"
-	run -0 $TCPR_SYNC -s "$S" apply "$BATS_TEST_TMPDIR/r"
-	[ "$(ls "$S" | grep -c '\.rec$')" -eq 300 ]
-	# every other file out of the page cache, as after a quiet spell
-	sync "$S"/*.rec
-	i=0
+# damaged_store_evict: every other file of the store out of the page
+# cache, as after a quiet spell (the bad ones are no regular files or
+# are left cached).
+damaged_store_evict() {
+	local f i=0 reg=()
 	for f in "$S"/*.rec; do
-		[ $((i++ % 2)) -eq 0 ] || continue
-		dd if="$f" iflag=nocache count=0 status=none
+		[ -f "$f" ] && [ $((i++ % 2)) -eq 0 ] && reg+=("$f")
 	done
+	sync "${reg[@]}"
+	for f in "${reg[@]}"; do dd if="$f" iflag=nocache count=0 status=none; done
+}
+
+# damaged_store: 1200 sessions (over 1024: two threads read them, with
+# two processors), every other file out of the page cache, six bad files,
+# a journal over them; its list must be list_ok's.
+damaged_store() {
+	recs 1200 >"$BATS_TEST_TMPDIR/r"
+	run -0 $TCPR_SYNC -s "$S" apply "$BATS_TEST_TMPDIR/r"
+	[ "$(ls "$S" | grep -c '\.rec$')" -eq 1200 ]
+	damaged_store_evict
 	k=4-c0000264-0007-c0000201
 	# six bad files: short, one byte too long, misnamed, empty, a folder,
 	# a fifo (which must not stop the load); a temp file is not looked at
@@ -72,9 +82,10 @@ setup() {
 	# a torn tail
 	journal 5 40004 99 7  6 40005 10 0x27  1000 50000 10 7
 	printf garbage >>"$S/journal"
-	run -1 --separate-stderr timeout 30 $TCPR_SYNC -s "$S" list
-	cold=$output
-	[ "${#lines[@]}" -eq 300 ]
+}
+
+list_ok() {
+	[ "${#lines[@]}" -eq 1200 ]
 	[ "$(grep -c "skipping $k-000[1-6].rec" <<<"$stderr")" -eq 6 ]
 	[[ $stderr == *"$k-0002.rec: not exactly one full record"* ]]
 	[[ $stderr == *"$k-0003.rec: file name does not match the session"* ]]
@@ -83,11 +94,67 @@ setup() {
 	grep -q "^full sid=5 .* rcv=99 " <<<"$output"
 	! grep -q "^full sid=6 " <<<"$output"
 	grep -q "^full sid=1000 .*:50000 " <<<"$output"
+}
+
+@test "store load: files in and out of the page cache, bad files, journal" {
+	damaged_store
+	run -1 --separate-stderr timeout 30 $TCPR_SYNC -s "$S" list
+	cold=$output
+	list_ok
 	# the same sessions in the same order once every file is cached
 	run -1 --separate-stderr $TCPR_SYNC -s "$S" list
 	[ "$output" = "$cold" ]
 	run -1 --separate-stderr timeout 30 $TCPR_RESTORE -n -s "$S"
-	[[ $stderr == *"tcpr-restore: store OK: 300 sessions, 6 bad" ]]
+	[[ $stderr == *"tcpr-restore: store OK: 1200 sessions, 6 bad" ]]
+}
+
+@test "store load: without preadv2 or threads, the same sessions in the same order" {
+	command -v cc >/dev/null || skip "no C compiler for the seccomp wrapper"
+	# refuse SYSCALL PROG ...: PROG where SYSCALL (preadv2: an older
+	# kernel; clone3 and clone: no thread) fails with ENOSYS
+	cat >"$BATS_TEST_TMPDIR/refuse.c" <<'C'
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#ifndef __NR_clone3
+#define __NR_clone3 435
+#endif
+int
+main(int argc, char **argv)
+{
+	int pre = argc > 1 && strcmp(argv[1], "preadv2") == 0;
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, pre ? __NR_preadv2 : __NR_clone3, 1, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, pre ? __NR_preadv2 : __NR_clone, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog p = { sizeof f / sizeof f[0], f };
+
+	if (argc < 3 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p) < 0)
+		return perror("refuse"), 100;
+	execvp(argv[2], argv + 2);
+	return perror("refuse"), 111;
+}
+C
+	cc -o "$BATS_TEST_TMPDIR/refuse" "$BATS_TEST_TMPDIR/refuse.c"
+	damaged_store
+	run -1 --separate-stderr timeout 30 $TCPR_SYNC -s "$S" list
+	want=$output
+	for sc in preadv2 clone; do
+		damaged_store_evict
+		run -1 --separate-stderr timeout 30 "$BATS_TEST_TMPDIR/refuse" $sc $TCPR_SYNC -s "$S" list
+		list_ok
+		[ "$output" = "$want" ]
+	done
 }
 
 @test "store load: 1,100 files with a descriptor limit of 64" {
