@@ -667,7 +667,7 @@ diag_cb(const struct nlmsghdr *nlh, void *data)
 	struct nlattr *a;
 	struct tcpr_sess k;
 	struct sess *x;
-	uint64_t total, rcv, una, cookie;
+	uint64_t total, rcv, una, cookie, rfloor, ufloor, nfloor;
 	uint8_t fl;
 
 	(void)data;
@@ -682,11 +682,24 @@ diag_cb(const struct nlmsghdr *nlh, void *data)
 	memcpy(k.paddr, m->id.idiag_dst, m->idiag_family == AF_INET ? 4 : 16);
 	k.lport = ntohs(m->id.idiag_sport);
 	k.pport = ntohs(m->id.idiag_dport);
-	if ((x = find(&k, 0)) == NULL || !x->announced || ti == NULL) {
+	if ((x = find(&k, 0)) == NULL || !x->announced) {
 		if (x == NULL && m->idiag_state == ST_ESTABLISHED)
 			nunknown++;
 		return MNL_CB_OK;
 	}
+	/*
+	 * Announced at its SYN-ACK, a session has only a request socket
+	 * (no counters, a cookie of its own) until the peer's ACK comes:
+	 * it is there all the same, however late that ACK (lost, or a
+	 * busy host's), and must not be swept as ended.
+	 */
+	if (m->idiag_state == ST_SYN_RECV) {
+		if (x->cookie == 0)
+			x->missing = 0;
+		return MNL_CB_OK;
+	}
+	if (ti == NULL)
+		return MNL_CB_OK;
 	/*
 	 * One tuple, two sockets: a dying one of an earlier life (an old
 	 * master's orphan, a restore's leftover) beside the live one. The
@@ -740,7 +753,26 @@ diag_cb(const struct nlmsghdr *nlh, void *data)
 		}
 		return MNL_CB_OK;
 	}
-	if (rcv < x->s.rcv || una < x->s.snd_una || total < x->s.snd_nxt)
+	/*
+	 * The kernel reads the state before the counters, without the
+	 * socket's lock: a reading may count a FIN (a sequence number) that
+	 * its state does not show yet, and a record went out one too far.
+	 * The first reading that shows the FIN is one lower, and right:
+	 * refused as stale, it and every later one would leave the record
+	 * wrong for good.
+	 */
+	rfloor = x->s.rcv;
+	ufloor = x->s.snd_una;
+	nfloor = x->s.snd_nxt;
+	if ((fl & TCPR_F_FIN_IN) && !(x->s.flags & TCPR_F_FIN_IN) && rfloor > 0)
+		rfloor--;
+	if ((fl & TCPR_F_FIN_OUT) && !(x->s.flags & TCPR_F_FIN_OUT) &&
+	    nfloor > 0) {
+		nfloor--;
+		if (ufloor > nfloor)
+			ufloor = nfloor;
+	}
+	if (rcv < rfloor || una < ufloor || total < nfloor)
 		return MNL_CB_OK;	/* a stale reading */
 	x->s.rcv = rcv;
 	x->s.snd_una = una;

@@ -45,11 +45,13 @@ teardown() {
 	topo_teardown
 }
 
-stored() { [ "$($TCPR_SYNC -s "$D/store" list 2>/dev/null | wc -l)" -eq "$1" ]; }
+stored() { [ "$(timeout 10 $TCPR_SYNC -s "$D/store" list 2>/dev/null | wc -l)" -eq "$1" ]; }
 rules_gone() { ! hx 2 iptables -S | grep -q TCPR; }
 
 # chain MODE N VIP PLEN; with ECHOD set the server is tcpr-echod (libtcpr,
-# marks as it reads) on the consumed table $D/consumed
+# marks as it reads) on the consumed table $D/consumed; with LATE_ACK set
+# the clients' handshakes end late: what they send after their SYN is
+# lost for 300 ms, the ACK of the SYN-ACK too.
 chain() {
 	local mode=$1 n=$2 vip=$3 plen=$4 i
 	hx 2 ip addr add "$vip/$plen" dev eth0 nodad 2>/dev/null || hx 2 ip addr add "$vip/$plen" dev eth0
@@ -63,10 +65,16 @@ chain() {
 	wait_until 10000 grep -q ready "$D/srv.err"
 	bg cap 2 sh -c "$TCPR_CAPTURE $mode -p 7 | $TCPR_SYNC -t 20 -k $KEY send 192.0.2.3:7001"
 	wait_until 10000 grep -q capturing "$D/cap.err"
+	[ -z "${LATE_ACK:-}" ] ||
+		hx 1 iptables -A OUTPUT -p tcp --dport 7 --tcp-flags SYN NONE -j DROP
 	for ((i = 1; i <= n; i++)); do
 		mkdir -p "$D/c$i"
 		bg "cli$i" 1 python3 "$CLIENT" "$vip" 7 "$D/c$i" 20 5 20
 	done
+	if [ -n "${LATE_ACK:-}" ]; then
+		sleep 0.3
+		hx 1 iptables -D OUTPUT -p tcp --dport 7 --tcp-flags SYN NONE -j DROP
+	fi
 	for ((i = 1; i <= n; i++)); do
 		wait_until 60000 test -e "$D/c$i/ready"
 	done
@@ -86,7 +94,7 @@ chain() {
 	cat "$D/app.err"
 	grep -q "restored $n sessions" "$D/app.err"
 	hx 3 ip addr add "$vip/$plen" dev eth0 nodad 2>/dev/null || hx 3 ip addr add "$vip/$plen" dev eth0
-	hx 3 "$GARP_SEND" -c 2 -i eth0 "$vip" 2>/dev/null || hx 1 ip neigh flush dev eth0
+	hx 3 timeout 20 "$GARP_SEND" -c 2 -i eth0 "$vip" 2>/dev/null || hx 1 ip neigh flush dev eth0
 	for ((i = 1; i <= n; i++)); do
 		wait_until 60000 not_running "$(bg_pid "cli$i")"
 		echo "client $i: $(bg_out "cli$i")"
@@ -97,6 +105,14 @@ chain() {
 
 @test "tcpr failover chain, cheap mode: 1 IPv4 session" {
 	chain "" 1 192.0.2.100 24
+}
+
+# The capture announces a session at its SYN-ACK; until the peer's ACK
+# comes the kernel has only a request socket for it, with no counters. It
+# once counted that as gone and ended the session 30 ms on: a busy host
+# or a lost ACK, and the session was never stored.
+@test "tcpr failover chain, cheap mode: 1 IPv4 session whose handshake ends 300 ms late" {
+	LATE_ACK=1 chain "" 1 192.0.2.100 24
 }
 
 @test "tcpr failover chain, exact mode: 10 IPv4 sessions" {
@@ -130,16 +146,16 @@ chain() {
 	hx 2 iptables -S | grep -q "NFQUEUE --queue-num 31000 --queue-bypass"
 	mkdir -p "$D/c1"
 	touch "$D/c1/cut"
-	run -0 hx 1 python3 "$CLIENT" 192.0.2.100 7 "$D/c1" 3 3 3
+	run -0 hx 1 timeout 120 python3 "$CLIENT" 192.0.2.100 7 "$D/c1" 3 3 3
 	sleep 0.3
 	bg_stop cap
 	wait_until 5000 rules_gone
-	hx 2 $TCPR_SYNC -t 20 -k "$KEY" send 192.0.2.3:7001 <"$D/cap.out"
+	hx 2 timeout 30 $TCPR_SYNC -t 20 -k "$KEY" send 192.0.2.3:7001 <"$D/cap.out"
 	run -0 $TCPR_SYNC dump "$D/cap.out"
 	[[ ${lines[0]} == "full sid="* ]]
 	[[ ${lines[-1]} == "full "*",end "* ]]
 	stored 0
-	run -0 --separate-stderr hx 3 $TCPR_RESTORE -s "$D/store"
+	run -0 --separate-stderr hx 3 timeout 30 $TCPR_RESTORE -s "$D/store"
 	[ -z "$output" ]
 	[[ $stderr == *"restored 0 sessions"* ]]
 }
@@ -173,7 +189,7 @@ chain() {
 	wait_until 20000 grep -q ready "$D/app.err"
 	grep "restored 1000 sessions" "$D/app.err"
 	hx 3 ip addr add 192.0.2.100/24 dev eth0
-	hx 3 "$GARP_SEND" -c 2 -i eth0 192.0.2.100 2>/dev/null || hx 1 ip neigh flush dev eth0
+	hx 3 timeout 20 "$GARP_SEND" -c 2 -i eth0 192.0.2.100 2>/dev/null || hx 1 ip neigh flush dev eth0
 	wait_until 300000 not_running "$(bg_pid many)"
 	echo "client: $(bg_out many)"
 	[[ $(bg_out many) == "ok conns=1000 "*" half_in=250 half_out=250" ]]
