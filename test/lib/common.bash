@@ -98,12 +98,19 @@ not_running() { ! kill -0 "$1" 2>/dev/null; }
 bg_out() { cat "$BATS_TEST_TMPDIR/$1.out"; }
 bg_err() { cat "$BATS_TEST_TMPDIR/$1.err"; }
 
-# wait_until MS CMD...: poll CMD every 10 ms until it succeeds; fail after MS.
+# wait_until MS CMD...: poll CMD every 10 ms until it succeeds; fail after
+# MS ms of time (the monotonic clock of /proc/uptime, in 10 ms steps), or
+# after MS/10 tries if that comes first. A count alone stretches on a
+# loaded host, where a try and its sleep take longer than 10 ms (a 1 s
+# wait took 2.4 s at a load of 7 on 2 cores).
 wait_until() {
-	local ms=$1 t=0; shift
+	local ms=$1 t=0 now end; shift
+	read -r now _ </proc/uptime
+	end=$((10#${now/./} + ms / 10))
 	while ! "$@" >/dev/null 2>&1; do
 		((t += 10))
-		((t > ms)) && return 1
+		read -r now _ </proc/uptime
+		((t > ms || 10#${now/./} > end)) && return 1
 		sleep 0.01
 	done
 }
