@@ -47,6 +47,8 @@ teardown() {
 
 stored() { [ "$(timeout 10 $TCPR_SYNC -s "$D/store" list 2>/dev/null | wc -l)" -eq "$1" ]; }
 rules_gone() { ! hx 2 iptables -S | grep -q TCPR; }
+# the server has N handshakes waiting for their last ACK
+syn_recv() { [ "$(hx 2 ss -Htn state syn-recv '( sport = :7 )' | wc -l)" -ge "$1" ]; }
 
 # chain MODE N VIP PLEN; with ECHOD set the server is tcpr-echod (libtcpr,
 # marks as it reads) on the consumed table $D/consumed; with LATE_ACK set
@@ -72,6 +74,7 @@ chain() {
 		bg "cli$i" 1 python3 "$CLIENT" "$vip" 7 "$D/c$i" 20 5 20
 	done
 	if [ -n "${LATE_ACK:-}" ]; then
+		wait_until 30000 syn_recv "$n"
 		sleep 0.3
 		hx 1 iptables -D OUTPUT -p tcp --dport 7 --tcp-flags SYN NONE -j DROP
 	fi
