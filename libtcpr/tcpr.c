@@ -22,6 +22,7 @@
 struct conn {
 	unsigned char used, restored, manual, handed;
 	unsigned char peer_done;	/* the peer's FIN came before the restore */
+	int lport;	/* a restored session's local port, asked once */
 	uint64_t in, out;	/* offsets delivered / accepted */
 	uint64_t consumed;	/* input checkpoint */
 	uint64_t out_base;	/* output offset when this socket began */
@@ -238,6 +239,7 @@ tuple(int fd, uint8_t *fam, uint16_t *lp, uint16_t *pp, unsigned char *la,
 }
 
 static void shm_enter(int fd, struct conn *c);
+static int local_port(int fd);
 
 /*
  * Another run of the capture: its slots, and every session entered there
@@ -458,6 +460,7 @@ load_restored(void)
 		if ((c = get((int)(3 + i), 1)) == NULL)
 			break;
 		c->restored = 1;
+		c->lport = local_port((int)(3 + i));
 		c->in = c->consumed = rcv;
 		c->out = c->out_base = snd;
 		/*
@@ -524,7 +527,7 @@ next_restored(int lfd)
 
 	for (i = 0; i < ntab; i++)
 		if (tab[i].used && tab[i].restored && !tab[i].handed &&
-		    local_port((int)i) == port)
+		    tab[i].lport == port)
 			return (int)i;
 	return -1;
 }
@@ -541,7 +544,7 @@ tcpr_pending(int fd)
 		return -1;
 	for (i = 0; i < ntab; i++)
 		if (tab[i].used && tab[i].restored && !tab[i].handed &&
-		    local_port((int)i) == port)
+		    tab[i].lport == port)
 			n++;
 	return n;
 }
