@@ -518,7 +518,14 @@ track(const struct capture_opts *o, const struct pkt *p)
 		return;
 	}
 	if (!o->exact) {
-		/* FINs in the cheap mode: the counters follow in the poll */
+		/*
+		 * FINs in the cheap mode: the counters follow in the poll;
+		 * the peer's is seen here before its kernel counts it.
+		 */
+		if (p->from_peer && (p->flags & TH_FIN) && !x->peer_fin) {
+			x->peer_fin = 1;
+			x->peer_fin_seq = p->seq + (uint32_t)p->len;
+		}
 		return;
 	}
 	/* exact mode: every segment moves the offsets */
@@ -667,15 +674,18 @@ diag_cb(const struct nlmsghdr *nlh, void *data)
 	struct nlattr *a;
 	struct tcpr_sess k;
 	struct sess *x;
-	uint64_t total, rcv, una, cookie, rfloor, ufloor, nfloor;
+	uint64_t total, rcv, una, cookie;
+	size_t tilen = 0;
 	uint8_t fl;
 
 	(void)data;
 	if (ntohs(m->id.idiag_sport) != popts->port)
 		return MNL_CB_OK;
 	mnl_attr_for_each(a, nlh, sizeof *m)
-		if (mnl_attr_get_type(a) == INET_DIAG_INFO)
+		if (mnl_attr_get_type(a) == INET_DIAG_INFO) {
 			ti = mnl_attr_get_payload(a);
+			tilen = mnl_attr_get_payload_len(a);
+		}
 	memset(&k, 0, sizeof k);
 	k.family = m->idiag_family;
 	memcpy(k.laddr, m->id.idiag_src, m->idiag_family == AF_INET ? 4 : 16);
@@ -698,7 +708,8 @@ diag_cb(const struct nlmsghdr *nlh, void *data)
 			x->missing = 0;
 		return MNL_CB_OK;
 	}
-	if (ti == NULL)
+	if (ti == NULL || tilen < offsetof(struct tcp_info, tcpi_bytes_received) +
+	    sizeof ti->tcpi_bytes_received)
 		return MNL_CB_OK;
 	/*
 	 * One tuple, two sockets: a dying one of an earlier life (an old
@@ -725,12 +736,40 @@ diag_cb(const struct nlmsghdr *nlh, void *data)
 	if (m->idiag_state == ST_FIN_WAIT1 || m->idiag_state == ST_FIN_WAIT2 ||
 	    m->idiag_state == ST_LAST_ACK || m->idiag_state == ST_CLOSING)
 		fl |= TCPR_F_FIN_OUT;
-	/* counters include the FINs; wqueue is write_seq - snd_una */
+	/*
+	 * Counters include the FINs; wqueue is write_seq - snd_una. The
+	 * kernel reads the state and wqueue first, without the socket's
+	 * lock, then the counters under it: what came in between is in the
+	 * counters alone. An acknowledgement then counts twice (in wqueue
+	 * still, and in bytes_acked), and a FIN counts as a byte its state
+	 * does not show: a record one segment or a byte too far, and, as
+	 * the readings that follow are lower and refused as stale, for
+	 * good (a restore leaves a hole the peer waits on for ever). So
+	 * the output is never more than what the locked counters say was
+	 * written: the data sent once (no FIN in it), and what is not sent
+	 * yet (a FIN too while it waits); the input never goes past a FIN
+	 * of the peer's that came through the queue.
+	 */
 	total = ti->tcpi_bytes_acked + m->idiag_wqueue;
-	if (fl & TCPR_F_FIN_OUT)
+	if ((fl & TCPR_F_FIN_OUT) && total > 0)
 		total--;
+	if (tilen >= offsetof(struct tcp_info, tcpi_bytes_retrans) +
+	    sizeof ti->tcpi_bytes_retrans) {
+		uint64_t w = ti->tcpi_bytes_sent - ti->tcpi_bytes_retrans +
+		    ti->tcpi_notsent_bytes;
+
+		if (w < total)
+			total = w;
+	}
 	una = ti->tcpi_bytes_acked < total ? ti->tcpi_bytes_acked : total;
 	rcv = ti->tcpi_bytes_received - ((fl & TCPR_F_FIN_IN) ? 1 : 0);
+	if (x->peer_fin && !(fl & TCPR_F_FIN_IN)) {
+		int32_t d = (int32_t)(x->peer_fin_seq -
+		    (x->s.rcv_isn + 1 + (uint32_t)x->s.rcv));
+
+		if (d >= 0 && rcv > x->s.rcv + (uint32_t)d)
+			rcv = x->s.rcv + (uint32_t)d;
+	}
 	if (popts->exact && x->gate && gctl(x)->state != GATE_QUEUE) {
 		gate_derive(x, rcv, una, total, fl, ti->tcpi_snd_wnd);
 		return MNL_CB_OK;
@@ -753,26 +792,7 @@ diag_cb(const struct nlmsghdr *nlh, void *data)
 		}
 		return MNL_CB_OK;
 	}
-	/*
-	 * The kernel reads the state before the counters, without the
-	 * socket's lock: a reading may count a FIN (a sequence number) that
-	 * its state does not show yet, and a record went out one too far.
-	 * The first reading that shows the FIN is one lower, and right:
-	 * refused as stale, it and every later one would leave the record
-	 * wrong for good.
-	 */
-	rfloor = x->s.rcv;
-	ufloor = x->s.snd_una;
-	nfloor = x->s.snd_nxt;
-	if ((fl & TCPR_F_FIN_IN) && !(x->s.flags & TCPR_F_FIN_IN) && rfloor > 0)
-		rfloor--;
-	if ((fl & TCPR_F_FIN_OUT) && !(x->s.flags & TCPR_F_FIN_OUT) &&
-	    nfloor > 0) {
-		nfloor--;
-		if (ufloor > nfloor)
-			ufloor = nfloor;
-	}
-	if (rcv < rfloor || una < ufloor || total < nfloor)
+	if (rcv < x->s.rcv || una < x->s.snd_una || total < x->s.snd_nxt)
 		return MNL_CB_OK;	/* a stale reading */
 	x->s.rcv = rcv;
 	x->s.snd_una = una;
