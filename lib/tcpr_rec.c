@@ -337,19 +337,45 @@ tcpr_rec_fmt(int type, const struct tcpr_sess *s, char *buf, size_t size)
 	    s->snd_wnd, s->rcv_wnd);
 }
 
+/* n bytes of a as hex digits at o; the end */
+static char *
+hex_put(char *o, const unsigned char *a, size_t n)
+{
+	static const char digit[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		*o++ = digit[a[i] >> 4];
+		*o++ = digit[a[i] & 15];
+	}
+	return o;
+}
+
+/* (no snprintf: the store's load makes one key a file) */
 const char *
 tcpr_sess_key(const struct tcpr_sess *s, char *buf, size_t size)
 {
-	size_t n = s->family == AF_INET ? 4 : 16, i, o;
+	size_t n = s->family == AF_INET ? 4 : 16, len;
+	unsigned char port[2];
+	char k[TCPR_KEYLEN], *o = k;
 
-	o = (size_t)snprintf(buf, size, "%c-", s->family == AF_INET ? '4' : '6');
-	for (i = 0; i < n && o < size; i++)
-		o += (size_t)snprintf(buf + o, size - o, "%02x", s->laddr[i]);
-	if (o < size)
-		o += (size_t)snprintf(buf + o, size - o, "-%04x-", s->lport);
-	for (i = 0; i < n && o < size; i++)
-		o += (size_t)snprintf(buf + o, size - o, "%02x", s->paddr[i]);
-	if (o < size)
-		snprintf(buf + o, size - o, "-%04x", s->pport);
+	*o++ = s->family == AF_INET ? '4' : '6';
+	*o++ = '-';
+	o = hex_put(o, s->laddr, n);
+	*o++ = '-';
+	port[0] = (unsigned char)(s->lport >> 8);
+	port[1] = (unsigned char)s->lport;
+	o = hex_put(o, port, 2);
+	*o++ = '-';
+	o = hex_put(o, s->paddr, n);
+	*o++ = '-';
+	port[0] = (unsigned char)(s->pport >> 8);
+	port[1] = (unsigned char)s->pport;
+	o = hex_put(o, port, 2);
+	if (size == 0)
+		return buf;
+	len = (size_t)(o - k) < size - 1 ? (size_t)(o - k) : size - 1;
+	memcpy(buf, k, len);
+	buf[len] = '\0';
 	return buf;
 }
