@@ -626,20 +626,17 @@ tcpr_store_load_age(const char *dir, struct tcpr_sess **vp, uint64_t **agep,
 	if (replay(dir, "journal.old", &v, agep ? &age : NULL, &n, &cap) < 0 ||
 	    replay(dir, "journal", &v, agep ? &age : NULL, &n, &cap) < 0)
 		goto fail;
-	closedir(d);
-	if (l) {
-		free(l[0].why);
-		free(l[0].err);
-	}
-	free(l);
-	free(name);
 	*vp = v;
 	if (agep)
 		*agep = age;
 	*np = n;
-	return 0;
+	v = NULL;
+	age = NULL;
+	er = 0;
+	goto out;
 fail:
 	er = errno;
+out:
 	closedir(d);
 	if (l) {
 		free(l[0].why);
@@ -649,6 +646,8 @@ fail:
 	free(name);
 	free(v);
 	free(age);
+	if (er == 0)
+		return 0;
 	errno = er;
 	return -1;
 }
