@@ -897,7 +897,7 @@ learn(struct tcpr_sess *v, const uint64_t *age, size_t n, long ts_add,
 	size_t cap = 16, i, got = 0, moved = 0;
 	uint32_t *tab;
 	unsigned char *seen;
-	uint64_t t0 = now_us(), end;
+	uint64_t t0 = now_us(), end, now;
 	int pk;
 
 	while (cap < 2 * n)
@@ -926,7 +926,7 @@ learn(struct tcpr_sess *v, const uint64_t *age, size_t n, long ts_add,
 			err_debug("learn: probe failed:");
 	}
 	end = now_us() + (uint64_t)ms * 1000;
-	while (got < n && now_us() < end) {
+	while (got < n && (now = now_us()) < end) {
 		struct pollfd p = { .fd = pk, .events = POLLIN };
 		unsigned char b[256];
 		struct sockaddr_ll sll;
@@ -936,7 +936,8 @@ learn(struct tcpr_sess *v, const uint64_t *age, size_t n, long ts_add,
 		ssize_t r;
 		size_t h;
 
-		if (poll(&p, 1, (int)((end - now_us()) / 1000) + 1) <= 0)
+		/* the time left as checked: read again, it may be past end */
+		if (poll(&p, 1, (int)((end - now) / 1000) + 1) <= 0)
 			continue;
 		while ((r = recvfrom(pk, b, sizeof b, MSG_TRUNC,
 		    (struct sockaddr *)&sll, &sl)) >= 0) {
